@@ -1,0 +1,64 @@
+"""Plain data passed between the stages and the model layer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+Message = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": "..."}
+
+
+@dataclass
+class Usage:
+    """Token counts of one call (or a sum of calls)."""
+
+    input_tokens: int = 0
+    cached_input_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    def __add__(self, other: "Usage") -> "Usage":
+        return Usage(
+            self.input_tokens + other.input_tokens,
+            self.cached_input_tokens + other.cached_input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.reasoning_tokens + other.reasoning_tokens,
+        )
+
+
+@dataclass
+class Request:
+    """What a provider is asked to do: the normalised input of one call."""
+
+    messages: list[Message]
+    max_tokens: int | None = None
+    temperature: float | None = None
+    json_schema: dict[str, Any] | None = None  # JSON schema to constrain the answer, if supported
+    schema_name: str | None = None
+    sample: int = 0  # distinguishes repeated samples of the same prompt (part of the cache key)
+    extra: dict[str, Any] = field(default_factory=dict)  # provider options, e.g. reasoning_effort
+
+
+@dataclass
+class RawResponse:
+    """What a provider returns for one call, before parsing and accounting."""
+
+    text: str
+    finish_reason: str = "stop"  # "stop", "length", "content_filter", ...
+    usage: Usage = field(default_factory=Usage)
+    model: str = ""  # the model name the server reports, if any
+
+
+@dataclass
+class Completion:
+    """The answer of one call as the stages see it."""
+
+    text: str
+    parsed: Any = None  # a validated pydantic object when a schema was given
+    usage: Usage = field(default_factory=Usage)
+    finish_reason: str = "stop"
+    cost: float | None = None  # USD; None when the price of the model is unknown
+    latency: float = 0.0  # seconds; 0 for an answer served from the call log
+    model: str = ""
+    cached: bool = False  # served from the call log without a model call
+    call_id: int | None = None  # row id in the call log, when there is one
