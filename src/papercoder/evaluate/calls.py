@@ -1,0 +1,93 @@
+"""Asking the judge many times at once, where a failed call is a data point, not a crash.
+
+One bad sample (cut at the output limit, a server error after retries, the budget reached)
+must not throw away the others; but when every call fails, the first failure is raised so
+the user sees what to fix (a key, a model name, a server).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from papercoder.llm import Completion, LLMError, TruncatedError
+
+
+@dataclass
+class CallOutcome:
+    """The answer text of one call, or why there is none."""
+
+    text: str = ""
+    error: str = ""
+    completion: Completion | None = None
+
+
+@dataclass
+class UsageTally:
+    """What the calls of one evaluation cost, counted from their completions."""
+
+    calls: int = 0  # calls made to the model
+    cached: int = 0  # answered from the call log, free
+    failed: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost: float = 0.0
+    cost_unknown: bool = False  # some call had no known price
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, outcome: CallOutcome) -> None:
+        c = outcome.completion
+        if c is None:
+            self.failed += 1
+            return
+        if c.cached:
+            self.cached += 1
+            return
+        self.calls += 1
+        self.input_tokens += c.usage.input_tokens
+        self.output_tokens += c.usage.output_tokens
+        if c.cost is None:
+            self.cost_unknown = True
+        else:
+            self.cost += c.cost
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "calls": self.calls, "cached": self.cached, "failed": self.failed,
+            "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
+            "cost": round(self.cost, 6), "cost_unknown": self.cost_unknown,
+        }
+
+    def line(self) -> str:
+        """One line for a terminal: calls, tokens and cost."""
+        cost = f"${self.cost:.4f}" + (" (some prices unknown)" if self.cost_unknown else "")
+        return (f"{self.calls} calls ({self.cached} from the call log, {self.failed} failed), "
+                f"{self.input_tokens} tokens in, {self.output_tokens} out, cost {cost}")
+
+
+async def ask_all(coros: Sequence[Awaitable[Completion]], tally: UsageTally) -> list[CallOutcome]:
+    """Run the calls concurrently (the LLM's own limit applies), in order, and tally them.
+
+    Raises the first model-layer error when every call failed.
+    """
+    errors: list[LLMError] = []
+
+    async def one(coro: Awaitable[Completion]) -> CallOutcome:
+        try:
+            completion = await coro
+        except TruncatedError as exc:
+            return CallOutcome(text=exc.completion.text, error="the answer was cut at the output limit",
+                               completion=exc.completion)
+        except LLMError as exc:
+            errors.append(exc)
+            return CallOutcome(error=f"the call failed: {exc}")
+        return CallOutcome(text=completion.text, completion=completion)
+
+    outcomes = await asyncio.gather(*(one(c) for c in coros))
+    for outcome in outcomes:
+        tally.add(outcome)
+    if outcomes and len(errors) == len(outcomes):
+        raise errors[0]
+    return list(outcomes)

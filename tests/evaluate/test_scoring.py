@@ -1,0 +1,141 @@
+"""The correctness judge end to end with a scripted model: samples, aggregation, packing."""
+
+import asyncio
+import statistics
+
+import pytest
+
+from papercoder.evaluate.files import collect_files
+from papercoder.evaluate.scoring import evaluate_repo
+from papercoder.llm import FakeReply, LLMError
+from papercoder.paper import estimate_tokens
+
+from evalkit import PAPER, judge, make_repo
+
+
+def verdict(score, *critiques):
+    items = ", ".join(
+        f'{{"file": "{f}", "function": "{fn}", "severity": "{sev}", "critique": "{text}"}}'
+        for f, fn, sev, text in critiques
+    )
+    return f'{{"critiques": [{items}], "score": {score}}}'
+
+
+def test_n_samples_are_distinct_calls_and_aggregate(small_repo):
+    replies = [
+        verdict(4, ("loss.py", "prototype_loss", "medium", "no temperature")),
+        verdict(3, ("loss.py", "prototype_loss", "medium", "no temperature"), ("train.py", "train", "high", "no epochs loop")),
+        "I would give it a four.",  # no JSON: invalid
+        verdict(6),  # out of range: invalid
+        verdict(5),
+        FakeReply(text='{"critiques": [', finish_reason="length"),  # cut: invalid
+    ]
+    llm = judge(replies)
+    result = asyncio.run(evaluate_repo(small_repo, PAPER, llm, n=6))
+    calls = llm.provider.calls
+    assert len(calls) == 6
+    assert sorted(c["request"].sample for c in calls) == list(range(6))
+    s = result.summary
+    assert (s.valid, s.invalid) == (3, 3)
+    assert s.mean == pytest.approx(4.0)
+    assert s.std == pytest.approx(statistics.stdev([4, 3, 5]))
+    assert any("outside 1-5" in r for r in s.invalid_reasons)
+    assert any("cut at the output limit" in r for r in s.invalid_reasons)
+    # critiques: the high one first, the repeated one counted twice
+    assert result.critiques[0]["severity"] == "high"
+    assert result.critiques[1]["samples"] == 2
+    assert result.mode == "reference-free"
+    assert result.usage.calls == 6 and result.usage.failed == 0
+    data = result.to_dict()
+    assert data["score"]["valid"] == 3 and len(data["verdicts"]) == 6
+
+
+def test_prompt_holds_paper_and_every_file_when_it_fits(small_repo):
+    llm = judge(lambda messages: verdict(4))
+    result = asyncio.run(evaluate_repo(small_repo, PAPER, llm, n=2))
+    prompt = llm.provider.calls[0]["request"].messages[-1]["content"]
+    assert "Prototype Networks for Tiny Classification" in prompt
+    assert "Long appendix text" in prompt  # nothing cut when it fits
+    for name in ("model.py", "loss.py", "train.py", "config.yaml", "README.md"):
+        assert f"File: {name}" in prompt
+    assert result.omitted == [] and result.notes == []
+    # code first, then configuration, then prose
+    assert result.included.index("config.yaml") > result.included.index("train.py")
+    assert result.included[-1] == "README.md"
+
+
+def test_reference_based_mode_shows_the_authors_code(small_repo, tmp_path):
+    gold = make_repo(tmp_path / "gold", {"official_proto.py": "def official_prototypes():\n    pass\n"})
+    llm = judge(lambda messages: verdict(2))
+    result = asyncio.run(evaluate_repo(small_repo, PAPER, llm, reference=gold, n=1))
+    request = llm.provider.calls[0]["request"]
+    assert "official_proto.py" in request.messages[-1]["content"]
+    assert "authors' implementation" in request.messages[0]["content"]
+    assert result.mode == "reference-based" and result.reference_included == ["official_proto.py"]
+
+
+def test_a_repository_too_large_for_the_context_keeps_the_most_relevant_files(tmp_path):
+    filler = "\n".join(f"def unrelated_helper_{i}(value):\n    return value * {i}" for i in range(150))
+    files = {f"utils/helper_{i}.py": filler for i in range(12)}
+    files["prototype_loss.py"] = "def prototype_loss(embeddings, prototypes):\n    return softmax(-squared_distance(embeddings, prototypes))\n"
+    repo = make_repo(tmp_path / "big", files)
+    window = 12_000
+    llm = judge(lambda messages: verdict(3), context_window=window)
+    result = asyncio.run(evaluate_repo(repo, PAPER, llm, n=1))
+    assert result.included[0] == "prototype_loss.py"
+    assert result.omitted, "some helpers must have been left out"
+    assert set(result.included) | set(result.omitted) == set(files)
+    assert any("left out" in note for note in result.notes)
+    request = llm.provider.calls[0]["request"]
+    prompt = "".join(m["content"] for m in request.messages)
+    assert estimate_tokens(prompt) + request.max_tokens <= window
+    assert f"File: {result.omitted[0]}" not in prompt
+    assert result.omitted[0] in prompt  # named in the note to the judge
+
+
+def test_the_paper_is_cut_appendix_first_when_it_alone_is_too_long(small_repo):
+    llm = judge(lambda messages: verdict(3), context_window=1200)
+    result = asyncio.run(evaluate_repo(small_repo, PAPER, llm, n=1))
+    assert any("appendix" in note for note in result.notes)
+    assert "Long appendix text" not in llm.provider.calls[0]["request"].messages[-1]["content"]
+
+
+def test_one_failed_call_is_an_invalid_sample_but_all_failing_raises(small_repo):
+    boom = FakeReply(error=LLMError("server said no"))
+    result = asyncio.run(evaluate_repo(small_repo, PAPER, judge([verdict(4), boom]), n=2))
+    assert (result.summary.valid, result.summary.invalid) == (1, 1)
+    assert result.usage.failed == 1
+    with pytest.raises(LLMError, match="server said no"):
+        asyncio.run(evaluate_repo(small_repo, PAPER, judge(lambda m: boom), n=3))
+
+
+def test_file_filters(tmp_path):
+    repo = make_repo(tmp_path / "r", {
+        "src/model.py": "x = 1\n",
+        "run.sh": "python train.py\n",
+        "configs/a.yml": "a: 1\n",
+        "small.json": '{"a": 1}',
+        "big.json": '{"a": "' + "x" * 30_000 + '"}',
+        "requirements.txt": "torch\n",
+        "notes.txt": "not code\n",
+        "weights.pt": b"\x00\x01binary",
+        "image.png": b"\x89PNG\x00",
+        "fake.py": b"\x00\x00\x00 binary disguised",
+        "huge.py": "# " + "y" * 200_000,
+        ".git/config": "[core]\n",
+        ".venv/lib/x.py": "x = 2\n",
+        "myenv/pyvenv.cfg": "home = /usr\n",
+        "myenv/lib/y.py": "y = 3\n",
+        "__pycache__/m.py": "z = 1\n",
+        "pkg.egg-info/PKG-INFO.md": "meta\n",
+        ".papercoder/eval/eval.json": "{}",
+    })
+    found = collect_files(repo)
+    assert [f.path for f in found.files] == [
+        "configs/a.yml", "requirements.txt", "run.sh", "small.json", "src/model.py",
+    ]
+    assert found.skipped["big.json"].startswith("too large")
+    assert found.skipped["huge.py"].startswith("too large")
+    assert found.skipped["fake.py"] == "binary"
+    with_logs = collect_files(repo, include_logs=True)
+    assert "notes.txt" in [f.path for f in with_logs.files]
