@@ -13,6 +13,7 @@ class Section:
     heading: str
     text: str
     level: int = 1  # 1 = section, 2 = subsection, 3 = subsubsection
+    appendix: bool = False  # after LaTeX \appendix or an "Appendix" heading: dropped first when space is short
 
 
 @dataclass

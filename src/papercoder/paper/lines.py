@@ -1,0 +1,238 @@
+"""Recover a paper's structure from its lines of text (PDF and plain-text papers).
+
+A PDF gives lines, not sections. Headings are recognised as numbered lines whose numbers follow
+on from the previous heading ("2.1" after "2", "3" after "2.4"), the usual unnumbered names
+("Abstract", "References"), and lettered appendix headings ("A Proofs") once the references or
+an "Appendix" heading have been seen. When the PDF tells us which lines are bold, a heading must
+also be bold: body lines that happen to start with a number are then never mistaken for one.
+Lines are joined into paragraphs, words broken by end-of-line hyphens are mended, and figure and
+table captions are collected apart from the text.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from dataclasses import dataclass, field
+
+from papercoder.paper.headings import COMMON_HEADINGS, is_abstract, is_references, starts_appendix
+from papercoder.paper.model import Section
+
+
+@dataclass
+class Line:
+    """One line of text; ``bold`` is None when the format says nothing about fonts."""
+
+    text: str
+    bold: bool | None = None
+
+
+@dataclass
+class Structure:
+    """What :func:`structure_lines` found."""
+
+    front: list[str] = field(default_factory=list)  # paragraphs before the first heading
+    abstract: str = ""
+    sections: list[Section] = field(default_factory=list)
+    captions: list[str] = field(default_factory=list)
+
+
+_NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,3})\.?\s+(\S.*)$")
+_LETTERED = re.compile(r"^([A-Z](?:\.\d{1,2}){0,3})\.?\s+(\S.*)$")
+_APPENDIX = re.compile(r"^(?:appendix|appendices)(?:\s+[A-Z](?:\.\d+)*)?\b\s*[.:]?\s*(.*)$", re.IGNORECASE)
+_INLINE_ABSTRACT = re.compile(r"^(Abstract|ABSTRACT)\s*[—–:.-]\s*(\S.*)$")
+_CAPTION = re.compile(r"^(?:Figure|Fig\.|Table|Algorithm)\s*(?:\d+|[A-Z]\.?\d+)\s*[:.|]")
+_SENTENCE_END = (".", "!", "?", ":")
+# Prefixes whose end-of-line hyphen is a real one ("self-|consistency", "co-|occurring").
+_KEEP_HYPHEN = frozenset(
+    "self non real cross multi state well semi fine zero pre post co high low long short large small "
+    "two three task world human open closed end top".split()
+)
+
+
+def _plausible_heading_text(text: str) -> bool:
+    """A heading's words: short, starting with a capital, not ending like a sentence."""
+    text = text.strip()
+    if not (1 <= len(text) <= 100) or len(text.split()) > 14:
+        return False
+    if not text[0].isupper() or text.endswith((".", ",", ";", "-", "=")):
+        return False
+    visible = [c for c in text if not c.isspace()]
+    letters = sum(c.isalpha() for c in visible)
+    return letters >= 0.6 * len(visible) and "=" not in text
+
+
+def _follows(current: list[int], candidate: list[int], *, lenient: bool) -> bool:
+    """Does ``candidate`` come right after ``current`` in a numbering ("2.4" -> "2.5", "3", "2.4.1")?"""
+    n = len(candidate)
+    if n > len(current) + 1 or any(k < 1 for k in candidate):
+        return False
+    if n == len(current) + 1:
+        return candidate[:-1] == current and candidate[-1] == 1
+    if candidate[: n - 1] != current[: n - 1]:
+        return lenient and candidate > current
+    step = candidate[n - 1] - current[n - 1]
+    return 1 <= step <= (3 if lenient else 2)
+
+
+def _join(lines: list[str]) -> str:
+    """Join wrapped lines, mending words broken by an end-of-line hyphen."""
+    out = ""
+    for raw in lines:
+        text = raw.strip()
+        if not text:
+            continue
+        if not out:
+            out = text
+        elif out.endswith("-") and len(out) > 1 and out[-2].isalpha():
+            prefix = re.split(r"[^A-Za-z]", out[:-1])[-1].lower()
+            mend = text[0].islower() and prefix not in _KEEP_HYPHEN
+            out = out[:-1] + text if mend else out + text
+        elif out.endswith(("—", "–")):
+            out += text
+        else:
+            out += " " + text
+    return out
+
+
+class _Scanner:
+    def __init__(self, lines: list[Line]) -> None:
+        self.lines = lines
+        lengths = [len(line.text.strip()) for line in lines if line.text.strip()]
+        self.median = statistics.median(lengths) if lengths else 0
+        numbered_bold = [
+            line.bold for line in lines if line.bold is not None and _NUMBERED.match(line.text.strip())
+        ]
+        self.fonts_known = any(numbered_bold)
+        self.numbers: list[int] = []
+        self.letters: list[int] = []
+        self.after_references = False
+        self.in_appendix = False
+
+    def _bold_ok(self, line: Line) -> bool:
+        return not self.fonts_known or bool(line.bold)
+
+    def heading(self, line: Line) -> tuple[str, int] | None:
+        """(heading, level) when this line is a heading; updates the numbering state."""
+        text = re.sub(r"\s+", " ", line.text.strip())
+        if not text or not self._bold_ok(line):
+            return None
+        if text.rstrip(":").lower() in COMMON_HEADINGS:
+            bare = text.rstrip(":")
+            if is_references(bare):
+                self.after_references = True
+            if starts_appendix(bare):
+                self.in_appendix = True
+            return bare, 1
+        match = _APPENDIX.match(text)
+        if match and (not match.group(1) or _plausible_heading_text(match.group(1))):
+            self.in_appendix = True
+            return text, 1
+        match = _NUMBERED.match(text)
+        if match and _plausible_heading_text(match.group(2)) and not self.in_appendix:
+            candidate = [int(k) for k in match.group(1).split(".")]
+            if _follows(self.numbers, candidate, lenient=self.fonts_known):
+                self.numbers = candidate
+                return f"{match.group(1)} {match.group(2)}", len(candidate)
+        match = _LETTERED.match(text)
+        if match and (self.after_references or self.in_appendix) and _plausible_heading_text(match.group(2)):
+            label = match.group(1)
+            candidate = [ord(label[0]) - ord("A") + 1] + [int(k) for k in label.split(".")[1:]]
+            if _follows(self.letters, candidate, lenient=False):
+                self.letters = candidate
+                self.in_appendix = True
+                return f"{label} {match.group(2)}", len(candidate)
+        return None
+
+    def continues_heading(self, heading: str, line: Line) -> bool:
+        """Is ``line`` the second line of a heading too long for one line? Needs font information."""
+        text = line.text.strip()
+        return (
+            self.fonts_known
+            and bool(line.bold)
+            and 0 < len(text) <= 60
+            and len(heading) >= 0.5 * self.median
+            and not text.endswith((".", ",", ";"))
+            and not _NUMBERED.match(text)
+        )
+
+
+def _paragraphs(lines: list[str], median: float) -> list[str]:
+    """Group lines into paragraphs: a blank line, or a short line ending a sentence, ends one."""
+    paragraphs: list[str] = []
+    current: list[str] = []
+    for raw in lines:
+        text = raw.strip()
+        if not text:
+            if current:
+                paragraphs.append(_join(current))
+                current = []
+            continue
+        current.append(text)
+        if text.endswith(_SENTENCE_END) and len(text) < 0.8 * median:
+            paragraphs.append(_join(current))
+            current = []
+    if current:
+        paragraphs.append(_join(current))
+    return [p for p in paragraphs if p]
+
+
+def _take_captions(lines: list[str]) -> tuple[list[str], list[str]]:
+    """Split out "Figure 3: ..." / "Table 1. ..." captions (up to the line ending the sentence)."""
+    body: list[str] = []
+    captions: list[str] = []
+    i = 0
+    while i < len(lines):
+        text = lines[i].strip()
+        if _CAPTION.match(text):
+            caption = [text]
+            i += 1
+            while not caption[-1].endswith(".") and i < len(lines) and len(caption) < 6 and lines[i].strip():
+                caption.append(lines[i].strip())
+                i += 1
+            captions.append(_join(caption))
+            continue
+        body.append(lines[i])
+        i += 1
+    return body, captions
+
+
+def structure_lines(lines: list[Line]) -> Structure:
+    """Find headings, paragraphs and captions in a paper's lines (in reading order)."""
+    scanner = _Scanner(lines)
+    result = Structure()
+    front: list[str] = []
+    blocks: list[tuple[str, int, bool, list[str]]] = []  # heading, level, appendix, lines
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        inline = _INLINE_ABSTRACT.match(line.text.strip())
+        if inline and not blocks and scanner._bold_ok(Line(inline.group(1), line.bold)):
+            blocks.append(("Abstract", 1, False, [inline.group(2)]))
+            i += 1
+            continue
+        found = scanner.heading(line)
+        if found is None:
+            (blocks[-1][3] if blocks else front).append(line.text)
+            i += 1
+            continue
+        heading, level = found
+        i += 1
+        while i < len(lines) and scanner.continues_heading(heading, lines[i]):
+            heading = _join([heading, lines[i].text])
+            i += 1
+        blocks.append((heading, level, scanner.in_appendix, []))
+
+    median = scanner.median
+    front_body, front_captions = _take_captions(front)
+    result.front = _paragraphs(front_body, median)
+    result.captions.extend(front_captions)
+    for heading, level, appendix, body_lines in blocks:
+        body, captions = _take_captions(body_lines)
+        result.captions.extend(captions)
+        text = "\n\n".join(_paragraphs(body, median))
+        if is_abstract(heading) and not result.abstract and not result.sections:
+            result.abstract = text
+            continue
+        result.sections.append(Section(heading=heading, text=text, level=level, appendix=appendix))
+    return result

@@ -1,0 +1,193 @@
+"""Read a PDF paper with pypdf: text in reading order, fonts for headings and the title.
+
+pypdf returns a page's text in content-stream order, which for papers typeset by LaTeX is
+column by column: the two columns of a conference paper come out in order. Its text visitor
+also reports each run's font, so we know which lines are bold (headings) and which run is the
+largest on the first page (the title). Running headers, footers and page numbers that repeat on
+many pages are dropped before the lines are structured.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from pathlib import Path
+
+from papercoder.errors import InputError
+from papercoder.paper.headings import finish_sections
+from papercoder.paper.lines import Line, structure_lines
+from papercoder.paper.model import Paper, Section
+
+_BOLD_FONT = re.compile(r"bold|medi|semi|heavy|black|demi|cmbx|cmssbx|\.b$|-b$|,b$", re.IGNORECASE)
+_PAGE_NUMBER = re.compile(r"^(?:page\s+)?\d{1,4}(?:\s*(?:of|/)\s*\d{1,4})?$", re.IGNORECASE)
+_ARXIV_STAMP = re.compile(r"^arXiv:\d{4}\.\d{4,5}(?:v\d+)?\s+\[[^\]]+\]")
+_LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st"})
+
+
+class _PageText:
+    """One page's lines with, per line, whether it is bold and its largest font size."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, bool, float]] = []
+        self._text: list[str] = []
+        self._bold_chars = 0
+        self._chars = 0
+        self._size = 0.0
+
+    def add(self, text: str, font: object, size: float, matrix: object, ctm: object) -> None:
+        name = str(font.get("/BaseFont", "")) if isinstance(font, dict) else ""
+        bold = bool(_BOLD_FONT.search(name.split("+")[-1]))
+        scale = 1.0
+        try:
+            scale = abs(float(matrix[3]) * float(ctm[3])) or 1.0  # type: ignore[index]
+        except (TypeError, ValueError, IndexError):
+            pass
+        pieces = text.split("\n")
+        for k, piece in enumerate(pieces):
+            if k:
+                self._end_line()
+            visible = sum(not c.isspace() for c in piece)
+            self._text.append(piece)
+            self._chars += visible
+            if bold:
+                self._bold_chars += visible
+            if visible:
+                self._size = max(self._size, size * scale)
+
+    def _end_line(self) -> None:
+        text = "".join(self._text).strip()
+        if text:
+            self.lines.append((text, self._bold_chars >= 0.8 * self._chars > 0, self._size))
+        self._text, self._bold_chars, self._chars, self._size = [], 0, 0, 0.0
+
+    def finish(self) -> "_PageText":
+        self._end_line()
+        return self
+
+
+def _open(path: Path):
+    """A PdfReader, or an InputError saying why the file cannot be read."""
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError, PyPdfError
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # pypdf warns loudly about harmless quirks
+    try:
+        reader = PdfReader(str(path), strict=False)
+        if reader.is_encrypted:
+            try:
+                unlocked = reader.decrypt("")
+            except Exception:  # a missing crypto backend or an odd handler: still "encrypted"
+                unlocked = 0
+            if not unlocked:
+                raise InputError(
+                    f"{path} is an encrypted PDF that needs a password; save an unencrypted copy and try again."
+                )
+        pages = list(reader.pages)
+    except InputError:
+        raise
+    except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError, OSError, AttributeError, IndexError) as exc:
+        raise InputError(f"{path} is not a readable PDF (truncated or corrupt: {exc}); re-download or re-export it.")
+    if not pages:
+        raise InputError(f"{path} is a PDF with no pages; re-export the paper.")
+    return reader, pages
+
+
+def _page_lines(page) -> _PageText:
+    collected = _PageText()
+
+    def visit(text, cm, tm, font, size):  # pypdf's visitor signature
+        collected.add(text, font, size, tm, cm)
+
+    try:
+        page.extract_text(visitor_text=visit)
+    except Exception:  # one broken page (bad font, odd operator) should not lose the paper
+        pass
+    return collected.finish()
+
+
+def _repeated_margins(pages: list[list[tuple[str, bool, float]]]) -> set[str]:
+    """Texts (digits masked) that sit in the first or last two lines of many pages."""
+    counts: Counter[str] = Counter()
+    for lines in pages:
+        seen = {_mask(t) for t, _, _ in lines[:2] + lines[-2:]}
+        counts.update(seen)
+    threshold = max(2, (len(pages) + 1) // 2)
+    return {text for text, n in counts.items() if n >= threshold} if len(pages) >= 3 else set()
+
+
+def _mask(text: str) -> str:
+    return re.sub(r"\d+", "#", re.sub(r"\s+", " ", text.strip().lower()))
+
+
+def _clean_pages(pages: list[list[tuple[str, bool, float]]]) -> list[list[tuple[str, bool, float]]]:
+    repeated = _repeated_margins(pages)
+    cleaned = []
+    for lines in pages:
+        keep = []
+        for index, (text, bold, size) in enumerate(lines):
+            in_margin = index < 2 or index >= len(lines) - 2
+            if in_margin and (_mask(text) in repeated or _PAGE_NUMBER.match(text)):
+                continue
+            if _ARXIV_STAMP.match(text):
+                continue
+            keep.append((text.translate(_LIGATURES), bold, size))
+        cleaned.append(keep)
+    return cleaned
+
+
+def _title(reader, first_page: list[tuple[str, bool, float]], fallback: str) -> str:
+    """The first-page run of lines in the largest font; else the metadata title; else the file name."""
+    top = first_page[:12]
+    if top:
+        largest = max(size for _, _, size in top)
+        body_sizes = sorted(size for _, _, size in first_page)
+        typical = body_sizes[len(body_sizes) // 2]
+        if largest > typical * 1.15:
+            picked: list[str] = []
+            for text, _, size in top:
+                if abs(size - largest) < 0.5:
+                    picked.append(text)
+                elif picked:
+                    break
+            if picked:
+                return " ".join(picked)
+    try:
+        meta = reader.metadata
+        title = (meta.title or "").strip() if meta else ""
+    except Exception:
+        title = ""
+    if title and not re.search(r"\.(docx?|tex|pdf)$|^untitled|^microsoft word", title, re.IGNORECASE):
+        return title
+    return first_page[0][0] if first_page else fallback
+
+
+def read_pdf(path: Path, *, keep_references: bool = False) -> Paper:
+    """Read a PDF paper into a :class:`Paper`."""
+    reader, pages = _open(path)
+    raw = [_page_lines(page).lines for page in pages]
+    visible = sum(len(text) for lines in raw for text, _, _ in lines)
+    if visible < 20 * len(pages) and visible < 200:
+        raise InputError(
+            f"{path} has no extractable text: it looks like a scanned PDF and needs OCR first "
+            "(for example `ocrmypdf in.pdf out.pdf`)."
+        )
+    cleaned = _clean_pages(raw)
+    title = _title(reader, cleaned[0] if cleaned else [], path.stem)
+    lines = [Line(text, bold) for page in cleaned for text, bold, _ in page]
+    found = structure_lines(lines)
+    sections = found.sections
+    if not sections and not found.abstract:
+        sections = [Section("Text", "\n\n".join(found.front))]
+    elif not found.abstract:
+        front = [p for p in found.front if title not in p]
+        if sum(len(p) for p in front) > 400:
+            sections = [Section("Front matter", "\n\n".join(front))] + sections
+    return Paper(
+        title=title,
+        abstract=found.abstract,
+        sections=finish_sections(sections, keep_references=keep_references),
+        captions=found.captions,
+        source=str(path),
+        source_format="pdf",
+    )

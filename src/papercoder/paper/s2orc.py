@@ -1,0 +1,117 @@
+"""Read s2orc / GROBID JSON, as written by allenai's s2orc-doc2json (and CORD-19).
+
+This is the input format of the original PaperCoder scripts, so existing datasets can be reused.
+Paragraphs carry their section name and number; consecutive paragraphs of one section become a
+:class:`Section`. Figure and table captions come from ``ref_entries``; the bibliography from
+``bib_entries`` (kept only on request).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from papercoder.errors import InputError
+from papercoder.paper.headings import finish_sections, starts_appendix
+from papercoder.paper.model import Paper, Section
+
+
+def looks_like_s2orc(data: Any) -> bool:
+    """True for a JSON object with s2orc's body: ``pdf_parse.body_text`` or a top-level ``body_text``."""
+    if not isinstance(data, dict):
+        return False
+    parse = data.get("pdf_parse")
+    holder = parse if isinstance(parse, dict) else data
+    return isinstance(holder.get("body_text"), list)
+
+
+def _paragraph_text(items: Any) -> str:
+    if isinstance(items, str):
+        return items.strip()
+    if isinstance(items, list):
+        return "\n\n".join(str(p.get("text", "")).strip() for p in items if isinstance(p, dict)).strip()
+    return ""
+
+
+def _sections(paragraphs: list[Any], *, back_matter: bool) -> list[Section]:
+    sections: list[Section] = []
+    last_key: tuple[str, str] | None = None
+    appendix = False
+    for item in paragraphs:
+        if not isinstance(item, dict):
+            continue
+        name = str(item.get("section") or "").strip()
+        number = str(item.get("sec_num") or "").strip()
+        key = (number, name)
+        text = str(item.get("text") or "").strip()
+        if key != last_key or not sections:
+            heading = f"{number} {name}".strip() or ("Back matter" if back_matter else "Text")
+            if starts_appendix(heading) or (back_matter and re.match(r"^[A-Z](\.\d+)*$", number)):
+                appendix = True
+            level = number.count(".") + 1 if number else 1
+            sections.append(Section(heading=heading, text=text, level=level, appendix=appendix))
+            last_key = key
+        elif text:
+            sections[-1].text = f"{sections[-1].text}\n\n{text}".strip()
+    return sections
+
+
+def _references(entries: Any) -> Section | None:
+    if not isinstance(entries, dict) or not entries:
+        return None
+    lines = []
+    for entry in entries.values():
+        if not isinstance(entry, dict):
+            continue
+        authors = ", ".join(
+            " ".join(filter(None, [a.get("first", ""), a.get("last", "")]))
+            for a in entry.get("authors") or []
+            if isinstance(a, dict)
+        )
+        parts = [authors, str(entry.get("year") or ""), str(entry.get("title") or ""), str(entry.get("venue") or "")]
+        lines.append("- " + ". ".join(p.strip() for p in parts if p and p.strip()))
+    return Section("References", "\n".join(lines)) if lines else None
+
+
+def parse_s2orc(data: dict[str, Any], *, source: str = "", keep_references: bool = False) -> Paper:
+    """Turn a parsed s2orc JSON object into a :class:`Paper`."""
+    parse = data.get("pdf_parse") if isinstance(data.get("pdf_parse"), dict) else data
+    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    title = str(data.get("title") or metadata.get("title") or "").strip() or (Path(source).stem or "Untitled")
+    abstract = _paragraph_text(data.get("abstract")) or _paragraph_text(parse.get("abstract"))
+    abstract = abstract or _paragraph_text(metadata.get("abstract"))
+    sections = _sections(parse.get("body_text") or [], back_matter=False)
+    sections += _sections(parse.get("back_matter") or [], back_matter=True)
+    if keep_references:
+        references = _references(parse.get("bib_entries"))
+        if references:
+            sections.append(references)
+    captions = []
+    entries = parse.get("ref_entries")
+    if isinstance(entries, dict):
+        for entry in entries.values():
+            if isinstance(entry, dict) and str(entry.get("text") or "").strip():
+                captions.append(str(entry["text"]).strip())
+    return Paper(
+        title=title,
+        abstract=abstract,
+        sections=finish_sections(sections, keep_references=keep_references),
+        captions=captions,
+        source=source,
+        source_format="s2orc",
+    )
+
+
+def read_s2orc(path: Path, *, keep_references: bool = False) -> Paper:
+    """Read an s2orc JSON file into a :class:`Paper`."""
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path} is not valid JSON ({exc}); give s2orc-doc2json output or another format.")
+    if not looks_like_s2orc(data):
+        raise InputError(
+            f"{path} is JSON but not s2orc/GROBID output (no pdf_parse.body_text); convert it with s2orc-doc2json."
+        )
+    return parse_s2orc(data, source=str(path), keep_references=keep_references)

@@ -1,0 +1,65 @@
+"""Build small paper-like PDFs for tests with fpdf2: one or two columns, bold headings,
+running headers and page numbers, exactly where we put them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fpdf import FPDF
+
+STYLES = {"title": ("B", 16), "h": ("B", 11), "body": ("", 10), "small": ("", 9)}
+
+
+@dataclass
+class PageSpec:
+    """Columns of (style, text) lines; one column spans the page, two split it."""
+
+    columns: list[list[tuple[str, str]]] = field(default_factory=list)
+
+
+def body(*lines: str) -> list[tuple[str, str]]:
+    return [("body", line) for line in lines]
+
+
+def build_pdf(
+    path: Path,
+    pages: list[PageSpec],
+    *,
+    header: str | None = "Preprint. Under review.",
+    page_numbers: bool = True,
+    owner_password: str | None = None,
+    user_password: str | None = None,
+) -> Path:
+    pdf = FPDF(format="A4", unit="mm")
+    pdf.set_auto_page_break(False)
+    if owner_password is not None:
+        pdf.set_encryption(owner_password=owner_password, user_password=user_password)
+    for number, page in enumerate(pages, start=1):
+        pdf.add_page()
+        if header:
+            pdf.set_font("Helvetica", "", 8)
+            pdf.text(20, 10, header)
+        width = 180 / max(1, len(page.columns))
+        for index, column in enumerate(page.columns):
+            y = 22.0
+            for style, text in column:
+                weight, size = STYLES[style]
+                pdf.set_font("Times", weight, size)
+                pdf.text(15 + index * (width + 5), y, text)
+                y += size * 0.5
+        if page_numbers:
+            pdf.set_font("Helvetica", "", 8)
+            pdf.text(103, 287, str(number))
+    pdf.output(str(path))
+    return path
+
+
+def blank_pdf(path: Path, pages: int = 2) -> Path:
+    """Pages with a drawing and no text, like a scan without OCR."""
+    pdf = FPDF(format="A4", unit="mm")
+    for _ in range(pages):
+        pdf.add_page()
+        pdf.rect(20, 20, 170, 250, style="F")
+    pdf.output(str(path))
+    return path

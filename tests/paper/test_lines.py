@@ -1,0 +1,73 @@
+"""Structure from lines alone (plain text, PDFs without font information)."""
+
+from __future__ import annotations
+
+from papercoder.paper.lines import Line, structure_lines
+
+
+def lines(*texts: str, bold: bool | None = None) -> list[Line]:
+    return [Line(t, bold) for t in texts]
+
+
+def test_numbered_headings_must_follow_on():
+    found = structure_lines(
+        lines(
+            "1 Introduction",
+            "We start.",
+            "5 Reasons To Doubt This Line",  # a jump from 1 to 5: not a heading
+            "2 Method",
+            "2.1 Details",
+            "2.3 Skipped One",  # 2.1 -> 2.3 is allowed: a heading lost in extraction
+            "3. Results",
+        )
+    )
+    assert [(s.heading, s.level) for s in found.sections] == [
+        ("1 Introduction", 1),
+        ("2 Method", 1),
+        ("2.1 Details", 2),
+        ("2.3 Skipped One", 2),
+        ("3 Results", 1),
+    ]
+    assert "5 Reasons To Doubt This Line" in found.sections[0].text
+
+
+def test_sentence_like_numbered_lines_are_not_headings():
+    found = structure_lines(lines("1 Introduction", "2 we said this already.", "2 Layers, as before,"))
+    assert [s.heading for s in found.sections] == ["1 Introduction"]
+
+
+def test_bold_lines_decide_when_fonts_are_known():
+    found = structure_lines(
+        [Line("1 Introduction", True), Line("2 Looks Like A Heading", False), Line("2 Method", True)]
+    )
+    assert [s.heading for s in found.sections] == ["1 Introduction", "2 Method"]
+
+
+def test_wrapped_bold_heading_is_joined():
+    found = structure_lines(
+        [
+            Line("1 Introduction", True),
+            Line("A body line that is about as long as the others are.", False),
+            Line("2 Improving exploration in the generator by", True),
+            Line("leveraging NCE samples", True),
+            Line("Body text of the second section goes here, long enough.", False),
+        ]
+    )
+    assert found.sections[1].heading == "2 Improving exploration in the generator by leveraging NCE samples"
+
+
+def test_hyphens_mended_but_real_compounds_kept():
+    found = structure_lines(lines("1 Introduction", "the hallucina-", "tion of self-", "consistency and Cosine-", "Beta"))
+    assert found.sections[0].text == "the hallucination of self-consistency and Cosine-Beta"
+
+
+def test_inline_abstract_and_unnumbered_headings():
+    found = structure_lines(lines("Abstract: We do things.", "Introduction", "Text.", "Conclusion", "End."))
+    assert found.abstract == "We do things."
+    assert [s.heading for s in found.sections] == ["Introduction", "Conclusion"]
+
+
+def test_lettered_headings_only_after_references_or_appendix():
+    found = structure_lines(lines("1 Introduction", "A Study Of Things", "References", "[1] X.", "A Proofs", "B More"))
+    assert [s.heading for s in found.sections] == ["1 Introduction", "References", "A Proofs", "B More"]
+    assert [s.appendix for s in found.sections] == [False, False, True, True]

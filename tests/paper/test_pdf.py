@@ -1,0 +1,107 @@
+"""The PDF reader: reading order, headings, hyphens, margins, references, appendix, bad PDFs."""
+
+from __future__ import annotations
+
+import pytest
+
+from papercoder.errors import InputError
+from papercoder.paper.pdf import read_pdf
+
+from .conftest import TWO_COLUMN_PAGES
+from .pdfbuilder import PageSpec, blank_pdf, body, build_pdf
+
+
+def test_title_abstract_and_headings_in_order(two_column_pdf):
+    paper = read_pdf(two_column_pdf)
+    assert paper.source_format == "pdf"
+    assert paper.title == "Sparse Widgets for Dense Gadgets"
+    assert paper.abstract == "We propose sparse widgets, a method that makes dense gadgets faster to train."
+    headings = [(s.heading, s.level) for s in paper.sections]
+    assert headings == [
+        ("1 Introduction", 1),
+        ("2 Method", 1),
+        ("2.1 Pruning Schedule", 2),
+        ("3 Experiments", 1),
+        ("4 Conclusion", 1),
+        ("A Proofs of the Main Result", 1),
+        ("A.1 Extra Lemma", 2),
+        ("B Hyperparameters", 1),
+    ]
+
+
+def test_two_columns_read_in_order_and_hyphens_mended(two_column_pdf):
+    intro = read_pdf(two_column_pdf).sections[0].text
+    assert "the optimization wastes work on zeros. The left column ends here and the right column" in intro
+    assert intro.index("Gadgets are everywhere") < intro.index("continues the same sentence")
+
+
+def test_numbered_body_line_that_is_not_bold_stays_text(two_column_pdf):
+    schedule = read_pdf(two_column_pdf).sections[2]
+    assert "3 Widgets Per Gadget Stay Dense" in schedule.text
+
+
+def test_running_header_and_page_numbers_dropped(two_column_pdf):
+    markdown = read_pdf(two_column_pdf).to_markdown()
+    assert "Under review" not in markdown
+    assert "\n2\n" not in markdown and not any(s.text.strip().endswith(" 1") for s in read_pdf(two_column_pdf).sections)
+
+
+def test_caption_collected_and_removed_from_text(two_column_pdf):
+    paper = read_pdf(two_column_pdf)
+    assert paper.captions == ["Figure 1: The pruning schedule over training epochs."]
+    assert "Figure 1" not in paper.sections[2].text
+
+
+def test_references_dropped_unless_kept(two_column_pdf):
+    dropped = read_pdf(two_column_pdf)
+    assert "Journal of Widgets" not in dropped.to_markdown()
+    kept = read_pdf(two_column_pdf, keep_references=True)
+    references = [s for s in kept.sections if s.heading == "References"]
+    assert references and "Journal of Widgets" in references[0].text
+
+
+def test_appendix_sections_flagged(two_column_pdf):
+    flags = {s.heading: s.appendix for s in read_pdf(two_column_pdf).sections}
+    assert flags["4 Conclusion"] is False
+    assert flags["A Proofs of the Main Result"] and flags["A.1 Extra Lemma"] and flags["B Hyperparameters"]
+
+
+def test_appendix_heading_word_starts_appendix(tmp_path):
+    pages = [
+        PageSpec([[("title", "A Paper"), ("h", "1 Introduction"), *body("Intro text."),
+                   ("h", "Appendix"), *body("Extra material."), ("h", "A Details"), *body("More.")]])
+    ]
+    paper = read_pdf(build_pdf(tmp_path / "a.pdf", pages, header=None))
+    assert [(s.heading, s.appendix) for s in paper.sections] == [
+        ("1 Introduction", False), ("Appendix", True), ("A Details", True)
+    ]
+
+
+def test_owner_password_only_pdf_is_readable(tmp_path):
+    path = build_pdf(tmp_path / "locked.pdf", TWO_COLUMN_PAGES, owner_password="owner")
+    assert read_pdf(path).sections[0].heading == "1 Introduction"
+
+
+def test_encrypted_pdf_is_an_input_error(tmp_path):
+    path = build_pdf(tmp_path / "secret.pdf", TWO_COLUMN_PAGES, owner_password="o", user_password="u")
+    with pytest.raises(InputError, match="encrypted"):
+        read_pdf(path)
+
+
+def test_truncated_pdf_is_an_input_error(tmp_path, two_column_pdf):
+    path = tmp_path / "truncated.pdf"
+    path.write_bytes(two_column_pdf.read_bytes()[:400])
+    with pytest.raises(InputError, match="not a readable PDF|no extractable text"):
+        read_pdf(path)
+
+
+def test_corrupt_pdf_is_an_input_error(tmp_path):
+    path = tmp_path / "corrupt.pdf"
+    path.write_bytes(b"%PDF-1.4\n" + bytes(range(256)) * 20)
+    with pytest.raises(InputError, match="not a readable PDF"):
+        read_pdf(path)
+
+
+def test_pdf_without_text_says_it_needs_ocr(tmp_path):
+    with pytest.raises(InputError, match="scanned.*OCR"):
+        read_pdf(blank_pdf(tmp_path / "scan.pdf"))
