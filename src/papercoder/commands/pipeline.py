@@ -1,9 +1,92 @@
-"""CLI commands for this area (owned by its issue)."""
+"""``papercoder run`` (the whole pipeline) and ``plan``/``analyze``/``code`` (one stage)."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import Optional
+
 import typer
+
+STAGES_HELP = "Stages to run, comma-separated, from plan, analyze, code, debug (default: all)."
 
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the app."""
+    app.command("run")(run)
+    for stage, name, what in (
+        ("plan", "plan", "Planning: overall plan, architecture and diagrams, logic design, config.yaml."),
+        ("analyze", "analyze", "Analysis: a detailed implementation analysis of every planned file."),
+        ("code", "code", "Coding: write every planned file in dependency order, then the repository's extras."),
+    ):
+        app.command(name, help=f"{what} Runs one stage on an existing run directory.")(_single_stage(stage))
+
+
+def run(
+    paper: str = typer.Argument(..., help="The paper: PDF, LaTeX (.tex, folder, .tar.gz), Markdown, s2orc JSON, text, or an arXiv id."),
+    model: Optional[str] = typer.Option(None, "-m", "--model", help="Model, e.g. openai:gpt-4.1, anthropic:claude-sonnet-4-5, local:smollm2."),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Run directory (default: runs/<paper-slug>)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run in the run directory: done stages are skipped, answered calls come from the call log."),
+    stages: Optional[str] = typer.Option(None, "--stages", help=STAGES_HELP),
+    max_cost: Optional[float] = typer.Option(None, "--max-cost", help="Stop before the run would spend more than this many USD."),
+    concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1, help="Model calls at the same time."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="An OpenAI-compatible server (vLLM, Ollama, llama.cpp, ...)."),
+    debug_iterations: int = typer.Option(3, "--debug-iterations", min=0, help="Repair rounds of the debug stage at most."),
+) -> None:
+    """Turn PAPER into a code repository: plan, analyze, code, debug."""
+    from papercoder.pipeline.progress import print_summary
+    from papercoder.run import RunInterrupted, run_paper
+
+    try:
+        result = run_paper(
+            paper,
+            out_dir=out,
+            model=model,
+            base_url=base_url,
+            resume=resume,
+            stages=[stages] if stages else None,
+            max_cost=max_cost,
+            concurrency=concurrency,
+            show_progress=True,
+            debug_iterations=debug_iterations,
+        )
+    except RunInterrupted as exc:
+        print(str(exc), file=sys.stderr)
+        raise typer.Exit(130) from None
+    print_summary(result.stages, result.repo, status=_status_text(result))
+
+
+def _single_stage(stage: str):
+    def command(
+        run_dir: Path = typer.Argument(..., help="A run directory made by `papercoder run`."),
+        model: Optional[str] = typer.Option(None, "-m", "--model", help="Model (default: the one the run used)."),
+        max_cost: Optional[float] = typer.Option(None, "--max-cost", help="Stop before spending more than this many USD."),
+        concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1, help="Model calls at the same time."),
+        base_url: Optional[str] = typer.Option(None, "--base-url", help="An OpenAI-compatible server."),
+    ) -> None:
+        from papercoder.pipeline.progress import print_summary
+        from papercoder.run import RunInterrupted, run_stage
+
+        try:
+            result = run_stage(
+                stage,
+                run_dir,
+                model=model,
+                base_url=base_url,
+                max_cost=max_cost,
+                concurrency=concurrency,
+                show_progress=True,
+            )
+        except RunInterrupted as exc:
+            print(str(exc), file=sys.stderr)
+            raise typer.Exit(130) from None
+        print_summary(result.stages, result.repo, status=_status_text(result))
+
+    command.__name__ = f"{stage}_command"
+    return command
+
+
+def _status_text(result) -> str:
+    if result.debug_status:
+        return f"debugging: {result.debug_status}"
+    return ""

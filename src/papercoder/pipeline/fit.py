@@ -1,0 +1,256 @@
+"""Fitting a long paper into the model's context window.
+
+Every later prompt carries the paper beside plans, analyses and code, so the paper may take at
+most ``FIT_SHARE`` of the window. When it is longer, it is shrunk in a fixed order, each step
+only if still needed, and each step is noted: references, then appendix sections, then figure
+and table captions, then a model-written condensation of each remaining section (stage label
+``fit``, cached like every call), and hard truncation as the last resort. Everything here is
+deterministic given the model's answers, so a resumed run sends identical requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from papercoder.llm import LLM, ContextLengthError, TruncatedError
+from papercoder.paper.model import Paper, Section, estimate_tokens
+from papercoder.prompts import render
+
+FIT_SHARE = 0.4  # of the context window, at most, for the paper
+MIN_CONDENSE_TOKENS = 80  # sections shorter than this are kept as they are
+PROMPT_OVERHEAD_TOKENS = 400  # the condensation prompt's own words, with a margin
+TRUNCATION_MARK = "[The rest of the paper was cut here to fit the model's context window.]"
+
+_NUMBERING = r"^\s*(?:[A-Z]|\d+)?(?:\.\d+)*\.?\s*"
+_REFERENCES = re.compile(_NUMBERING + r"(references|bibliography|works cited|literature cited)\b", re.I)
+_APPENDIX = re.compile(_NUMBERING + r"(appendix|appendices|supplementary|supplemental)\b", re.I)
+
+
+@dataclass
+class FitResult:
+    """The paper as the model will see it, and how it was made to fit."""
+
+    markdown: str
+    tokens_before: int
+    tokens_after: int
+    budget: int
+    steps: list[str] = field(default_factory=list)  # one line per shrinking step taken
+
+    @property
+    def shrunk(self) -> bool:
+        return bool(self.steps)
+
+
+def paper_budget(context_window: int, share: float = FIT_SHARE) -> int:
+    """Tokens the paper may take in a window of ``context_window`` tokens."""
+    return max(256, int(context_window * share))
+
+
+def is_references(section: Section) -> bool:
+    return bool(_REFERENCES.match(section.heading))
+
+
+def appendix_flags(sections: list[Section]) -> list[bool]:
+    """Which sections are appendix material.
+
+    A section is appendix material when the reader marked it so, when its heading says so
+    ("Appendix", "A. Appendix: proofs", "Supplementary material"), or when it comes after one
+    that is (appendices come last, and their subsections rarely say "appendix" themselves).
+    """
+    flags: list[bool] = []
+    inside = False
+    for section in sections:
+        inside = inside or section.appendix or bool(_APPENDIX.match(section.heading))
+        flags.append(inside)
+    return flags
+
+
+async def fit_paper(
+    paper: Paper,
+    llm: LLM,
+    *,
+    budget: int | None = None,
+    note: Callable[[str], None] = lambda message: None,
+    progress: Callable[[str, int, int], None] = lambda stage, done, total: None,
+) -> FitResult:
+    """Shrink ``paper`` until its Markdown fits ``budget`` tokens (default: 40% of the window)."""
+    budget = budget or paper_budget(llm.context_window)
+    paper = copy.deepcopy(paper)
+    before = estimate_tokens(paper.to_markdown())
+    result = FitResult(markdown=paper.to_markdown(), tokens_before=before, tokens_after=before, budget=budget)
+
+    def size() -> int:
+        return estimate_tokens(paper.to_markdown())
+
+    def step(message: str) -> None:
+        line = f"fit: {message}; the paper is now {size():,} tokens (budget {budget:,})"
+        result.steps.append(line)
+        note(line)
+
+    if before <= budget:
+        return result
+    note(
+        f"fit: the paper is about {before:,} tokens, more than the {budget:,} it may take "
+        f"({FIT_SHARE:.0%} of the {llm.context_window:,}-token context window); shrinking it"
+    )
+
+    references = [s for s in paper.sections if is_references(s)]
+    if references:
+        paper.sections = [s for s in paper.sections if not is_references(s)]
+        step(f"dropped the references ({len(references)} section(s))")
+
+    if size() > budget:
+        flags = appendix_flags(paper.sections)
+        dropped = [s.heading for s, flag in zip(paper.sections, flags) if flag]
+        if dropped:
+            paper.sections = [s for s, flag in zip(paper.sections, flags) if not flag]
+            step(f"dropped {len(dropped)} appendix section(s): {_list(dropped)}")
+
+    if size() > budget and paper.captions:
+        count = len(paper.captions)
+        paper.captions = []
+        step(f"dropped {count} figure and table caption(s)")
+
+    if size() > budget:
+        condensed = await _condense_sections(paper, llm, budget, progress)
+        if condensed:
+            step(f"condensed {len(condensed)} section(s) with the model: {_list(condensed)}")
+
+    markdown = paper.to_markdown()
+    if estimate_tokens(markdown) > budget:
+        markdown = truncate_markdown(markdown, budget)
+        result.steps.append(
+            f"fit: cut the paper's end to fit; the paper is now {estimate_tokens(markdown):,} tokens "
+            f"(budget {budget:,})"
+        )
+        note(result.steps[-1])
+
+    result.markdown = markdown
+    result.tokens_after = estimate_tokens(markdown)
+    return result
+
+
+async def _condense_sections(
+    paper: Paper, llm: LLM, budget: int, progress: Callable[[str, int, int], None]
+) -> list[str]:
+    """Ask the model to shorten each long section in proportion; returns the headings shortened."""
+    fixed = estimate_tokens(Paper(title=paper.title, abstract=paper.abstract, captions=paper.captions).to_markdown())
+    headings = sum(estimate_tokens(s.heading) + 2 for s in paper.sections)
+    sizes = [estimate_tokens(s.text) for s in paper.sections]
+    long_ones = [i for i, n in enumerate(sizes) if n >= MIN_CONDENSE_TOKENS]
+    short_total = sum(n for i, n in enumerate(sizes) if i not in long_ones)
+    room = budget - fixed - headings - short_total
+    long_total = sum(sizes[i] for i in long_ones)
+    if not long_ones or long_total == 0:
+        return []
+    ratio = max(0.05, min(0.9, room / long_total))
+
+    done = 0
+    progress("fit", done, len(long_ones))
+
+    async def condense(index: int) -> tuple[int, str | None]:
+        nonlocal done
+        section = paper.sections[index]
+        target = max(40, int(sizes[index] * ratio))
+        text = await _condense_text(llm, paper.title, section, target)
+        done += 1
+        progress("fit", done, len(long_ones))
+        return index, text
+
+    results = await asyncio.gather(*(condense(i) for i in long_ones))
+    changed: list[str] = []
+    for index, text in results:
+        section = paper.sections[index]
+        if text and estimate_tokens(text) < sizes[index]:
+            section.text = text
+            changed.append(section.heading)
+    return changed
+
+
+async def _condense_text(llm: LLM, title: str, section: Section, target_tokens: int) -> str | None:
+    """One section, condensed to about ``target_tokens``; long sections go in parts that fit."""
+    window = llm.context_window
+    part_limit = max(200, (window - PROMPT_OVERHEAD_TOKENS) // 2)
+    parts = split_paragraphs(section.text, part_limit)
+    total = sum(estimate_tokens(p) for p in parts) or 1
+    answers: list[str] = []
+    for number, part in enumerate(parts, start=1):
+        share = max(30, int(target_tokens * estimate_tokens(part) / total))
+        max_tokens = min(int(share * 1.5) + 32, max(64, window - estimate_tokens(part) - PROMPT_OVERHEAD_TOKENS))
+        prompt = render(
+            "fit/condense",
+            title=title,
+            heading=section.heading,
+            text=part,
+            words=max(20, int(share * 0.75)),
+            part=number,
+            part_count=len(parts),
+        )
+        try:
+            completion = await llm.acomplete(
+                [{"role": "user", "content": prompt}],
+                max_tokens=max_tokens,
+                temperature=0.0,
+                stage="fit",
+                allow_truncated=True,
+            )
+        except ContextLengthError:
+            return None
+        except TruncatedError as exc:  # a model layer that raises despite allow_truncated
+            completion = exc.completion
+        text = completion.text.strip()
+        if completion.finish_reason == "length":
+            text = _cut_to_sentence(text)
+        answers.append(text)
+    joined = "\n\n".join(a for a in answers if a)
+    return joined or None
+
+
+def split_paragraphs(text: str, limit_tokens: int) -> list[str]:
+    """Split ``text`` at paragraph breaks into parts of at most ``limit_tokens`` (estimated).
+
+    A single paragraph longer than the limit is cut at the limit.
+    """
+    limit_chars = limit_tokens * 4
+    parts: list[str] = []
+    current = ""
+    for paragraph in re.split(r"\n\s*\n", text.strip()):
+        while len(paragraph) > limit_chars:
+            if current:
+                parts.append(current)
+                current = ""
+            parts.append(paragraph[:limit_chars])
+            paragraph = paragraph[limit_chars:]
+        candidate = f"{current}\n\n{paragraph}" if current else paragraph
+        if len(candidate) > limit_chars and current:
+            parts.append(current)
+            current = paragraph
+        else:
+            current = candidate
+    if current:
+        parts.append(current)
+    return parts or [""]
+
+
+def truncate_markdown(markdown: str, budget: int) -> str:
+    """Cut ``markdown`` to ``budget`` tokens at a paragraph break, and say that it was cut."""
+    limit = budget * 4 - len(TRUNCATION_MARK) - 4
+    head = markdown[: max(0, limit)]
+    cut = head.rfind("\n\n")
+    if cut > limit // 2:
+        head = head[:cut]
+    return head.rstrip() + "\n\n" + TRUNCATION_MARK + "\n"
+
+
+def _cut_to_sentence(text: str) -> str:
+    end = max(text.rfind(". "), text.rfind(".\n"), text.rfind("\n\n"))
+    return text[: end + 1].rstrip() if end > len(text) // 2 else text
+
+
+def _list(headings: list[str], limit: int = 6) -> str:
+    shown = ", ".join(f'"{h.strip()}"' for h in headings[:limit])
+    return shown + (f" and {len(headings) - limit} more" if len(headings) > limit else "")

@@ -1,0 +1,93 @@
+"""``manifest.json``: what a run directory holds, so a resumed run knows where to pick up.
+
+The manifest is the only place with wall-clock timestamps: prompts and generated files never
+see them, so a resumed run sends byte-identical requests and the call log can answer them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from papercoder import __version__
+from papercoder.errors import InputError
+
+STAGES = ("plan", "analyze", "code", "debug")  # in pipeline order
+
+
+def now() -> str:
+    """UTC wall-clock time, ISO 8601, to the second."""
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+@dataclass
+class StageRecord:
+    """One stage's entry in the manifest."""
+
+    status: str = "pending"  # pending, running, done, failed, interrupted
+    started: str | None = None
+    finished: str | None = None
+    seconds: float = 0.0  # wall time of the last attempt
+    detail: dict[str, Any] = field(default_factory=dict)  # e.g. the debug stage's outcome
+
+
+@dataclass
+class Manifest:
+    """The state of one run directory, written after every change of state."""
+
+    source: str = ""
+    model: str | None = None
+    base_url: str | None = None
+    title: str = ""
+    papercoder_version: str = __version__
+    status: str = "new"  # new, running, done, failed, interrupted
+    created: str = field(default_factory=now)
+    updated: str = field(default_factory=now)
+    paper: dict[str, Any] = field(default_factory=dict)  # format, tokens, how it was fitted
+    stages: dict[str, StageRecord] = field(default_factory=dict)
+    totals: dict[str, Any] = field(default_factory=dict)  # per stage label, from the call log
+    error: str | None = None
+
+    @property
+    def stages_done(self) -> list[str]:
+        return [s for s in STAGES if self.stage(s).status == "done"]
+
+    def stage(self, name: str) -> StageRecord:
+        return self.stages.setdefault(name, StageRecord())
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["stages_done"] = self.stages_done
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Manifest":
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        stages = {
+            name: StageRecord(**{k: v for k, v in record.items() if k in StageRecord.__dataclass_fields__})
+            for name, record in (known.pop("stages", None) or {}).items()
+        }
+        return cls(**known, stages=stages)
+
+    def save(self, path: Path) -> None:
+        """Write atomically, so a kill mid-write leaves the previous manifest intact."""
+        self.updated = now()
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> "Manifest":
+        try:
+            return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            raise InputError(
+                f"{path.parent} is not a papercoder run directory (no manifest.json); "
+                "create one with `papercoder run PAPER`"
+            ) from None
+        except (ValueError, TypeError) as exc:
+            raise InputError(f"{path} is damaged ({exc}); fix or delete it, then run again") from None

@@ -1,0 +1,135 @@
+"""What the user sees while a run goes: a bar per stage, then a summary table.
+
+Bars go to stderr and only when stderr is a terminal (tests and pipes stay quiet). Each bar
+shows files done of total and the tokens and cost the stage has used so far, read from the
+model's running totals on every refresh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from papercoder.pipeline.stats import StageStats
+
+STAGE_TITLES = {
+    "fit": "fit paper",
+    "plan": "planning",
+    "analyze": "analysis",
+    "code": "coding",
+    "debug": "debugging",
+}
+
+
+class _UsageColumn(ProgressColumn):
+    """Tokens and cost used by the stage so far."""
+
+    max_refresh = 0.5
+
+    def __init__(self, stats: Callable[[str], StageStats | None]):
+        super().__init__()
+        self._stats = stats
+
+    def render(self, task: Task) -> Text:
+        stats = self._stats(task.fields.get("stage", ""))
+        if stats is None:
+            return Text("")
+        return Text(f"{stats.tokens:>9,} tok  {stats.cost_text():>9}", style="dim")
+
+
+class RunDisplay:
+    """Progress bars for one run; a no-op when disabled or when stderr is not a terminal.
+
+    ``stats(stage)`` returns the figures of a stage so far (or None when it has not started).
+    """
+
+    def __init__(self, stats: Callable[[str], StageStats | None], *, enabled: bool = True, console: Console | None = None):
+        self.console = console or Console(stderr=True)
+        self.enabled = enabled and self.console.is_terminal
+        self._progress = Progress(
+            TextColumn("{task.description:<10}"),
+            BarColumn(bar_width=30),
+            MofNCompleteColumn(),
+            _UsageColumn(stats),
+            TimeElapsedColumn(),
+            console=self.console,
+            disable=not self.enabled,
+        )
+        self._tasks: dict[str, int] = {}
+
+    def __enter__(self) -> "RunDisplay":
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def start(self, stage: str, total: int | None = None) -> None:
+        """Show a bar for ``stage`` (its total is unknown until the stage reports it)."""
+        if stage not in self._tasks:
+            self._tasks[stage] = self._progress.add_task(STAGE_TITLES.get(stage, stage), total=total, stage=stage)
+
+    def update(self, stage: str, done: int, total: int) -> None:
+        """``done`` of ``total`` units (files) of ``stage`` are finished."""
+        self.start(stage)
+        self._progress.update(self._tasks[stage], completed=done, total=total)
+
+    def finish(self, stage: str) -> None:
+        """Mark ``stage`` complete (a bar with no known total is filled)."""
+        if stage not in self._tasks:
+            return
+        task = self._progress.tasks[[t.id for t in self._progress.tasks].index(self._tasks[stage])]
+        total = task.total if task.total else 1
+        self._progress.update(self._tasks[stage], completed=total, total=total)
+
+    def note(self, message: str) -> None:
+        """A line above the bars (for decisions worth seeing, like shrinking the paper)."""
+        if self.enabled:
+            self._progress.console.print(Text(message, style="yellow"))
+
+
+def summary_table(stages: dict[str, StageStats], *, title: str | None = None) -> Table:
+    """Stage, calls, cached calls, input/cached/output tokens, cost ("unknown" if any), time."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("stage")
+    for name in ("calls", "cached", "input tok", "cached tok", "output tok", "cost", "time"):
+        table.add_column(name, justify="right")
+    rows = list(stages.items())
+    for name, stats in rows:
+        table.add_row(STAGE_TITLES.get(name, name), *_cells(stats))
+    if len(rows) > 1:
+        total = _sum(s for _, s in rows)
+        table.add_row("total", *_cells(total), style="bold")
+    return table
+
+
+def print_summary(stages: dict[str, StageStats], repo: Path, *, console: Console | None = None, status: str = "") -> None:
+    """The table, then where the repository is."""
+    console = console or Console()
+    console.print(summary_table(stages))
+    suffix = f" ({status})" if status else ""
+    console.print(f"repository: {repo}{suffix}", highlight=False, soft_wrap=True)
+
+
+def _cells(stats: StageStats) -> list[str]:
+    return [
+        f"{stats.calls:,}",
+        f"{stats.cached_calls:,}",
+        f"{stats.input_tokens:,}",
+        f"{stats.cached_input_tokens:,}",
+        f"{stats.output_tokens:,}",
+        stats.cost_text(),
+        f"{stats.seconds:.1f}s",
+    ]
+
+
+def _sum(items: Iterable[StageStats]) -> StageStats:
+    total = StageStats()
+    for item in items:
+        total = total + item
+    return total

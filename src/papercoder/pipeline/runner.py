@@ -1,0 +1,203 @@
+"""Running the stages of one run directory in order, recording each in the manifest.
+
+Which stages run: the requested ones, from the first that is not done (per the manifest)
+onwards, since every later stage reads what the earlier ones wrote. A stage about to run has
+its own outputs cleared first, so that, with the call log answering every request already
+made, a resumed run rebuilds exactly what an uninterrupted run would have built.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import shutil
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from papercoder.errors import InputError
+from papercoder.llm import LLM
+from papercoder.pipeline.context import RunPaths, StageContext
+from papercoder.pipeline.manifest import STAGES, Manifest, now
+from papercoder.pipeline.progress import RunDisplay
+from papercoder.pipeline.stats import StageStats, snapshot
+
+DEBUG_ITERATIONS = 3
+
+# stage -> (module, function); resolved when the stage runs, so one missing stage does not
+# break the others.
+STAGE_FUNCTIONS: dict[str, tuple[str, str]] = {
+    "plan": ("papercoder.pipeline.planning", "run_planning"),
+    "analyze": ("papercoder.pipeline.analysis", "run_analysis"),
+    "code": ("papercoder.pipeline.coding", "run_coding"),
+    "debug": ("papercoder.pipeline.debugging", "run_debugging"),
+}
+
+# what each stage needs on disk before it can run, and the command that makes it
+_NEEDS: dict[str, tuple[Callable[[RunPaths], Path], str]] = {
+    "plan": (lambda p: p.paper, "run"),
+    "analyze": (lambda p: p.tasks, "plan"),
+    "code": (lambda p: p.analysis, "analyze"),
+    "debug": (lambda p: p.repo, "code"),
+}
+
+
+def parse_stages(stages: list[str] | str | None) -> list[str]:
+    """Validate and order stage names; accepts ``["plan", "code"]`` or ``"plan,code"``."""
+    if stages is None:
+        return list(STAGES)
+    if isinstance(stages, str):
+        stages = [stages]
+    names = [s.strip().lower() for item in stages for s in item.split(",") if s.strip()]
+    unknown = [s for s in names if s not in STAGES]
+    if unknown or not names:
+        raise InputError(
+            f"unknown stage {', '.join(map(repr, unknown)) or '(none given)'}; "
+            f"choose from {', '.join(STAGES)}, e.g. --stages plan,analyze"
+        )
+    return [s for s in STAGES if s in names]
+
+
+def stages_to_run(requested: list[str], manifest: Manifest, *, force: bool = False) -> list[str]:
+    """The requested stages from the first one not done; with ``force``, all requested ones.
+
+    A ``debug`` stage that was interrupted changed ``repo/`` part way, so ``code`` runs again
+    first (from the call log, at no cost) to give debugging the same starting point.
+    """
+    todo: list[str] = []
+    for stage in requested:
+        if todo or force or manifest.stage(stage).status != "done":
+            todo.append(stage)
+    if todo and todo[0] == "debug" and manifest.stage("debug").status in ("running", "failed", "interrupted"):
+        todo.insert(0, "code")
+    return todo
+
+
+def check_inputs(paths: RunPaths, stage: str) -> None:
+    """Fail with the command to run first when ``stage`` lacks what it reads."""
+    needed, command = _NEEDS[stage]
+    target = needed(paths)
+    if not target.exists():
+        hint = "papercoder run PAPER" if command == "run" else f"papercoder {command} {paths.root}"
+        raise InputError(f"{paths.root} has no {target.name} yet, which the {stage} stage reads; run `{hint}` first")
+
+
+def clear_outputs(paths: RunPaths, stage: str) -> None:
+    """Remove what a previous, unfinished or superseded attempt of ``stage`` wrote."""
+    target = {"plan": paths.planning, "analyze": paths.analysis, "code": paths.repo}.get(stage)
+    if target is not None and target.exists():
+        shutil.rmtree(target)
+
+
+def stage_function(stage: str) -> Callable[..., Awaitable[Any]]:
+    module_name, function_name = STAGE_FUNCTIONS[stage]
+    return getattr(importlib.import_module(module_name), function_name)
+
+
+class StageRunner:
+    """Runs stages on one run directory with one model, keeping the manifest current."""
+
+    def __init__(
+        self,
+        paths: RunPaths,
+        llm: LLM,
+        manifest: Manifest,
+        *,
+        concurrency: int,
+        display: RunDisplay,
+        note: Callable[[str], None],
+        debug_iterations: int = DEBUG_ITERATIONS,
+    ):
+        self.paths = paths
+        self.llm = llm
+        self.manifest = manifest
+        self.concurrency = concurrency
+        self.display = display
+        self.note = note
+        self.debug_iterations = debug_iterations
+        self.stats: dict[str, StageStats] = {}
+        self._current: tuple[str, StageStats, float] | None = None
+
+    def live_stats(self, stage: str) -> StageStats | None:
+        """Figures of ``stage`` so far: finished ones from the record, the current one live."""
+        if stage in self.stats:
+            return self.stats[stage]
+        if self._current and self._current[0] == stage:
+            return snapshot(self.llm).since(self._current[1])
+        return None
+
+    def context(self, stage: str) -> StageContext:
+        return StageContext(
+            paths=self.paths,
+            llm=self.llm,
+            concurrency=self.concurrency,
+            progress=lambda _label, done, total: self.display.update(stage, done, total),
+            note=self.note,
+        )
+
+    async def measure(self, stage: str, work: Awaitable[Any]) -> Any:
+        """Await ``work`` as ``stage``: bar, figures and wall time."""
+        before = snapshot(self.llm)
+        start = time.monotonic()
+        self._current = (stage, before, start)
+        self.display.start(stage)
+        try:
+            return await work
+        finally:
+            stats = snapshot(self.llm).since(before)
+            stats.seconds = time.monotonic() - start
+            self.stats[stage] = stats
+            self._current = None
+            self.display.finish(stage)
+
+    async def run(self, stages: list[str]) -> dict[str, Any]:
+        """Run ``stages`` in order; returns what each returned (the debug report, for one)."""
+        if stages:
+            check_inputs(self.paths, stages[0])
+        results: dict[str, Any] = {}
+        for stage in stages:
+            results[stage] = await self.run_stage(stage)
+        return results
+
+    async def run_stage(self, stage: str) -> Any:
+        record = self.manifest.stage(stage)
+        for later in STAGES[STAGES.index(stage) + 1 :]:
+            if self.manifest.stage(later).status != "pending":
+                self.manifest.stage(later).status = "pending"  # its inputs are about to change
+        clear_outputs(self.paths, stage)
+        record.status, record.started, record.finished, record.detail = "running", now(), None, {}
+        self.manifest.status = "running"
+        self.manifest.save(self.paths.manifest)
+        self.note(f"{stage}: started")
+        function = stage_function(stage)
+        ctx = self.context(stage)
+        try:
+            if stage == "debug":
+                result = await self.measure(stage, function(ctx, max_iterations=self.debug_iterations))
+                status = getattr(result, "status", None)
+                if status is not None:
+                    record.detail["status"] = str(status)
+            else:
+                result = await self.measure(stage, function(ctx))
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            self._end(stage, "interrupted")
+            raise
+        except BaseException as exc:
+            self._end(stage, "failed", f"{type(exc).__name__}: {exc}")
+            raise
+        self._end(stage, "done")
+        return result
+
+    def _end(self, stage: str, status: str, error: str | None = None) -> None:
+        record = self.manifest.stage(stage)
+        record.status, record.finished = status, now()
+        stats = self.stats.get(stage)
+        if stats is not None:
+            record.seconds = round(stats.seconds, 3)
+        if error:
+            record.detail["error"] = error
+            self.manifest.error = error
+        self.manifest.save(self.paths.manifest)
+        detail = f" ({record.detail['status']})" if "status" in record.detail else ""
+        self.note(f"{stage}: {status}{detail}" + (f": {error}" if error else ""))

@@ -1,0 +1,367 @@
+"""One run of papercoder on one paper: the run directory, its manifest, resuming, and
+:func:`run_paper`, the function behind ``papercoder run`` and the batch command.
+
+A run directory holds everything a run made (see DESIGN.md): the paper as the model saw it,
+planning, analyses, the repository, the call log and ``manifest.json``. Running again with
+``resume=True`` skips the stages the manifest records as done and re-runs the rest; the call
+log answers every request already answered, so nothing is paid for twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from papercoder.errors import InputError
+from papercoder.llm import LLM
+from papercoder.pipeline.context import RunPaths
+from papercoder.pipeline.manifest import STAGES, Manifest, now
+from papercoder.pipeline.progress import RunDisplay
+from papercoder.pipeline.runner import DEBUG_ITERATIONS, StageRunner, parse_stages, stages_to_run
+from papercoder.pipeline.stats import StageStats
+
+__all__ = ["RunInterrupted", "RunResult", "default_run_dir", "paper_slug", "run_paper", "run_stage"]
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a run: everything done so far is kept; ``resume_command`` continues it.
+
+    A KeyboardInterrupt, so callers that loop over many papers stop too.
+    """
+
+    def __init__(self, run_dir: Path, resume_command: str):
+        super().__init__(f"interrupted; everything done so far is kept in {run_dir}; resume with: {resume_command}")
+        self.run_dir = run_dir
+        self.resume_command = resume_command
+
+
+@dataclass
+class RunResult:
+    """What :func:`run_paper` made, and what it took."""
+
+    run_dir: Path
+    repo: Path
+    status: str  # "done" when every requested stage finished
+    stages: dict[str, StageStats] = field(default_factory=dict)  # this invocation, per stage ("fit" included)
+    skipped: list[str] = field(default_factory=list)  # stages already done, not run again
+    debug_status: str | None = None  # the debugging stage's outcome, when it ran
+    manifest: Manifest | None = None
+
+    @property
+    def total(self) -> StageStats:
+        total = StageStats()
+        for stats in self.stages.values():
+            total = total + stats
+        return total
+
+
+def paper_slug(source: str) -> str:
+    """A directory name for a paper source: ``examples/My Paper.pdf`` -> ``my-paper``."""
+    text = source.strip().rstrip("/")
+    arxiv = re.match(r"^(?:arxiv:|https?://arxiv\.org/(?:abs|pdf|e-print)/)?(\d{4}\.\d{4,5})(v\d+)?", text, re.I)
+    if arxiv:
+        return "arxiv-" + arxiv.group(1)
+    name = Path(text).name
+    for suffix in (".tar.gz", ".tgz", ".zip", ".pdf", ".tex", ".md", ".markdown", ".json", ".txt"):
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return slug[:60].strip("-") or "paper"
+
+
+def default_run_dir(source: str) -> Path:
+    """``runs/<paper-slug>`` under the working directory."""
+    return Path("runs") / paper_slug(source)
+
+
+def resume_command(source: str, run_dir: Path, stages: list[str] | None = None) -> str:
+    """The exact command that continues a run."""
+    parts = ["papercoder", "run", source, "-o", str(run_dir), "--resume"]
+    if stages and list(stages) != list(STAGES):
+        parts += ["--stages", ",".join(stages)]
+    return shlex.join(parts)
+
+
+def run_paper(
+    source: str,
+    *,
+    out_dir: Path | None = None,
+    model: str | None = None,
+    base_url: str | None = None,
+    resume: bool = False,
+    stages: list[str] | None = None,
+    max_cost: float | None = None,
+    concurrency: int | None = None,
+    show_progress: bool = True,
+    provider: Any = None,
+    debug_iterations: int = DEBUG_ITERATIONS,
+) -> RunResult:
+    """Turn the paper at ``source`` into a repository in ``out_dir`` (default ``runs/<slug>``).
+
+    ``provider`` replaces the model named by ``model`` (tests pass a scripted one); the call
+    log is attached either way. Raises :class:`RunInterrupted` on Ctrl-C and a
+    :class:`~papercoder.errors.PapercoderError` for problems the user can fix; in both cases
+    the run directory keeps all work done and ``manifest.json`` says where it stopped.
+    """
+    requested = parse_stages(stages)
+    run_dir = Path(out_dir) if out_dir is not None else default_run_dir(source)
+    paths = RunPaths(run_dir)
+    existing = _existing_manifest(paths, resume)
+
+    paper = None
+    if existing is None or not _paper_ready(paths, existing):
+        if requested[0] != "plan":
+            raise InputError(
+                f"{run_dir} has no paper and plan yet; the {requested[0]} stage needs them: "
+                "run the plan stage first (include plan in --stages)"
+            )
+        from papercoder.paper import read_paper
+
+        paper = read_paper(source)  # before creating anything: a bad input leaves no directory behind
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    manifest = existing or Manifest()
+    manifest.source = _absolute_source(source)
+    manifest.model = model or manifest.model
+    manifest.base_url = base_url or manifest.base_url
+    manifest.error = None
+    log = _RunLog(paths.log)
+    log.write(f"run: {'resuming' if existing else 'starting'} on {manifest.source}")
+
+    llm = _open_llm(paths, manifest, provider=provider, max_cost=max_cost, concurrency=concurrency, quiet=not show_progress)
+    manifest.model = llm.model
+    manifest.save(paths.manifest)
+    command = resume_command(source, run_dir, requested)
+
+    runner: StageRunner | None = None
+    try:
+        with RunDisplay(lambda stage: runner.live_stats(stage) if runner else None, enabled=show_progress) as display:
+
+            def note(message: str) -> None:
+                log.write(message)
+                display.note(message)
+
+            runner = StageRunner(
+                paths,
+                llm,
+                manifest,
+                concurrency=llm.concurrency,
+                display=display,
+                note=note,
+                debug_iterations=debug_iterations,
+            )
+            todo = stages_to_run(requested, manifest)
+            skipped = [s for s in requested if s not in todo]
+            for stage in skipped:
+                note(f"{stage}: already done, skipped")
+            results = asyncio.run(_run(runner, paper, todo))
+    except KeyboardInterrupt:
+        _finish(manifest, paths, llm, "interrupted", log)
+        log.write(f"run: interrupted; resume with: {command}")
+        raise RunInterrupted(run_dir, command) from None
+    except BaseException:
+        _finish(manifest, paths, llm, "failed", log)
+        raise
+    _finish(manifest, paths, llm, "done", log)
+    debug_report = results.get("debug")
+    return RunResult(
+        run_dir=run_dir,
+        repo=paths.repo,
+        status="done",
+        stages=dict(runner.stats),
+        skipped=skipped,
+        debug_status=str(debug_report.status) if getattr(debug_report, "status", None) is not None else None,
+        manifest=manifest,
+    )
+
+
+def run_stage(
+    stage: str,
+    run_dir: Path,
+    *,
+    model: str | None = None,
+    base_url: str | None = None,
+    max_cost: float | None = None,
+    concurrency: int | None = None,
+    show_progress: bool = True,
+    provider: Any = None,
+) -> RunResult:
+    """Run one stage on an existing run directory (``papercoder plan|analyze|code RUN_DIR``).
+
+    The stage runs even if the manifest says it is done (its calls come from the log); the
+    stages after it are marked pending, since their inputs may change.
+    """
+    paths = RunPaths(Path(run_dir))
+    manifest = Manifest.load(paths.manifest)
+    log = _RunLog(paths.log)
+    manifest.model = model or manifest.model
+    manifest.base_url = base_url or manifest.base_url
+    manifest.error = None
+    llm = _open_llm(paths, manifest, provider=provider, max_cost=max_cost, concurrency=concurrency, quiet=not show_progress)
+    manifest.model = llm.model
+    command = shlex.join(["papercoder", {"plan": "plan", "analyze": "analyze", "code": "code"}.get(stage, stage), str(run_dir)])
+    runner: StageRunner | None = None
+    try:
+        with RunDisplay(lambda s: runner.live_stats(s) if runner else None, enabled=show_progress) as display:
+
+            def note(message: str) -> None:
+                log.write(message)
+                display.note(message)
+
+            runner = StageRunner(paths, llm, manifest, concurrency=llm.concurrency, display=display, note=note)
+            results = asyncio.run(_run(runner, None, [stage]))
+    except KeyboardInterrupt:
+        _finish(manifest, paths, llm, "interrupted", log)
+        raise RunInterrupted(paths.root, command) from None
+    except BaseException:
+        _finish(manifest, paths, llm, "failed", log)
+        raise
+    _finish(manifest, paths, llm, _overall_status(manifest), log)
+    report = results.get("debug")
+    return RunResult(
+        run_dir=paths.root,
+        repo=paths.repo,
+        status="done",
+        stages=dict(runner.stats),
+        debug_status=str(report.status) if getattr(report, "status", None) is not None else None,
+        manifest=manifest,
+    )
+
+
+async def _run(runner: StageRunner, paper: Any, todo: list[str]) -> dict[str, Any]:
+    try:
+        if paper is not None:
+            await runner.measure("fit", _prepare_paper(runner, paper))
+        return await runner.run(todo)
+    finally:
+        await runner.llm.aclose()
+
+
+async def _prepare_paper(runner: StageRunner, paper: Any) -> None:
+    """Fit the paper to the model's window and write ``paper.md``, the text every stage reads."""
+    from papercoder.pipeline.fit import fit_paper
+    from papercoder.repo.paths import write_inside
+
+    result = await fit_paper(
+        paper,
+        runner.llm,
+        note=runner.note,
+        progress=lambda _label, done, total: runner.display.update("fit", done, total),
+    )
+    write_inside(runner.paths.root, runner.paths.paper.name, result.markdown)
+    runner.manifest.title = paper.title
+    runner.manifest.paper = {
+        "format": paper.source_format,
+        "tokens_read": result.tokens_before,
+        "tokens_fitted": result.tokens_after,
+        "budget": result.budget,
+        "context_window": runner.llm.context_window,
+        "fit_steps": result.steps,
+        "warnings": list(paper.warnings),
+        "ready": True,
+    }
+    runner.manifest.save(runner.paths.manifest)
+    runner.note(
+        f"paper: {paper.title!r}, {result.tokens_after:,} tokens"
+        + (f" (shrunk from {result.tokens_before:,})" if result.shrunk else "")
+        + f" -> {runner.paths.paper}"
+    )
+
+
+def _existing_manifest(paths: RunPaths, resume: bool) -> Manifest | None:
+    """The run directory's manifest when resuming; an error when it is in use and not resuming."""
+    root = paths.root
+    if root.exists() and not root.is_dir():
+        raise InputError(f"{root} exists and is not a directory; choose another run directory with -o")
+    in_use = root.is_dir() and any(root.iterdir())
+    if not in_use:
+        return None
+    if not resume:
+        raise InputError(
+            f"run directory {root} already exists and is not empty; add --resume to continue that run, "
+            "or choose another directory with -o"
+        )
+    if not paths.manifest.exists():
+        raise InputError(
+            f"{root} is not empty but has no manifest.json, so it is not a papercoder run to resume; "
+            "choose another directory with -o"
+        )
+    return Manifest.load(paths.manifest)
+
+
+def _paper_ready(paths: RunPaths, manifest: Manifest) -> bool:
+    return paths.paper.exists() and bool(manifest.paper.get("ready"))
+
+
+def _absolute_source(source: str) -> str:
+    path = Path(source)
+    return str(path.resolve()) if path.exists() else source
+
+
+def _open_llm(
+    paths: RunPaths,
+    manifest: Manifest,
+    *,
+    provider: Any,
+    max_cost: float | None,
+    concurrency: int | None,
+    quiet: bool,
+) -> LLM:
+    if provider is not None:
+        from papercoder.llm.calllog import CallLog
+
+        options: dict[str, Any] = {"log": CallLog(paths.calls)}
+        if concurrency:
+            options["concurrency"] = concurrency
+        if max_cost is not None:
+            options["max_cost"] = max_cost
+        return LLM(provider, **options)
+    from papercoder.llm import open_model
+
+    return open_model(
+        manifest.model,
+        base_url=manifest.base_url,
+        log_path=paths.calls,
+        max_cost=max_cost,
+        concurrency=concurrency,
+        quiet=quiet,
+    )
+
+
+def _overall_status(manifest: Manifest) -> str:
+    return "done" if all(manifest.stage(s).status == "done" for s in STAGES) else "partial"
+
+
+def _finish(manifest: Manifest, paths: RunPaths, llm: LLM, status: str, log: "_RunLog") -> None:
+    """Record the outcome and the run's totals (over every attempt, from the call log)."""
+    manifest.status = status
+    try:
+        from papercoder.llm.calllog import CallLog
+
+        with CallLog(paths.calls) as calls:
+            per_label = calls.totals()
+        manifest.totals = {label: StageStats.from_totals(t).to_dict() for label, t in sorted(per_label.items())}
+    except Exception as exc:  # the totals are a convenience; never let them hide the real outcome
+        log.write(f"run: could not read totals from the call log: {exc}")
+    manifest.save(paths.manifest)
+    calls_log = getattr(llm, "log", None)
+    if calls_log is not None and hasattr(calls_log, "close"):
+        calls_log.close()
+
+
+class _RunLog:
+    """``run.log``: one timestamped line per decision or stage event, appended."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def write(self, message: str) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(f"{now()} {message}\n")
+
