@@ -1,6 +1,7 @@
 """The correctness judge end to end with a scripted model: samples, aggregation, packing."""
 
 import asyncio
+import json
 import statistics
 
 import pytest
@@ -139,3 +140,42 @@ def test_file_filters(tmp_path):
     assert found.skipped["fake.py"] == "binary"
     with_logs = collect_files(repo, include_logs=True)
     assert "notes.txt" in [f.path for f in with_logs.files]
+
+
+def test_eval_cli_reports_and_writes_json_next_to_a_run(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from papercoder.cli import app
+    from papercoder.evaluate import inputs
+
+    run_dir = tmp_path / "runs" / "proto"
+    repo = make_repo(run_dir / "repo", {"loss.py": "def prototype_loss(): pass\n"})
+    (run_dir / "manifest.json").write_text("{}")
+    replies = iter([verdict(5, ("loss.py", "prototype_loss", "high", "empty body")), verdict(3), "no idea", verdict(0)])
+    opened = {}
+
+    def open_judge(model, **kwargs):
+        opened.update(kwargs, model=model)
+        return judge(lambda messages: next(replies))
+
+    monkeypatch.setattr(inputs, "open_judge", open_judge)
+    monkeypatch.setattr(inputs, "load_paper", lambda source: PAPER)
+    result = CliRunner().invoke(app, ["eval", str(repo), "--paper", "p.md", "-n", "4", "-m", "fake:judge"])
+    assert result.exit_code == 0, result.output
+    assert "score: 4.00 / 5  (std 1.41; 2 valid, 2 invalid)" in result.output
+    assert "[high] loss.py :: prototype_loss: empty body" in result.output
+    saved = json.loads((run_dir / "eval" / "eval.json").read_text())
+    assert saved["score"]["mean"] == 4 and saved["score"]["invalid"] == 2 and saved["samples"] == 4
+    assert opened["model"] == "fake:judge" and opened["log_path"] == run_dir / "eval" / "calls.sqlite"
+    assert (run_dir / "eval" / "eval.md").is_file()
+
+
+def test_eval_cli_errors_are_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    missing = tmp_path / "nowhere"
+    done = subprocess.run([sys.executable, "-m", "papercoder", "eval", str(missing), "--paper", "p.md"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines() == [f"error: repository {missing} does not exist; give the folder of the code to judge"]

@@ -1,9 +1,96 @@
-"""CLI commands for this area (owned by its issue)."""
+"""``papercoder eval`` (1-5 correctness judge), ``grade`` (PaperBench rubric) and ``batch``."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Optional
+
 import typer
+
+MODEL_HELP = "Judge model, e.g. openai:o3-mini, anthropic:claude-sonnet-4-5 (default: the configured model)."
 
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the app."""
+    app.command("eval")(eval_command)
+    app.command("grade")(grade_command)
+    app.command("batch")(batch_command)
+
+
+def eval_command(
+    repo: Path = typer.Argument(..., help="The repository folder to judge (a run's repo/ or any folder)."),
+    paper: str = typer.Option(..., "--paper", "-p", help="The paper the repository reproduces (any format papercoder reads)."),
+    gold: Optional[Path] = typer.Option(None, "--gold", help="The authors' code: judge against it (reference-based)."),
+    samples: int = typer.Option(8, "-n", "--samples", min=1, help="Judge samples to average."),
+    model: Optional[str] = typer.Option(None, "-m", "--model", help=MODEL_HELP),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="An OpenAI-compatible server."),
+    max_cost: Optional[float] = typer.Option(None, "--max-cost", help="Stop before spending more than this many USD."),
+    concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1, help="Judge calls at the same time."),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Results folder (default: the run's eval/ or REPO/.papercoder/eval)."),
+) -> None:
+    """Score how correctly REPO implements the paper, 1 to 5, with critiques."""
+    from papercoder.evaluate.api import JudgeOptions, run_eval
+    from papercoder.evaluate.report import format_eval
+
+    judge = JudgeOptions(model=model, base_url=base_url, max_cost=max_cost, concurrency=concurrency)
+    result, path = run_eval(repo, paper, gold=gold, n=samples, judge=judge, out=out)
+    typer.echo(format_eval(result))
+    typer.echo(f"Results: {path}")
+
+
+def grade_command(
+    repo: Path = typer.Argument(..., help="The repository folder to grade."),
+    rubric: Path = typer.Option(..., "--rubric", "-r", help="A PaperBench rubric tree (rubric.json)."),
+    paper: str = typer.Option(..., "--paper", "-p", help="The paper the rubric is about."),
+    code_dev: bool = typer.Option(False, "--code-dev", help="Grade only Code Development leaves (PaperBench Code-Dev)."),
+    model: Optional[str] = typer.Option(None, "-m", "--model", help=MODEL_HELP),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="An OpenAI-compatible server."),
+    max_cost: Optional[float] = typer.Option(None, "--max-cost", help="Stop before spending more than this many USD."),
+    concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1, help="Judge calls at the same time."),
+    depth: Optional[int] = typer.Option(None, "--depth", min=0, help="Print the tree only down to this depth."),
+    out: Optional[Path] = typer.Option(None, "-o", "--out", help="Results folder (default: the run's eval/ or REPO/.papercoder/eval)."),
+) -> None:
+    """Grade REPO against a PaperBench rubric: each leaf 0/1, parents the weighted mean."""
+    from papercoder.evaluate.api import JudgeOptions, run_grade
+    from papercoder.evaluate.report import format_grade
+
+    judge = JudgeOptions(model=model, base_url=base_url, max_cost=max_cost, concurrency=concurrency)
+    result, path = run_grade(repo, rubric, paper, code_dev=code_dev, judge=judge, out=out)
+    typer.echo(format_grade(result, max_depth=depth))
+    typer.echo(f"Results: {path}")
+
+
+def batch_command(
+    papers: Path = typer.Argument(..., help="A folder of papers, or a CSV with a column of paper paths."),
+    evaluate: bool = typer.Option(False, "--eval", help="Judge each generated repository 1-5 (reference-free)."),
+    samples: int = typer.Option(8, "-n", "--samples", min=1, help="Judge samples per paper with --eval."),
+    rubric: Optional[Path] = typer.Option(None, "--grade", help="Grade each repository against this rubric.json."),
+    code_dev: bool = typer.Option(False, "--code-dev", help="With --grade: Code Development leaves only."),
+    jobs: int = typer.Option(2, "-j", "--jobs", min=1, help="Papers at the same time."),
+    out: Path = typer.Option(Path("batch"), "-o", "--out", help="Batch folder: runs/, results/, summary."),
+    model: Optional[str] = typer.Option(None, "-m", "--model", help="Model for the pipeline."),
+    judge_model: Optional[str] = typer.Option(None, "--judge-model", help="Model for --eval/--grade (default: --model)."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="An OpenAI-compatible server."),
+    max_cost: Optional[float] = typer.Option(None, "--max-cost", help="USD cap per paper (pipeline and judging each)."),
+    concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1, help="Model calls at the same time, per paper."),
+) -> None:
+    """Run the pipeline over many papers (resumable), optionally judging each; print one table."""
+    from papercoder.evaluate.batch import BatchOptions, discover_papers, run_batch, summary_table
+
+    if rubric is not None and not rubric.is_file():
+        from papercoder.errors import InputError
+
+        raise InputError(f"rubric {rubric} does not exist; give the path of a PaperBench rubric.json")
+    options = BatchOptions(out=out, jobs=jobs, model=model, base_url=base_url, max_cost=max_cost,
+                           concurrency=concurrency, evaluate=evaluate, samples=samples, rubric=rubric,
+                           code_dev=code_dev, judge_model=judge_model)
+    found = discover_papers(papers)
+    typer.echo(f"{len(found)} papers, {jobs} at a time; results in {out}")
+
+    def progress(record: dict) -> None:
+        state = "already done" if record.get("skipped") else record.get("status")
+        typer.echo(f"  {record['slug']}: {state}" + (f" - {record['error']}" if record.get("error") else ""))
+
+    records = run_batch(found, options, on_record=progress)
+    typer.echo("")
+    typer.echo(summary_table(records))

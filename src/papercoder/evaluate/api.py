@@ -1,0 +1,105 @@
+"""One function per command: judge or grade a repository, write the results, return them.
+
+The judge's calls are recorded in ``<results>/calls.sqlite``: running the same evaluation
+again (or resuming one that stopped halfway) is answered from that log and costs nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from papercoder.evaluate import inputs
+from papercoder.evaluate.grade import GradeResult, grade_repo
+from papercoder.evaluate.report import format_eval, format_grade, results_dir, write_json
+from papercoder.evaluate.rubric import load_rubric
+from papercoder.evaluate.scoring import EvalResult, evaluate_repo
+from papercoder.errors import InputError
+from papercoder.llm import LLM
+
+
+@dataclass
+class JudgeOptions:
+    """How to reach the judge model."""
+
+    model: str | None = None
+    base_url: str | None = None
+    max_cost: float | None = None
+    concurrency: int | None = None
+
+
+async def _close(llm: LLM) -> None:
+    close = getattr(llm, "aclose", None)
+    if close is not None:
+        await close()
+
+
+def run_eval(
+    repo: str | Path,
+    paper: str | Path,
+    *,
+    gold: str | Path | None = None,
+    n: int = 8,
+    judge: JudgeOptions | None = None,
+    out: str | Path | None = None,
+) -> tuple[EvalResult, Path]:
+    """Score ``repo`` 1-5 against ``paper`` (and ``gold``, the authors' code); write eval JSON."""
+    if n < 1:
+        raise InputError(f"-n {n} asks for no samples; give a number of samples of 1 or more")
+    repo_dir = inputs.check_repo(repo)
+    gold_dir = inputs.check_repo(gold, "reference repository") if gold is not None else None
+    out_dir = results_dir(repo_dir, Path(out) if out is not None else None)
+    the_paper = inputs.load_paper(paper)
+    judge = judge or JudgeOptions()
+    llm = inputs.open_judge(judge.model, base_url=judge.base_url, log_path=out_dir / "calls.sqlite",
+                            max_cost=judge.max_cost, concurrency=judge.concurrency)
+
+    async def go() -> EvalResult:
+        try:
+            return await evaluate_repo(repo_dir, the_paper, llm, reference=gold_dir, n=n)
+        finally:
+            await _close(llm)
+
+    result = asyncio.run(go())
+    name = "eval-reference" if gold_dir is not None else "eval"
+    data = {"repo": str(repo_dir.resolve()), "paper": str(paper),
+            "reference": str(gold_dir.resolve()) if gold_dir else None, **result.to_dict()}
+    path = write_json(out_dir / f"{name}.json", data)
+    (out_dir / f"{name}.md").write_text(format_eval(result) + "\n", encoding="utf-8")
+    return result, path
+
+
+def run_grade(
+    repo: str | Path,
+    rubric: str | Path,
+    paper: str | Path,
+    *,
+    code_dev: bool = False,
+    judge: JudgeOptions | None = None,
+    out: str | Path | None = None,
+) -> tuple[GradeResult, Path]:
+    """Grade ``repo`` against a PaperBench rubric; write the graded tree as JSON."""
+    repo_dir = inputs.check_repo(repo)
+    tree = load_rubric(rubric)
+    out_dir = results_dir(repo_dir, Path(out) if out is not None else None)
+    the_paper = inputs.load_paper(paper)
+    judge = judge or JudgeOptions()
+    llm = inputs.open_judge(judge.model, base_url=judge.base_url, log_path=out_dir / "calls.sqlite",
+                            max_cost=judge.max_cost, concurrency=judge.concurrency)
+
+    async def go() -> GradeResult:
+        try:
+            return await grade_repo(repo_dir, the_paper, tree, llm, code_dev=code_dev)
+        finally:
+            await _close(llm)
+
+    result = asyncio.run(go())
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(rubric).name.removesuffix(".json").removesuffix(".rubric"))
+    name = f"grade-{stem}" + ("-codedev" if code_dev else "")
+    data = {"repo": str(repo_dir.resolve()), "paper": str(paper), "rubric": str(Path(rubric).resolve()),
+            **result.to_dict()}
+    path = write_json(out_dir / f"{name}.json", data)
+    (out_dir / f"{name}.md").write_text(format_grade(result) + "\n", encoding="utf-8")
+    return result, path

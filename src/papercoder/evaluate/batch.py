@@ -1,0 +1,227 @@
+"""Running the pipeline (and optionally eval and grade) over many papers, a few at a time.
+
+Layout under the batch folder ``OUT``::
+
+    runs/<slug>/           each paper's run directory (its eval/ holds eval and grade results)
+    results/<slug>.json    one record per paper: status, cost, time, scores, error
+    summary.json, summary.md
+
+A paper whose record says it is done, with every result the batch asks for, is skipped on
+the next invocation; anything else is run again with ``resume=True``, so finished stages
+and answered calls are not paid twice.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from papercoder.errors import InputError, PapercoderError
+from papercoder.evaluate import api
+from papercoder.evaluate.report import format_table, write_json
+
+PAPER_SUFFIXES = (".pdf", ".tex", ".md", ".markdown", ".json", ".txt", ".tar.gz", ".tgz")
+COLUMNS = ["paper", "status", "cost", "time", "eval", "grade"]
+
+
+@dataclass
+class BatchOptions:
+    """What to do for every paper, and how."""
+
+    out: Path
+    jobs: int = 2
+    model: str | None = None
+    base_url: str | None = None
+    max_cost: float | None = None  # per paper
+    concurrency: int | None = None
+    evaluate: bool = False
+    samples: int = 8
+    rubric: Path | None = None
+    code_dev: bool = False
+    judge_model: str | None = None  # defaults to ``model``
+
+
+def discover_papers(source: str | Path) -> list[str]:
+    """The papers of a folder (files of paper formats and LaTeX source folders) or of a CSV.
+
+    A CSV takes the column named ``paper`` or ``path``, else its first column; relative
+    paths are read relative to the CSV. A folder's README files are not papers.
+    """
+    source = Path(source)
+    if source.is_file() and source.suffix.lower() == ".csv":
+        return _papers_from_csv(source)
+    if not source.is_dir():
+        raise InputError(f"{source} is neither a folder of papers nor a .csv of paths; give one of those")
+    papers = []
+    for entry in sorted(source.iterdir()):
+        name = entry.name.lower()
+        if name.startswith(".") or name.startswith("readme"):
+            continue
+        if entry.is_file() and name.endswith(PAPER_SUFFIXES):
+            papers.append(str(entry))
+        elif entry.is_dir() and any(entry.glob("*.tex")):
+            papers.append(str(entry))
+    if not papers:
+        raise InputError(f"{source} holds no papers (PDF, LaTeX, Markdown, JSON, text); give a folder with papers")
+    return papers
+
+
+def _papers_from_csv(path: Path) -> list[str]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = [r for r in csv.reader(handle) if r and any(c.strip() for c in r)]
+    if not rows:
+        raise InputError(f"{path} is empty; give a CSV with one paper path per row")
+    header = [c.strip().lower() for c in rows[0]]
+    column = next((header.index(k) for k in ("paper", "path", "source") if k in header), None)
+    body = rows[1:] if column is not None else rows
+    column = column or 0
+    papers = []
+    for row in body:
+        value = row[column].strip() if column < len(row) else ""
+        if not value:
+            continue
+        candidate = Path(value).expanduser()
+        if not candidate.is_absolute() and (path.parent / candidate).exists():
+            value = str(path.parent / candidate)
+        papers.append(value)
+    return papers
+
+
+def unique_slugs(papers: list[str]) -> list[str]:
+    """A directory name per paper, made unique with a numeric suffix."""
+    from papercoder.run import paper_slug
+
+    seen: dict[str, int] = {}
+    slugs = []
+    for paper in papers:
+        slug = paper_slug(paper)
+        seen[slug] = seen.get(slug, 0) + 1
+        slugs.append(slug if seen[slug] == 1 else f"{slug}-{seen[slug]}")
+    return slugs
+
+
+def is_done(record: dict[str, Any] | None, options: BatchOptions) -> bool:
+    """A record counts as done when the run finished and every requested result is in it."""
+    if not record or record.get("status") != "done" or record.get("error"):
+        return False
+    if options.evaluate and record.get("eval") is None:
+        return False
+    if options.rubric is not None and record.get("grade") is None:
+        return False
+    return True
+
+
+def run_one(paper: str, slug: str, options: BatchOptions) -> dict[str, Any]:
+    """Run, then judge, one paper; never raises for a problem of that paper (it goes in the record)."""
+    from papercoder.run import run_paper
+
+    run_dir = options.out / "runs" / slug
+    record: dict[str, Any] = {"paper": paper, "slug": slug, "run_dir": str(run_dir), "status": "failed",
+                              "cost": 0.0, "time": 0.0, "eval": None, "grade": None, "error": None}
+    start = time.monotonic()
+    judge = api.JudgeOptions(model=options.judge_model or options.model, base_url=options.base_url,
+                             max_cost=options.max_cost, concurrency=options.concurrency)
+    try:
+        result = run_paper(paper, out_dir=run_dir, model=options.model, base_url=options.base_url,
+                           resume=True, max_cost=options.max_cost, concurrency=options.concurrency,
+                           show_progress=False)
+        record["status"] = str(result.status)
+        record["cost"] = _cost(getattr(result, "total", None))
+        repo = Path(result.repo)
+        if options.evaluate:
+            evaluation, path = api.run_eval(repo, paper, n=options.samples, judge=judge, out=run_dir / "eval")
+            record["eval"] = evaluation.summary.mean
+            record["eval_valid"] = evaluation.summary.valid
+            record["cost"] += evaluation.usage.cost
+            record["eval_file"] = str(path)
+        if options.rubric is not None:
+            graded, path = api.run_grade(repo, options.rubric, paper, code_dev=options.code_dev, judge=judge,
+                                         out=run_dir / "eval")
+            record["grade"] = graded.total
+            record["cost"] += graded.usage.cost
+            record["grade_file"] = str(path)
+    except PapercoderError as exc:
+        record["error"] = str(exc)
+    except Exception as exc:  # one paper's bug must not stop the others; the record keeps it
+        record["error"] = f"{type(exc).__name__}: {exc}"
+    record["time"] = round(time.monotonic() - start, 2)
+    if record["error"] and record["status"] == "done":
+        record["status"] = "eval failed"
+    return record
+
+
+def run_batch(
+    papers: list[str],
+    options: BatchOptions,
+    *,
+    on_record: Callable[[dict[str, Any]], None] = lambda record: None,
+) -> list[dict[str, Any]]:
+    """Process ``papers`` with at most ``options.jobs`` at a time; return one record per paper.
+
+    Done papers are read back, not rerun. Each record is written as soon as its paper ends,
+    so an interrupted batch loses at most the papers in flight.
+    """
+    if options.jobs < 1:
+        raise InputError(f"-j {options.jobs} allows no paper at a time; give 1 or more")
+    results_dir = options.out / "results"
+    results_dir.mkdir(parents=True, exist_ok=True)
+    slugs = unique_slugs(papers)
+    records: dict[str, dict[str, Any]] = {}
+    todo: list[tuple[str, str]] = []
+    for paper, slug in zip(papers, slugs):
+        previous = _read(results_dir / f"{slug}.json")
+        if is_done(previous, options):
+            records[slug] = {**previous, "skipped": True}
+            on_record(records[slug])
+        else:
+            todo.append((paper, slug))
+
+    def work(item: tuple[str, str]) -> dict[str, Any]:
+        paper, slug = item
+        record = run_one(paper, slug, options)
+        write_json(results_dir / f"{slug}.json", record)
+        on_record(record)
+        return record
+
+    with ThreadPoolExecutor(max_workers=options.jobs, thread_name_prefix="paper") as pool:
+        for record in pool.map(work, todo):
+            records[record["slug"]] = record
+    ordered = [records[s] for s in slugs]
+    write_json(options.out / "summary.json", ordered)
+    (options.out / "summary.md").write_text(summary_table(ordered) + "\n", encoding="utf-8")
+    return ordered
+
+
+def summary_table(records: list[dict[str, Any]]) -> str:
+    """The batch's table: paper, status, cost, time, eval score (1-5), grade (%)."""
+    rows = []
+    for r in records:
+        status = r.get("status", "?") + (" (earlier)" if r.get("skipped") else "")
+        grade = r.get("grade")
+        rows.append({
+            "paper": r.get("slug") or r.get("paper"), "status": status,
+            "cost": f"${r.get('cost') or 0:.4f}", "time": f"{r.get('time') or 0:.1f}s",
+            "eval": r.get("eval"), "grade": f"{grade * 100:.1f}%" if isinstance(grade, (int, float)) else None,
+        })
+    table = format_table(rows, COLUMNS)
+    errors = [f"{r.get('slug')}: {r['error']}" for r in records if r.get("error")]
+    return table + ("\n\nErrors:\n" + "\n".join(errors) if errors else "")
+
+
+def _cost(total: Any) -> float:
+    cost = getattr(total, "cost", 0.0) if total is not None else 0.0
+    return float(cost or 0.0)
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None

@@ -1,0 +1,160 @@
+"""PaperBench-style grading: each rubric leaf judged 0 or 1, then the tree's weighted score.
+
+Every leaf gets its own call with the paper and the repository files most relevant to that
+leaf's requirement (lexical relevance, within the judge's context). All leaves are asked at
+once under the LLM's concurrency limit; with a call log, a rerun is answered from the log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from papercoder.evaluate.calls import UsageTally, ask_all
+from papercoder.evaluate.context import fit_paper, make_budget
+from papercoder.evaluate.files import LOG_SUFFIXES, RepoFile, Ranker, collect_files, pack, render_files
+from papercoder.evaluate.judge import Verdict, parse_leaf_verdict
+from papercoder.evaluate.rubric import CODE_DEV, RubricNode, category_counts, code_dev_only, score_tree
+from papercoder.errors import InputError
+from papercoder.llm import LLM
+from papercoder.paper import Paper, estimate_tokens
+from papercoder.prompts import render
+
+ANSWER_TOKENS = 1024
+PAPER_SHARE = 0.6  # a leaf needs the paper more than the whole repository
+
+
+@dataclass
+class LeafGrade:
+    """The judge's decision on one leaf, and what it was shown."""
+
+    id: str
+    score: int  # 0 or 1; 0 when the answer was invalid
+    explanation: str
+    valid: bool
+    error: str = ""
+    files: list[str] = field(default_factory=list)
+    omitted: int = 0  # readable files not shown for lack of room
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class GradeResult:
+    """A graded rubric: the (possibly Code-Dev) tree, leaf grades, and every node's score."""
+
+    tree: RubricNode
+    grades: dict[str, LeafGrade]
+    scores: dict[str, float]
+    code_dev: bool
+    model: str
+    usage: UsageTally
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> float:
+        return self.scores[self.tree.id]
+
+    @property
+    def invalid(self) -> int:
+        return sum(1 for g in self.grades.values() if not g.valid)
+
+    def to_dict(self) -> dict[str, Any]:
+        def node(n: RubricNode) -> dict[str, Any]:
+            out: dict[str, Any] = {
+                "id": n.id, "requirements": n.requirements, "weight": n.weight,
+                "task_category": n.task_category, "finegrained_task_category": n.finegrained_task_category,
+                "score": self.scores[n.id],
+            }
+            if n.is_leaf:
+                out["grade"] = self.grades[n.id].to_dict()
+            else:
+                out["sub_tasks"] = [node(c) for c in n.sub_tasks]
+            return out
+
+        return {
+            "kind": "grade", "model": self.model, "code_dev": self.code_dev, "total": self.total,
+            "leaves": len(self.grades), "passed": sum(g.score for g in self.grades.values()),
+            "invalid": self.invalid, "categories": category_counts(self.tree),
+            "notes": self.notes, "usage": self.usage.to_dict(), "tree": node(self.tree),
+        }
+
+
+def leaf_query(leaf: RubricNode, ancestors: tuple[RubricNode, ...]) -> str:
+    """The text that decides which files a leaf sees: its requirement, plus its parent's."""
+    parent = ancestors[-1].requirements if len(ancestors) > 1 else ""  # the root says only "replicate the paper"
+    return f"{leaf.requirements}\n{leaf.requirements}\n{parent}"
+
+
+def _is_output(path: str) -> bool:
+    name = Path(path).name
+    return Path(path).suffix.lower() in LOG_SUFFIXES and not name.startswith("requirements")
+
+
+async def grade_repo(
+    repo: Path,
+    paper: Paper,
+    rubric: RubricNode,
+    llm: LLM,
+    *,
+    code_dev: bool = False,
+    temperature: float | None = None,
+) -> GradeResult:
+    """Grade every leaf of ``rubric`` (only Code Development leaves with ``code_dev``)."""
+    tree = code_dev_only(rubric) if code_dev else rubric
+    if tree is None:
+        raise InputError("the rubric has no Code Development leaves; grade it without --code-dev")
+    found = collect_files(repo, include_logs=not code_dev)
+    ranker = Ranker(found.files)
+    system_by_category = {c: render("evaluate/leaf_system", category=c) for c in {l.task_category for l in tree.leaves()}}
+    longest_system = max(system_by_category.values(), key=len)
+    skeleton = render("evaluate/leaf_user", paper="", repository="", omitted="x" * 200, ancestors=[], requirement="")
+    notes: list[str] = []
+    if found.skipped:
+        notes.append(f"{len(found.skipped)} files were not read: " +
+                     ", ".join(f"{p} ({r})" for p, r in list(found.skipped.items())[:20]))
+
+    leaves: list[tuple[RubricNode, list[dict[str, str]], list[RepoFile], int]] = []
+    for node, _, ancestors in tree.walk():
+        if not node.is_leaf:
+            continue
+        overhead = longest_system + skeleton + "".join(a.requirements for a in ancestors) + node.requirements
+        budget = make_budget(llm.context_window, answer_tokens=ANSWER_TOKENS, overhead_text=overhead)
+        paper_text, paper_notes = fit_paper(paper, int(budget.available * PAPER_SHARE))
+        for note in paper_notes:
+            if note not in notes:
+                notes.append(note)
+        candidates = [f for f in ranker.rank(leaf_query(node, ancestors))
+                      if node.task_category != CODE_DEV or not _is_output(f.path)]
+        packed = pack(candidates, max(0, budget.available - estimate_tokens(paper_text)))
+        user = render(
+            "evaluate/leaf_user",
+            paper=paper_text,
+            repository=render_files(packed.included) or "(no readable files in the repository)",
+            omitted=", ".join(packed.omitted_paths[:30]) + (" ..." if len(packed.omitted) > 30 else ""),
+            ancestors=[a.requirements for a in ancestors[1:]] if len(ancestors) > 1 else [],
+            requirement=node.requirements,
+        )
+        messages = [{"role": "system", "content": system_by_category[node.task_category]},
+                    {"role": "user", "content": user}]
+        leaves.append((node, messages, packed.included, len(packed.omitted)))
+
+    tally = UsageTally()
+    answer_tokens = make_budget(llm.context_window, answer_tokens=ANSWER_TOKENS).output
+    outcomes = await ask_all(
+        [llm.acomplete(m, max_tokens=answer_tokens, temperature=temperature, stage="grade") for _, m, _, _ in leaves],
+        tally,
+    )
+    grades: dict[str, LeafGrade] = {}
+    for (node, _, shown, omitted), outcome in zip(leaves, outcomes):
+        verdict = Verdict(score=0, error=outcome.error, text=outcome.text) if outcome.error else parse_leaf_verdict(outcome.text)
+        explanation = verdict.critiques[0].critique if verdict.critiques else ""
+        grades[node.id] = LeafGrade(
+            id=node.id, score=int(verdict.score or 0), explanation=explanation, valid=verdict.valid,
+            error=verdict.error, files=[f.path for f in shown], omitted=omitted,
+        )
+    scores = score_tree(tree, {i: g.score for i, g in grades.items()})
+    return GradeResult(tree=tree, grades=grades, scores=scores, code_dev=code_dev,
+                       model=llm.model, usage=tally, notes=notes)
