@@ -124,3 +124,19 @@ def test_invalid_leaf_answers_score_zero_and_are_counted(tmp_path):
     result = asyncio.run(grade_repo(repo, PAPER, rubric, llm))
     assert result.invalid == 1 and not result.grades["b"].valid and result.grades["b"].score == 0
     assert result.total == pytest.approx(0.5)
+
+
+def test_a_regrade_is_answered_from_the_call_log(tmp_path):
+    calllog = pytest.importorskip("papercoder.llm.calllog")
+    from papercoder.llm import LLM, ScriptedProvider
+
+    repo = make_repo(tmp_path / "repo", SMALL_REPO)
+    rubric = node_from_dict({"id": "r", "requirements": "all", "weight": 1, "sub_tasks": [
+        {"id": f"l{i}", "requirements": f"requirement number {i}", "weight": i + 1,
+         "task_category": "Code Development", "sub_tasks": []} for i in range(6)]})
+    log = tmp_path / "calls.sqlite"
+    first = asyncio.run(grade_repo(repo, PAPER, rubric, LLM(ScriptedProvider(hash_judge), log=calllog.CallLog(log))))
+    silent = LLM(ScriptedProvider([]), log=calllog.CallLog(log))
+    again = asyncio.run(grade_repo(repo, PAPER, rubric, silent))
+    assert silent.provider.calls == [] and again.usage.cached == 6
+    assert again.total == pytest.approx(first.total)

@@ -179,3 +179,18 @@ def test_eval_cli_errors_are_one_line(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
     assert done.stderr.strip().splitlines() == [f"error: repository {missing} does not exist; give the folder of the code to judge"]
+
+
+def test_a_rerun_is_answered_from_the_call_log(small_repo, tmp_path):
+    calllog = pytest.importorskip("papercoder.llm.calllog")
+    from papercoder.llm import LLM, ScriptedProvider
+
+    def fresh(replies):
+        return LLM(ScriptedProvider(replies=replies), log=calllog.CallLog(tmp_path / "calls.sqlite"))
+
+    first = asyncio.run(evaluate_repo(small_repo, PAPER, fresh([verdict(4), verdict(2), "junk"]), n=3))
+    again_llm = fresh([])  # no replies left: any real call would fail the test
+    again = asyncio.run(evaluate_repo(small_repo, PAPER, again_llm, n=3))
+    assert again_llm.provider.calls == []
+    assert again.usage.cached == 3 and again.usage.calls == 0
+    assert again.summary.scores == first.summary.scores and again.summary.invalid == 1
