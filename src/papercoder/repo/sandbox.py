@@ -1,0 +1,448 @@
+"""Run generated code in a disposable copy, with limits, and report what happened.
+
+Generated code is untrusted. Each run gets a fresh copy of the repository in a temp folder, a
+temp HOME and TMPDIR there, a scrubbed environment (an allow-list: no API keys, tokens or cloud
+credentials), stdin closed and output captured up to a cap. Limits, through ``resource`` in the
+child before ``exec``: wall time, CPU time, address space (memory), file size, and the number of
+processes (a pids cgroup when papercoder runs as root, since root ignores ``RLIMIT_NPROC``).
+
+Where the machine allows it, ``unshare`` gives the run no network and its own PID namespace (so
+every process it started dies with it), and Landlock forbids writes outside the copy. Where it
+does not, the run goes ahead and :attr:`RunResult.warnings` says what was not enforced.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import resource
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from papercoder.repo import landlock
+
+COPY_IGNORE = (".git", "__pycache__", ".papercoder", ".venv", "venv", "*.pyc")
+PASS_THROUGH_ENV = ("TZ", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+SECRET_MARKERS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH", "SESSION", "COOKIE")
+CLOUD_PREFIXES = ("AWS_", "AZURE_", "GOOGLE_", "GCP_", "GCLOUD_", "HF_", "HUGGING", "OPENAI", "ANTHROPIC", "GITHUB_", "GH_")
+
+
+@dataclass
+class Limits:
+    """Resource limits of one sandboxed run."""
+
+    timeout: float = 120.0  # wall-clock seconds
+    cpu_seconds: int | None = None  # CPU time; default twice the wall time
+    memory_mb: int = 4096  # address space of each process
+    max_processes: int = 64  # processes and threads alive at once
+    file_size_mb: int = 1024  # largest file the run may write
+    output_bytes: int = 64_000  # kept per stream (the start and the end)
+
+
+@dataclass
+class Isolation:
+    """What this machine lets the sandbox enforce (probed once per process)."""
+
+    unshare_args: list[str] = field(default_factory=list)  # prefix that isolates network and PIDs
+    network: bool = False
+    pid_namespace: bool = False
+    landlock_abi: int = 0
+    process_limit: str = "none"  # "cgroup", "rlimit" or "none"
+    cgroup_root: Path | None = None
+
+    def warnings(self) -> list[str]:
+        notes = []
+        if not self.network:
+            notes.append("no network isolation here (unshare -n failed): the code can reach the network")
+        if not self.landlock_abi:
+            notes.append("Landlock is unavailable here: the code can write outside its copy wherever this user can")
+        if self.process_limit == "none":
+            notes.append("no process-count limit here (running as root without a writable pids cgroup)")
+        return notes
+
+
+@dataclass
+class RunResult:
+    """The outcome of one sandboxed run."""
+
+    command: list[str]
+    returncode: int | None
+    stdout: str
+    stderr: str
+    duration: float
+    timed_out: bool = False
+    limit: str | None = None  # the limit that stopped it: time, cpu-time, memory, processes, file-size
+    truncated: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and not self.timed_out
+
+    def summary(self) -> str:
+        if self.ok:
+            return f"passed in {self.duration:.1f}s"
+        why = f", stopped by the {self.limit} limit" if self.limit else ""
+        return f"failed (exit {self.returncode}{why}) after {self.duration:.1f}s"
+
+
+class SandboxError(RuntimeError):
+    """The sandbox itself could not start the run (a papercoder or machine problem)."""
+
+
+# --- probing the machine ----------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def isolation() -> Isolation:
+    """Probe once what can be enforced here: unshare, Landlock, a process-count limit."""
+    found = Isolation(landlock_abi=landlock.abi_version())
+    unshare = shutil.which("unshare")
+    if unshare:
+        user = [] if os.geteuid() == 0 else ["--map-current-user"]
+        for extra, pid in ((["--pid", "--fork", "--kill-child"], True), ([], False)):
+            args = [unshare, *user, "--net", *extra, "--"]
+            try:
+                probe = subprocess.run([*args, "true"], capture_output=True, timeout=10, stdin=subprocess.DEVNULL)
+            except (OSError, subprocess.TimeoutExpired):
+                continue
+            if probe.returncode == 0:
+                found.unshare_args, found.network, found.pid_namespace = args, True, pid
+                break
+    if os.geteuid() != 0:
+        found.process_limit = "rlimit"
+    else:
+        found.cgroup_root = _pids_cgroup_root()
+        found.process_limit = "cgroup" if found.cgroup_root else "none"
+    return found
+
+
+def _pids_cgroup_root() -> Path | None:
+    """A folder where a pids cgroup can be made (cgroup v1 or v2), or None."""
+    candidates = [Path("/sys/fs/cgroup/pids")]
+    unified = Path("/sys/fs/cgroup")
+    if (unified / "cgroup.controllers").is_file() and "pids" in (unified / "cgroup.controllers").read_text():
+        candidates.append(unified)
+    for base in candidates:
+        probe = base / f"papercoder-probe-{os.getpid()}"
+        try:
+            probe.mkdir()
+        except OSError:
+            continue
+        try:
+            if (probe / "pids.max").exists():
+                (probe / "pids.max").write_text("8")
+                return base
+        except OSError:
+            pass
+        finally:
+            try:
+                probe.rmdir()
+            except OSError:
+                pass
+    return None
+
+
+# --- the run ------------------------------------------------------------------------------
+
+
+def scrubbed_env(home: Path, tmp: Path, *, path_dirs: list[str], extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a sandboxed run: an allow-list, never a copy of ours."""
+    env = {
+        "PATH": os.pathsep.join([*path_dirs, "/usr/local/bin", "/usr/bin", "/bin"]),
+        "HOME": str(home),
+        "TMPDIR": str(tmp),
+        "TMP": str(tmp),
+        "TEMP": str(tmp),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
+        "MPLBACKEND": "Agg",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "HF_HUB_OFFLINE": "1",
+        "WANDB_MODE": "disabled",
+        "CUDA_VISIBLE_DEVICES": "",
+    }
+    for name in PASS_THROUGH_ENV:
+        if name in os.environ:
+            env[name] = os.environ[name]
+    for name, value in (extra or {}).items():
+        if not looks_secret(name):
+            env[name] = value
+    return env
+
+
+def looks_secret(name: str) -> bool:
+    """Whether an environment variable name suggests a key, token or cloud credential."""
+    upper = name.upper()
+    return any(marker in upper for marker in SECRET_MARKERS) or upper.startswith(CLOUD_PREFIXES)
+
+
+def run_sandboxed(
+    repo: Path,
+    command: list[str] | str,
+    *,
+    limits: Limits | None = None,
+    venv: Path | None = None,
+    extra_env: dict[str, str] | None = None,
+    keep: Path | None = None,
+) -> RunResult:
+    """Run ``command`` (argv, or a shell string) in a fresh copy of ``repo``, within ``limits``.
+
+    ``venv``: a virtual environment whose ``bin`` goes first on PATH. ``keep``: copy the
+    run's folder there afterwards (to inspect what it wrote); otherwise it is deleted.
+    """
+    limits = limits or Limits()
+    found = isolation()
+    argv = ["bash", "-c", command] if isinstance(command, str) else list(command)
+    scratch = Path(tempfile.mkdtemp(prefix="papercoder-sandbox-"))
+    work, home, tmp = scratch / "repo", scratch / "home", scratch / "tmp"
+    try:
+        shutil.copytree(repo, work, symlinks=True, ignore=shutil.ignore_patterns(*COPY_IGNORE))
+        home.mkdir()
+        tmp.mkdir()
+        path_dirs = ([str(venv / "bin")] if venv else []) + [str(Path(sys.executable).parent)]
+        env = scrubbed_env(home, tmp, path_dirs=path_dirs, extra=extra_env)
+        cgroup = _make_cgroup(found, limits.max_processes)
+        try:
+            result = _run(argv, work, env, limits, found, cgroup, writable=[str(scratch)])
+        finally:
+            if cgroup is not None:
+                _remove_cgroup(cgroup)
+        if keep is not None:
+            if keep.exists():
+                shutil.rmtree(keep)
+            shutil.copytree(scratch, keep, symlinks=True)
+        return result
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _make_cgroup(found: Isolation, max_processes: int) -> Path | None:
+    if found.process_limit != "cgroup" or found.cgroup_root is None:
+        return None
+    group = found.cgroup_root / f"papercoder-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        group.mkdir()
+        # unshare and its forked child count too
+        (group / "pids.max").write_text(str(max_processes + 2))
+    except OSError:
+        return None
+    return group
+
+
+def _remove_cgroup(group: Path) -> None:
+    for _ in range(50):
+        try:
+            pids = [int(p) for p in (group / "cgroup.procs").read_text().split()]
+        except OSError:
+            pids = []
+        for pid in pids:  # only processes this run started: they are in its own cgroup
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        try:
+            group.rmdir()
+            return
+        except OSError:
+            time.sleep(0.05)
+
+
+def _count_processes(uid: int) -> int:
+    count = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    count += 1
+            except OSError:
+                pass
+    return count
+
+
+def _child_setup(rlimits: list[tuple[int, int]], cgroup_procs: str | None, plan: landlock.Plan | None):
+    """Runs in the child between fork and exec: only system calls, no imports."""
+
+    def setup() -> None:
+        if cgroup_procs is not None:
+            with open(cgroup_procs, "w") as handle:
+                handle.write(str(os.getpid()))
+        for which, value in rlimits:
+            resource.setrlimit(which, (value, value))
+        if plan is not None:
+            landlock.restrict(plan)
+
+    return setup
+
+
+def _run(
+    argv: list[str],
+    work: Path,
+    env: dict[str, str],
+    limits: Limits,
+    found: Isolation,
+    cgroup: Path | None,
+    writable: list[str],
+) -> RunResult:
+    cpu = limits.cpu_seconds or max(1, int(limits.timeout * 2))
+    rlimits = [
+        (resource.RLIMIT_CPU, cpu),
+        (resource.RLIMIT_AS, limits.memory_mb * 1024 * 1024),
+        (resource.RLIMIT_FSIZE, limits.file_size_mb * 1024 * 1024),
+        (resource.RLIMIT_CORE, 0),
+    ]
+    if found.process_limit == "rlimit":
+        # RLIMIT_NPROC counts every process of this user, so leave room for the ones running now
+        rlimits.append((resource.RLIMIT_NPROC, _count_processes(os.getuid()) + limits.max_processes))
+    plan = None
+    if found.landlock_abi:
+        plan = landlock.prepare([*writable, "/dev/shm", "/proc"], ["/dev/null"], found.landlock_abi)
+    warnings = found.warnings()
+    if cgroup is None and found.process_limit == "cgroup":
+        warnings.append("could not make a pids cgroup for this run: no process-count limit")
+    full = [*found.unshare_args, *argv]
+    start = time.monotonic()
+    try:
+        proc = subprocess.Popen(
+            full,
+            cwd=work,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            close_fds=True,
+            preexec_fn=_child_setup(rlimits, str(cgroup / "cgroup.procs") if cgroup else None, plan),
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise SandboxError(f"could not start {argv[0]!r} in the sandbox: {exc}") from exc
+    out, err = _Capture(limits.output_bytes), _Capture(limits.output_bytes)
+    timed_out = _pump(proc, out, err, start + limits.timeout)
+    _kill_group(proc.pid)
+    # wait4 also gives the CPU time of the whole tree: unshare reports a child killed by
+    # SIGXCPU only as exit status 1, so the CPU-time limit is recognised by the time used
+    _, status, usage = os.wait4(proc.pid, 0)
+    returncode = proc.returncode = os.waitstatus_to_exitcode(status)
+    duration = time.monotonic() - start
+    cpu_used = usage.ru_utime + usage.ru_stime
+    stdout, stderr = out.text(), _without_unshare_noise(err.text())
+    return RunResult(
+        command=argv,
+        returncode=returncode,
+        stdout=stdout,
+        stderr=stderr,
+        duration=duration,
+        timed_out=timed_out,
+        limit=_which_limit(returncode, timed_out, stderr, cgroup, cpu_used >= cpu - 0.05),
+        truncated=out.cut > 0 or err.cut > 0,
+        warnings=warnings,
+    )
+
+
+def _pump(proc: subprocess.Popen, out: "_Capture", err: "_Capture", deadline: float) -> bool:
+    """Read both pipes until they close or the deadline; True when the deadline hit first."""
+    selector = selectors.DefaultSelector()
+    assert proc.stdout is not None and proc.stderr is not None
+    selector.register(proc.stdout, selectors.EVENT_READ, out)
+    selector.register(proc.stderr, selectors.EVENT_READ, err)
+    exited_at: float | None = None
+    try:
+        while selector.get_map():
+            now = time.monotonic()
+            if now >= deadline:
+                return True
+            if exited_at is None and _has_exited(proc.pid):
+                exited_at = now
+            if exited_at is not None and now - exited_at > 2.0:
+                break  # the main process is gone; a straggler holds the pipes open
+            for key, _ in selector.select(timeout=min(0.2, deadline - now)):
+                chunk = os.read(key.fileobj.fileno(), 65536)
+                if chunk:
+                    key.data.add(chunk)
+                else:
+                    selector.unregister(key.fileobj)
+        return False
+    finally:
+        selector.close()
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+def _has_exited(pid: int) -> bool:
+    """Whether ``pid`` has exited, without reaping it (its rusage is read later)."""
+    return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _without_unshare_noise(stderr: str) -> str:
+    """Drop unshare's own complaint when the child dies by a signal: it would mislead the model."""
+    return "".join(line for line in stderr.splitlines(keepends=True) if not line.startswith("unshare: sigprocmask"))
+
+
+def _which_limit(returncode: int | None, timed_out: bool, stderr: str, cgroup: Path | None, cpu_spent: bool) -> str | None:
+    if cgroup is not None:
+        try:
+            events = (cgroup / "pids.events").read_text().split()
+            if len(events) >= 2 and events[0] == "max" and int(events[1]) > 0:
+                return "processes"
+        except (OSError, ValueError):
+            pass
+    if timed_out:
+        return "time"
+    if returncode in (-signal.SIGXCPU, 128 + signal.SIGXCPU) or (returncode and cpu_spent):
+        return "cpu-time"
+    if returncode in (-signal.SIGXFSZ, 128 + signal.SIGXFSZ) or "File too large" in stderr:
+        return "file-size"
+    tail = stderr[-4000:]
+    if any(s in tail for s in ("Resource temporarily unavailable", "fork: retry", "can't start new thread")):
+        return "processes"
+    if returncode and any(s in tail for s in ("MemoryError", "Cannot allocate memory", "Unable to allocate", "bad_alloc")):
+        return "memory"
+    return None
+
+
+class _Capture:
+    """Keeps the first and the last ``cap / 2`` bytes of a stream, and counts what was cut."""
+
+    def __init__(self, cap: int):
+        self.half = max(1, cap // 2)
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.cut = 0
+
+    def add(self, chunk: bytes) -> None:
+        room = self.half - len(self.head)
+        if room > 0:
+            self.head += chunk[:room]
+            chunk = chunk[room:]
+        if not chunk:
+            return
+        self.tail += chunk
+        if len(self.tail) > self.half:
+            excess = len(self.tail) - self.half
+            self.cut += excess
+            del self.tail[:excess]
+
+    def text(self) -> str:
+        middle = f"\n[... {self.cut} bytes cut ...]\n" if self.cut else ""
+        return (bytes(self.head).decode("utf-8", "replace") + middle + bytes(self.tail).decode("utf-8", "replace"))
