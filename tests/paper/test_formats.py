@@ -1,0 +1,137 @@
+"""Markdown, s2orc JSON and plain text readers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from papercoder.errors import InputError
+from papercoder.paper.markdown import read_markdown
+from papercoder.paper.s2orc import read_s2orc
+from papercoder.paper.text import read_text
+
+MARKDOWN = """# Tiny Transformers
+
+## Abstract
+
+We make transformers tiny.
+
+## 1 Introduction
+
+Big models are slow.
+
+```python
+# not a heading
+x = 1
+```
+
+![Figure 1: The tiny model.](fig.png)
+
+### 1.1 Scope
+
+Only text.
+
+## References
+
+- Vaswani et al. 2017.
+
+## Appendix A: Proofs
+
+Trivial.
+"""
+
+
+def test_markdown_headings_become_sections(tmp_path):
+    path = tmp_path / "paper.md"
+    path.write_text(MARKDOWN)
+    paper = read_markdown(path)
+    assert paper.source_format == "markdown"
+    assert paper.title == "Tiny Transformers" and paper.abstract == "We make transformers tiny."
+    assert [(s.heading, s.level, s.appendix) for s in paper.sections] == [
+        ("1 Introduction", 1, False),
+        ("1.1 Scope", 2, False),
+        ("Appendix A: Proofs", 1, True),
+    ]
+    assert "# not a heading" in paper.sections[0].text
+    assert paper.captions == ["Figure 1: The tiny model."]
+    assert "Vaswani" not in paper.to_markdown()
+    assert "Vaswani" in read_markdown(path, keep_references=True).to_markdown()
+
+
+def test_binary_junk_named_md_is_an_input_error(tmp_path):
+    path = tmp_path / "junk.md"
+    path.write_bytes(bytes(range(256)) * 8)
+    with pytest.raises(InputError, match="binary"):
+        read_markdown(path)
+
+
+S2ORC = {
+    "paper_id": "x",
+    "title": "Graph Widgets",
+    "abstract": "We study graph widgets.",
+    "pdf_parse": {
+        "body_text": [
+            {"text": "Graphs matter.", "section": "Introduction", "sec_num": "1"},
+            {"text": "A lot.", "section": "Introduction", "sec_num": "1"},
+            {"text": "We propagate.", "section": "Message passing", "sec_num": "2.1"},
+        ],
+        "back_matter": [{"text": "Long proofs.", "section": "Proofs", "sec_num": "A"}],
+        "ref_entries": {"FIGREF0": {"text": "Figure 1: A graph.", "type": "figure"}},
+        "bib_entries": {"BIBREF0": {"title": "On Graphs", "year": 2019, "authors": [{"first": "A", "last": "B"}]}},
+    },
+}
+
+
+def test_s2orc_paragraphs_grouped_by_section(tmp_path):
+    path = tmp_path / "paper.json"
+    path.write_text(json.dumps(S2ORC))
+    paper = read_s2orc(path)
+    assert paper.source_format == "s2orc" and paper.title == "Graph Widgets"
+    assert paper.abstract == "We study graph widgets."
+    assert [(s.heading, s.level, s.appendix) for s in paper.sections] == [
+        ("1 Introduction", 1, False),
+        ("2.1 Message passing", 2, False),
+        ("A Proofs", 1, True),
+    ]
+    assert paper.sections[0].text == "Graphs matter.\n\nA lot."
+    assert paper.captions == ["Figure 1: A graph."]
+    kept = read_s2orc(path, keep_references=True)
+    assert kept.sections[-1].heading == "References" and "On Graphs" in kept.sections[-1].text
+
+
+def test_json_that_is_not_s2orc_is_an_input_error(tmp_path):
+    path = tmp_path / "other.json"
+    path.write_text('{"hello": 1}')
+    with pytest.raises(InputError, match="not s2orc"):
+        read_s2orc(path)
+
+
+TEXT = """Plain Paper Title
+Jane Doe
+
+Abstract
+We write plainly.
+
+1 Introduction
+Plain text is
+readable.
+
+2 Results
+It works. See
+references below.
+
+References
+[1] Someone. 2001.
+"""
+
+
+def test_text_reader_finds_numbered_headings(tmp_path):
+    path = tmp_path / "paper.txt"
+    path.write_text(TEXT)
+    paper = read_text(path)
+    assert paper.source_format == "text" and paper.title == "Plain Paper Title"
+    assert paper.abstract == "We write plainly."
+    assert [s.heading for s in paper.sections] == ["Front matter", "1 Introduction", "2 Results"]
+    assert paper.sections[1].text == "Plain text is readable."
+    assert "Someone" not in paper.to_markdown()

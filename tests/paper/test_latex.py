@@ -1,0 +1,176 @@
+"""The LaTeX reader: main file, \\input, comments, conditionals, sections, captions, bibliography."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from papercoder.errors import InputError
+from papercoder.paper.latex import read_latex
+from papercoder.paper.texsource import find_main_file, strip_comments
+
+
+def write(root: Path, files: dict[str, str | bytes]) -> Path:
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    return root
+
+
+MAIN = r"""\documentclass{article}
+\input{macros}
+\def\venue{0}
+\newif\ifdraft
+\drafttrue
+\title{Learning to Widget \\ with Gadgets\thanks{Work done at home.}}
+\begin{document}
+\maketitle
+\begin{abstract}
+We widget. % a comment
+\end{abstract}
+\input{sections/intro}
+\include{sections/method.tex}
+\if\venue1
+\section{Camera Ready Only}
+\else
+\section{Preprint Only}
+Text for the preprint.
+\fi
+\ifdraft
+\section*{Draft Notes}
+Notes kept while drafting.
+\fi
+\iffalse
+\section{Dead Section}
+\fi
+\begin{comment}
+\section{Commented Section}
+\end{comment}
+\bibliographystyle{plain}
+\begin{thebibliography}{9}
+\bibitem{turing} A. Turing. Computing machinery. 1950.
+\end{thebibliography}
+\appendix
+\section{Proofs}
+\subsection{Lemma One}
+By induction.
+\end{document}
+"""
+
+FILES = {
+    "main.tex": MAIN,
+    "macros.tex": r"\newcommand{\R}{\mathbb{R}}",
+    "sections/intro.tex": "\\section{Introduction}\\label{sec:intro}\n"
+    "We use 50\\% of the data~\\cite{turing, lovelace}. % hidden remark\n"
+    "Math stays: $x \\in \\R^d$ and \\emph{emphasis}.\n\n"
+    "\\begin{figure}[t]\\centering\\includegraphics{a.png}\\caption{A widget \\textbf{diagram}.}\\end{figure}\n",
+    "sections/method.tex": "\\section{Method}\n\\subsection*{Setup}\nWe set $\\eta = 0.1$.\n"
+    "\\begin{equation}\ny = Wx + b\n\\end{equation}\n"
+    "\\begin{table}\\caption{Hyperparameters.}\\begin{tabular}{cc}a&b\\end{tabular}\\end{table}\n",
+}
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    return write(tmp_path / "My Paper ü", FILES)
+
+
+def test_title_abstract_and_sections(project):
+    paper = read_latex(project)
+    assert paper.source_format == "latex"
+    assert paper.title == "Learning to Widget with Gadgets"
+    assert paper.abstract == "We widget."
+    assert [(s.heading, s.level, s.appendix) for s in paper.sections] == [
+        ("1 Introduction", 1, False),
+        ("2 Method", 1, False),
+        ("Setup", 2, False),
+        ("3 Preprint Only", 1, False),
+        ("Draft Notes", 1, False),
+        ("A Proofs", 1, True),
+        ("A.1 Lemma One", 2, True),
+    ]
+
+
+def test_text_cleaned_and_math_kept(project):
+    intro, method = read_latex(project).sections[:2]
+    assert "50% of the data [turing, lovelace]." in intro.text
+    assert "hidden remark" not in intro.text
+    assert "$x \\in \\R^d$" in intro.text and "*emphasis*" in intro.text
+    assert "\\label" not in intro.text
+    assert "\\begin{equation}\ny = Wx + b\n\\end{equation}" in read_latex(project).sections[2].text
+    assert "includegraphics" not in intro.text
+
+
+def test_captions_numbered_by_kind(project):
+    assert read_latex(project).captions == ["Figure 1: A widget **diagram**.", "Table 1: Hyperparameters."]
+
+
+def test_dead_text_removed(project):
+    markdown = read_latex(project).to_markdown()
+    for gone in ("Dead Section", "Commented Section", "Camera Ready Only"):
+        assert gone not in markdown
+
+
+def test_bibliography_dropped_unless_kept(project):
+    assert "Turing" not in read_latex(project).to_markdown()
+    kept = read_latex(project, keep_references=True)
+    references = [s for s in kept.sections if s.heading == "References"]
+    assert references and "A. Turing. Computing machinery. 1950." in references[0].text
+
+
+def test_missing_input_warns_and_continues(tmp_path):
+    root = write(tmp_path, {"paper.tex": "\\documentclass{article}\\begin{document}\n\\input{gone}\n\\section{Kept}\nText.\n\\end{document}"})
+    paper = read_latex(root / "paper.tex")
+    assert [s.heading for s in paper.sections] == ["1 Kept"]
+    assert len(paper.warnings) == 1 and "gone" in paper.warnings[0] and "not found" in paper.warnings[0]
+
+
+def test_input_cycle_is_an_input_error(tmp_path):
+    root = write(
+        tmp_path,
+        {
+            "main.tex": "\\documentclass{article}\\begin{document}\\input{a}\\end{document}",
+            "a.tex": "\\input{b}",
+            "b.tex": "\\input{a.tex}",
+        },
+    )
+    with pytest.raises(InputError, match=r"cycle.*a\.tex -> b\.tex -> a\.tex"):
+        read_latex(root / "main.tex")
+
+
+def test_latin1_source_decoded_with_warning(tmp_path):
+    text = "\\documentclass{article}\\begin{document}\\section{Résumé}Café.\\end{document}"
+    root = write(tmp_path, {"main.tex": text.encode("latin-1")})
+    paper = read_latex(root / "main.tex")
+    assert paper.sections[0].heading == "1 Résumé"
+    assert any("latin-1" in w for w in paper.warnings)
+
+
+def test_main_file_prefers_top_level_document(tmp_path):
+    document = "\\documentclass{article}\\begin{document}x\\end{document}"
+    root = write(
+        tmp_path,
+        {"rebuttal/response.tex": document, "zz_article.tex": document, "intro.tex": "\\section{I}"},
+    )
+    assert find_main_file(root).name == "zz_article.tex"
+
+
+def test_folder_without_main_file_is_an_input_error(tmp_path):
+    write(tmp_path, {"intro.tex": "\\section{Intro}"})
+    with pytest.raises(InputError, match="no main .tex"):
+        find_main_file(tmp_path)
+
+
+def test_comment_stripping_respects_escaped_percent():
+    assert strip_comments("50\\% done % note\n% whole line\nnext\\\\% after linebreak") == "50\\% done \nnext\\\\"
+
+
+def test_unbalanced_conditionals_lose_no_text(tmp_path):
+    root = write(
+        tmp_path,
+        {"main.tex": "\\documentclass{article}\\def\\x{\\ifx}\\begin{document}\\section{Kept}Still here.\\end{document}"},
+    )
+    paper = read_latex(root / "main.tex")
+    assert paper.sections and "Still here." in paper.sections[0].text
