@@ -1,0 +1,70 @@
+"""The planning artifacts as analysis and coding read them back from the run directory.
+
+Both stages ground every request in the same context (paper, plan, design, logic, config),
+rendered the same way each time from the files on disk, so a resumed run builds identical
+requests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from papercoder.errors import InputError
+from papercoder.pipeline.context import RunPaths
+from papercoder.pipeline.schemas import Design, TaskPlan, load_design, load_tasks
+from papercoder.pipeline.turns import Part
+from papercoder.prompts import render
+
+
+@dataclass(frozen=True)
+class PlanningArtifacts:
+    """Everything the planning stage left on disk, read back."""
+
+    paper: str
+    plan: str
+    design: Design
+    tasks: TaskPlan
+    config: str
+
+    def context_parts(self) -> list[Part]:
+        """The shared context of analysis and coding prompts, in a fixed order."""
+        return [
+            Part("paper", "The paper", self.paper.strip()),
+            Part("plan", "Overall implementation plan", self.plan.strip()),
+            Part("design", "Architecture design", render("planning/design_summary", design=self.design).strip()),
+            Part("logic", "Logic design", render("planning/logic_summary", tasks=self.tasks).strip()),
+            Part("config", "config.yaml", "```yaml\n" + self.config.strip() + "\n```"),
+        ]
+
+
+def load_artifacts(paths: RunPaths) -> PlanningArtifacts:
+    """Read the paper and the planning artifacts; a missing one is an error naming the stage to run."""
+    required = [paths.paper, paths.plan, paths.design, paths.tasks, paths.config]
+    missing = [p for p in required if not p.is_file()]
+    if missing:
+        names = ", ".join(str(p.relative_to(paths.root)) for p in missing)
+        stage = "ingest the paper" if paths.paper in missing else "run the planning stage (papercoder plan RUN_DIR)"
+        raise InputError(f"{names} missing in {paths.root}; {stage} first")
+    try:
+        design = load_design(paths.design)
+        tasks = load_tasks(paths.tasks)
+    except ValueError as exc:
+        raise InputError(
+            f"the planning artifacts in {paths.planning} are unreadable ({str(exc).splitlines()[0]}); "
+            "run the planning stage again"
+        ) from None
+    return PlanningArtifacts(
+        paper=paths.paper.read_text(encoding="utf-8"),
+        plan=paths.plan.read_text(encoding="utf-8"),
+        design=design,
+        tasks=tasks,
+        config=paths.config.read_text(encoding="utf-8"),
+    )
+
+
+def paper_title(paper: str) -> str:
+    """The first Markdown heading of the paper, or a neutral name."""
+    for line in paper.splitlines():
+        if line.startswith("# "):
+            return line[2:].strip() or "Paper reproduction"
+    return "Paper reproduction"

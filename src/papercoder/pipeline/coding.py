@@ -1,0 +1,199 @@
+"""Stage 3, coding: every planned file, in dependency layers, then the repository's extras.
+
+Files of one layer are written concurrently; a file's request holds the paper, plan, design,
+logic, config, its analysis, the full code of the files it depends on, and the interfaces of
+the other files of earlier layers. It never sees files of its own layer, so the request does
+not depend on which concurrent call finished first, and a resumed run asks the same questions.
+Python must parse (one repair turn); an answer cut at the output limit is continued once.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import os
+from pathlib import PurePosixPath
+
+from papercoder.errors import InputError
+from papercoder.llm import Message
+from papercoder.pipeline.analysis import analysis_name
+from papercoder.pipeline.artifacts import PlanningArtifacts, load_artifacts, paper_title
+from papercoder.pipeline.codeutil import dependency_layers, extract_code, extract_interface
+from papercoder.pipeline.context import StageContext
+from papercoder.pipeline.repofiles import readme_text, reproduce_script, requirements_text, smoke_script
+from papercoder.pipeline.turns import Part, answer_room, complete_text, cut, drop, fit_parts, min_answer, reduce
+from papercoder.prompts import render
+from papercoder.repo.paths import resolve_inside, write_inside
+
+STAGE = "coding"
+CODE_TOKENS = 8192
+
+# What gives way, in order, when a file's prompt would not fit the context window.
+FIT_STEPS = [
+    ("left out the interfaces of files it does not depend on", drop("interface:")),
+    ("reduced the code of its dependencies to their interfaces", reduce("dependency:")),
+    ("shortened the logic design", cut("logic")),
+    ("shortened the overall plan", cut("plan")),
+    ("shortened its analysis", cut("analysis", keep_chars=1500)),
+    ("shortened the design", cut("design")),
+    ("left out its dependencies' interfaces", drop("dependency:")),
+    ("shortened the paper", cut("paper", keep_chars=2000)),
+]
+
+_LANGUAGE = {".py": "python", ".sh": "bash", ".yaml": "yaml", ".yml": "yaml", ".json": "json", ".md": "markdown"}
+
+
+async def run_coding(ctx: StageContext) -> None:
+    """Write every planned file into ``ctx.paths.repo``, then requirements, config, scripts, README."""
+    artifacts = load_artifacts(ctx.paths)
+    tasks = artifacts.tasks
+    analyses = _read_analyses(ctx, artifacts)
+    layers = dependency_layers(tasks.task_list, tasks.dependencies())
+    total = len(tasks.task_list)
+    limit = asyncio.Semaphore(max(1, ctx.concurrency))
+    written: dict[str, str] = {}
+    done = 0
+    ctx.progress(STAGE, 0, total)
+
+    for layer in layers:
+        earlier = dict(written)  # the context of this layer: earlier layers only
+
+        async def code(path: str) -> str:
+            nonlocal done
+            async with limit:
+                text = await code_file(ctx, artifacts, analyses[path], earlier, path)
+            write_inside(ctx.paths.repo, path, text)
+            done += 1
+            ctx.progress(STAGE, done, total)
+            return text
+
+        results = await asyncio.gather(*(code(path) for path in layer), return_exceptions=True)
+        for path, result in zip(layer, results):
+            if isinstance(result, BaseException):
+                raise result  # the files that succeeded are on disk; the call log keeps every answer
+            written[path] = result
+
+    write_extras(ctx, artifacts, written)
+
+
+def _read_analyses(ctx: StageContext, artifacts: PlanningArtifacts) -> dict[str, str]:
+    analyses: dict[str, str] = {}
+    missing: list[str] = []
+    for path in artifacts.tasks.task_list:
+        target = ctx.paths.analysis / analysis_name(path)
+        if target.is_file():
+            analyses[path] = target.read_text(encoding="utf-8").strip()
+        else:
+            missing.append(path)
+            analyses[path] = artifacts.tasks.logic_of(path).analysis.strip()
+    if missing and len(missing) == len(artifacts.tasks.task_list) and artifacts.tasks.task_list:
+        raise InputError(f"{ctx.paths.analysis} holds no analyses; run the analysis stage first")
+    if missing:
+        ctx.note("coding: no analysis for " + ", ".join(missing) + "; used their logic design instead")
+    return analyses
+
+
+def file_messages(
+    ctx: StageContext, artifacts: PlanningArtifacts, analysis: str, earlier: dict[str, str], path: str
+) -> tuple[list[Message], int]:
+    """The request for ``path`` (fitted to the window) and its ``max_tokens``.
+
+    Depends only on the planning artifacts, the file's analysis and ``earlier`` (the code of
+    files in earlier layers), listed in task order.
+    """
+    tasks = artifacts.tasks
+    deps = [d for d in tasks.logic_of(path).depends_on if d in earlier]
+    parts = artifacts.context_parts()
+    parts.append(Part("analysis", f"Analysis of {path}", analysis or "(none)"))
+    for dep in deps:
+        code = earlier[dep]
+        reduced = extract_interface(code) if dep.endswith(".py") else None
+        parts.append(Part(f"dependency:{dep}", f"Code of {dep} (a dependency of {path})", _fenced(dep, code), _fenced(dep, reduced) if reduced else None))
+    for other in tasks.task_list:
+        if other in earlier and other not in deps and other.endswith(".py"):
+            interface = extract_interface(earlier[other])
+            if interface.strip():
+                parts.append(Part(f"interface:{other}", f"Interface of {other}", _fenced(other, interface)))
+    system = render("coding/system")
+    entry = tasks.entry_point
+    language = _LANGUAGE.get(PurePosixPath(path).suffix.lower(), "")
+
+    def build(chosen: list[Part]) -> list[Message]:
+        user = render(
+            "coding/file", parts=chosen, path=path, language=language, is_entry=path == entry, entry_point=entry
+        )
+        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+    window = ctx.llm.context_window
+    messages, taken = fit_parts(
+        parts, build, window=window, min_output=min_answer(window, CODE_TOKENS), steps=FIT_STEPS,
+        what=f"coding {path}",
+    )
+    if taken:
+        ctx.note(f"coding {path}: to fit the context window, " + "; ".join(taken))
+    return messages, answer_room(window, messages, CODE_TOKENS)
+
+
+def _fenced(path: str, code: str) -> str:
+    language = _LANGUAGE.get(PurePosixPath(path).suffix.lower(), "")
+    return f"```{language}\n{code.rstrip()}\n```"
+
+
+async def code_file(
+    ctx: StageContext, artifacts: PlanningArtifacts, analysis: str, earlier: dict[str, str], path: str
+) -> str:
+    """Write one file: ask, take the fenced code, and give a syntax error one repair turn."""
+    messages, max_tokens = file_messages(ctx, artifacts, analysis, earlier, path)
+    answer, continued = await complete_text(ctx.llm, messages, max_tokens=max_tokens, stage=STAGE, what=path)
+    if continued:
+        ctx.note(f"coding {path}: the answer was cut at the output limit and continued once")
+    code = extract_code(answer, path)
+    if not path.endswith(".py"):
+        return code
+    error = syntax_error(code)
+    if error is None:
+        return code
+    repair = [
+        *messages,
+        {"role": "assistant", "content": answer},
+        {"role": "user", "content": render("coding/syntax_repair", path=path, error=error)},
+    ]
+    window = ctx.llm.context_window
+    room = answer_room(window, repair, CODE_TOKENS)
+    if room < min_answer(window, CODE_TOKENS) // 2:
+        ctx.note(f"coding {path}: {error}; no room in the context window for a repair turn, kept for debugging")
+        return code
+    fixed_answer, _ = await complete_text(ctx.llm, repair, max_tokens=room, stage=STAGE, what=f"{path} (syntax repair)")
+    fixed = extract_code(fixed_answer, path)
+    still = syntax_error(fixed)
+    if still is None:
+        ctx.note(f"coding {path}: repaired a syntax error ({error})")
+        return fixed
+    ctx.note(f"coding {path}: still does not parse after a repair turn ({still}); kept for the debugging stage")
+    return fixed
+
+
+def syntax_error(code: str) -> str | None:
+    """``None`` when ``code`` parses as Python, else the error as a short sentence for the model."""
+    try:
+        ast.parse(code)
+    except SyntaxError as exc:
+        where = f"line {exc.lineno}" if exc.lineno else "somewhere"
+        line = (exc.text or "").strip()
+        return f"{exc.msg} at {where}" + (f": `{line[:120]}`" if line else "")
+    except ValueError as exc:  # e.g. null bytes
+        return str(exc)
+    return None
+
+
+def write_extras(ctx: StageContext, artifacts: PlanningArtifacts, written: dict[str, str]) -> None:
+    """requirements.txt, config.yaml, reproduce.sh, smoke.sh and README.md: no model call needed."""
+    repo = ctx.paths.repo
+    tasks = artifacts.tasks
+    entry = tasks.entry_point
+    write_inside(repo, "requirements.txt", requirements_text(tasks.required_packages, written))
+    write_inside(repo, "config.yaml", artifacts.config)
+    for name, text in (("reproduce.sh", reproduce_script(entry)), ("smoke.sh", smoke_script(entry))):
+        write_inside(repo, name, text)
+        os.chmod(resolve_inside(repo, name), 0o755)
+    write_inside(repo, "README.md", readme_text(paper_title(artifacts.paper), artifacts.design, tasks, ctx.llm.model))

@@ -1,0 +1,212 @@
+"""Stage 1, planning: one conversation of four turns from the paper to a checked plan.
+
+Turns: overall plan (Markdown) -> architecture design (:class:`Design`) -> logic design
+(:class:`LogicDesign`) -> ``config.yaml``. Each structured answer is checked
+(:mod:`papercoder.pipeline.plancheck`); problems get one repair turn, and what is still wrong
+after it is fixed by a deterministic fallback, noted in the run log. Later turns see the checked
+answers, so the conversation stays consistent with what is written to disk.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel
+
+from papercoder.errors import InputError
+from papercoder.llm import Message, StructuredOutputError
+from papercoder.pipeline.codeutil import extract_code, fenced_blocks
+from papercoder.pipeline.context import StageContext
+from papercoder.pipeline.plancheck import Review, review_design, review_logic, salvage_design
+from papercoder.pipeline.schemas import Design, LogicDesign, TaskPlan, dump_model
+from papercoder.pipeline.turns import answer_room, fit_conversation, min_answer
+from papercoder.prompts import render
+from papercoder.repo.paths import write_inside
+
+STAGE = "planning"
+PLAN_TOKENS = 4096
+DESIGN_TOKENS = 4096
+LOGIC_TOKENS = 6144
+CONFIG_TOKENS = 2048
+TURNS = 4
+EMPTY_CONFIG = "# papercoder: the model gave no usable config.yaml; the code uses its own documented defaults\n{}\n"
+
+M = TypeVar("M", bound=BaseModel)
+
+
+async def run_planning(ctx: StageContext) -> None:
+    """Plan the repository for ``ctx.paths.paper``; write ``planning/*`` (see RunPaths)."""
+    if not ctx.paths.paper.is_file():
+        raise InputError(f"{ctx.paths.paper} does not exist; ingest the paper into the run directory first")
+    paper = ctx.paths.paper.read_text(encoding="utf-8")
+    if not paper.strip():
+        raise InputError(f"{ctx.paths.paper} is empty; ingest the paper again")
+    talk = _Conversation(ctx, paper)
+    ctx.progress(STAGE, 0, TURNS)
+
+    plan = await talk.text_turn(render("planning/overall_plan", paper=paper), PLAN_TOKENS, "overall plan")
+    write_inside(ctx.paths.planning, "plan.md", plan.strip() + "\n")
+    talk.plan = plan
+    ctx.progress(STAGE, 1, TURNS)
+
+    design = await talk.json_turn(
+        render("planning/architecture_design"), Design, review_design, salvage_design, "architecture design",
+        DESIGN_TOKENS,
+    )
+    write_inside(ctx.paths.planning, "design.json", dump_model(design))
+    write_inside(ctx.paths.planning, "diagrams/class.mmd", design.class_diagram)
+    write_inside(ctx.paths.planning, "diagrams/sequence.mmd", design.sequence_diagram)
+    ctx.progress(STAGE, 2, TURNS)
+
+    tasks: TaskPlan = await talk.json_turn(
+        render("planning/logic_design", files=design.file_list, entry_point=design.entry_point),
+        LogicDesign,
+        lambda logic: review_logic(logic, design),
+        lambda text: LogicDesign(required_packages=[], logic_analysis=[], task_list=[]),
+        "logic design",
+        LOGIC_TOKENS,
+    )
+    write_inside(ctx.paths.planning, "tasks.json", dump_model(tasks))
+    ctx.progress(STAGE, 3, TURNS)
+
+    config = await talk.config_turn()
+    write_inside(ctx.paths.planning, "config.yaml", config)
+    ctx.progress(STAGE, 4, TURNS)
+
+    talk.save(ctx.paths.planning / "conversation.json")
+
+
+class _Conversation:
+    """The planning conversation: its messages, every raw answer, and how to ask a turn."""
+
+    def __init__(self, ctx: StageContext, paper: str):
+        self.ctx = ctx
+        self.paper = paper
+        self.plan = ""
+        self.messages: list[Message] = [{"role": "system", "content": render("planning/system")}]
+        self.answers: list[dict[str, str]] = []  # every answer as the model gave it, repairs included
+
+    def _fit(self, messages: list[Message], default: int) -> tuple[list[Message], int]:
+        """The messages cut to fit the window (the plan first, then the paper) and ``max_tokens``."""
+        window = self.ctx.llm.context_window
+        fitted, taken = fit_conversation(
+            messages,
+            window=window,
+            min_output=min_answer(window, default),
+            shrinkable=[
+                (2, self.plan, "shortened the overall plan"),
+                (1, self.paper, "shortened the paper"),
+            ],
+        )
+        for step in taken:
+            self.ctx.note(f"planning: {step} to fit the context window of {window} tokens")
+        return fitted, answer_room(window, fitted, default)
+
+    async def _ask(self, messages: list[Message], default: int, **kwargs: Any) -> tuple[str, Any, str]:
+        fitted, max_tokens = self._fit(messages, default)
+        completion = await self.ctx.llm.acomplete(
+            fitted, max_tokens=max_tokens, stage=STAGE, allow_truncated=True, **kwargs
+        )
+        return completion.text, completion.parsed, completion.finish_reason
+
+    async def text_turn(self, prompt: str, default: int, what: str) -> str:
+        self.messages.append({"role": "user", "content": prompt})
+        text, _, finish = await self._ask(self.messages, default)
+        self.answers.append({"turn": what, "text": text})
+        if finish == "length":
+            self.ctx.note(f"planning: the {what} was cut at the output limit; kept as it is")
+        if not text.strip():
+            self.ctx.note(f"planning: the model wrote an empty {what}")
+            text = f"(the model wrote no {what})"
+        self.messages.append({"role": "assistant", "content": text})
+        return text
+
+    async def json_turn(
+        self,
+        prompt: str,
+        schema: type[M],
+        review: Callable[[M], Review[Any]],
+        salvage: Callable[[str], M],
+        what: str,
+        default: int,
+    ) -> Any:
+        """Ask for ``schema``; check it; one repair turn for problems; fall back for the rest."""
+        self.messages.append({"role": "user", "content": prompt})
+        text, parsed = await self._ask_json(self.messages, schema, default, what)
+        result = review(parsed if parsed is not None else salvage(text))
+        if parsed is not None and result.problems:
+            repair = [
+                *self.messages,
+                {"role": "assistant", "content": text},
+                {"role": "user", "content": render("planning/repair", what=what, problems=result.problem_text())},
+            ]
+            text2, parsed2 = await self._ask_json(repair, schema, default, what)
+            if parsed2 is not None:
+                second = review(parsed2)
+                if len(second.problems) <= len(result.problems):
+                    result = second
+        for fallback in result.fallbacks:
+            self.ctx.note(f"planning ({what}): {fallback}")
+        # later turns see the checked answer, not the raw one
+        self.messages.append({"role": "assistant", "content": dump_model(result.value)})
+        return result.value
+
+    async def _ask_json(
+        self, messages: list[Message], schema: type[M], default: int, what: str
+    ) -> tuple[str, M | None]:
+        try:
+            text, parsed, _ = await self._ask(messages, default, schema=schema)
+        except StructuredOutputError as exc:
+            self.answers.append({"turn": what, "text": exc.text})
+            self.ctx.note(f"planning: the {what} was not valid JSON even after a repair turn; using what could be salvaged")
+            return exc.text, None
+        self.answers.append({"turn": what, "text": text})
+        return text, parsed
+
+    async def config_turn(self) -> str:
+        """Turn 4: config.yaml; invalid YAML gets one repair turn, then an empty config."""
+        self.messages.append({"role": "user", "content": render("planning/config")})
+        text, _, _ = await self._ask(self.messages, CONFIG_TOKENS)
+        self.answers.append({"turn": "config", "text": text})
+        config, error = parse_config(text)
+        if error:
+            repair = [
+                *self.messages,
+                {"role": "assistant", "content": text},
+                {"role": "user", "content": render("planning/config_repair", error=error)},
+            ]
+            text, _, _ = await self._ask(repair, CONFIG_TOKENS)
+            self.answers.append({"turn": "config", "text": text})
+            config, error = parse_config(text)
+        if error:
+            self.ctx.note(f"planning: config.yaml was still invalid after a repair turn ({error}); wrote an empty config")
+            config = EMPTY_CONFIG
+        self.messages.append({"role": "assistant", "content": "```yaml\n" + config.strip() + "\n```"})
+        return config
+
+    def save(self, path: Any) -> None:
+        data = {"messages": self.messages, "answers": self.answers}
+        write_inside(path.parent, path.name, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def parse_config(text: str) -> tuple[str, str]:
+    """The YAML of a config answer and ``""``, or ``""`` and what is wrong with it.
+
+    Takes the ```yaml block if there is one; the document must be a mapping with string keys
+    (an empty document counts as an empty mapping).
+    """
+    body = extract_code(text, "config.yaml") if fenced_blocks(text) else text.strip() + "\n"
+    try:
+        data = yaml.safe_load(body)
+    except yaml.YAMLError as exc:
+        return "", "it is not valid YAML: " + " ".join(str(exc).split())[:300]
+    if data is None:
+        return "{}\n" if not body.strip() else body, ""
+    if not isinstance(data, dict):
+        return "", f"it holds a {type(data).__name__}, not a mapping of keys to values"
+    if not all(isinstance(key, str) for key in data):
+        return "", "some of its top-level keys are not strings"
+    return body, ""

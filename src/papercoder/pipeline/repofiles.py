@@ -1,0 +1,113 @@
+"""The files of the generated repository that need no model: requirements, scripts, README.
+
+All deterministic, from the plan and the generated code, so they cost nothing and a rerun
+writes the same bytes.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import PurePosixPath
+
+from papercoder.pipeline.codeutil import imported_top_level
+from papercoder.pipeline.plancheck import clean_packages
+from papercoder.pipeline.schemas import Design, TaskPlan
+from papercoder.prompts import render
+
+# Import names whose pip distribution is named differently.
+PIP_NAMES = {
+    "sklearn": "scikit-learn",
+    "cv2": "opencv-python",
+    "PIL": "Pillow",
+    "yaml": "PyYAML",
+    "skimage": "scikit-image",
+    "bs4": "beautifulsoup4",
+    "dateutil": "python-dateutil",
+    "dotenv": "python-dotenv",
+    "hydra": "hydra-core",
+    "Crypto": "pycryptodome",
+    "attr": "attrs",
+    "google": "protobuf",
+    "tensorflow_datasets": "tensorflow-datasets",
+    "torch_geometric": "torch-geometric",
+    "sentence_transformers": "sentence-transformers",
+    "pytorch_lightning": "pytorch-lightning",
+}
+_STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | {"__future__"}
+
+
+def _key(name: str) -> str:
+    return re.split(r"[\[<>=!~\s;]", name, maxsplit=1)[0].lower().replace("_", "-").replace(".", "-")
+
+
+def requirements_text(planned: list[str], sources: dict[str, str]) -> str:
+    """``requirements.txt``: the planned packages, then third-party imports the plan missed.
+
+    Import names are mapped to pip names (``sklearn`` -> ``scikit-learn``); standard-library
+    modules and the repository's own modules are left out.
+    """
+    local = local_modules(list(sources))
+    lines: list[str] = []
+    seen: set[str] = set()
+
+    def add(requirement: str) -> None:
+        key = _key(requirement)
+        if key and key not in seen:
+            seen.add(key)
+            lines.append(requirement)
+
+    for requirement in clean_packages(planned):
+        name = re.split(r"[\[<>=!~\s;]", requirement, maxsplit=1)[0]
+        if name in _STDLIB or name in local:
+            continue
+        add(PIP_NAMES.get(name, requirement) if name == requirement else requirement)
+    imported: set[str] = set()
+    for path in sorted(sources):
+        if path.endswith(".py"):
+            imported.update(imported_top_level(sources[path]))
+    for module in sorted(imported):
+        if module not in _STDLIB and module not in local:
+            add(PIP_NAMES.get(module, module))
+    return "".join(f"{line}\n" for line in lines)
+
+
+def local_modules(paths: list[str]) -> set[str]:
+    """Names the repository's own files can be imported as (every directory and file stem)."""
+    names: set[str] = set()
+    for path in paths:
+        for part in PurePosixPath(path).with_suffix("").parts:
+            names.add(part)
+    return names
+
+
+def readme_text(title: str, design: Design, tasks: TaskPlan, model: str = "") -> str:
+    """The README of the generated repository: what it is, its files, how to run it."""
+    files = [{"path": item.path, "summary": _first_sentence(item.analysis)} for item in tasks.logic_analysis]
+    unclear = list(dict.fromkeys(design.unclear_points + tasks.unclear_points))
+    return render(
+        "coding/repo_readme",
+        title=title,
+        model=model,
+        approach=design.implementation_approach.strip(),
+        files=files,
+        entry_point=tasks.entry_point,
+        unclear=unclear,
+    )
+
+
+def _first_sentence(text: str, limit: int = 160) -> str:
+    flat = " ".join(text.split())
+    match = re.match(r"(.+?[.!?])(\s|$)", flat)
+    sentence = match.group(1) if match else flat
+    return sentence if len(sentence) <= limit else sentence[: limit - 3].rstrip() + "..."
+
+
+def reproduce_script(entry_point: str) -> str:
+    """``reproduce.sh``: the entry point with the paper's config."""
+    return render("coding/reproduce_sh", entry_point=entry_point)
+
+
+def smoke_script(entry_point: str) -> str:
+    """``smoke.sh``: the entry point in smoke mode (tiny synthetic data, CPU, under a minute)."""
+    return render("coding/smoke_sh", entry_point=entry_point)

@@ -1,0 +1,232 @@
+"""What every stage does around a model call: fit the window, size the answer, finish cut answers.
+
+Every request must fit the model's context window with room for its answer, and be built only
+from artifacts on disk so that a resumed run sends the same bytes (and the call log answers it).
+So context is cut deterministically here: whole optional parts first, then parts reduced to a
+shorter form, then text shortened in the middle, each step named so the stage can note it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from papercoder.errors import PapercoderError
+from papercoder.llm import LLM, Message, TruncatedError
+from papercoder.paper import estimate_tokens
+from papercoder.prompts import render
+
+
+class ContextBudgetError(PapercoderError):
+    """A request cannot be made to fit the model's context window, even after cutting context."""
+
+
+def margin(window: int) -> int:
+    """Tokens kept free: our estimate (characters / 4) is rough, code tokenises worse."""
+    return max(128, window // 16)
+
+
+def message_tokens(messages: list[Message]) -> int:
+    """Estimated input tokens of a request (content plus a little per-message overhead)."""
+    return sum(estimate_tokens(m["content"]) + 4 for m in messages)
+
+
+def answer_room(window: int, messages: list[Message], default: int) -> int:
+    """``max_tokens`` for a request: the stage default, or what the window leaves, if less."""
+    return min(default, window - message_tokens(messages) - margin(window))
+
+
+def min_answer(window: int, default: int) -> int:
+    """The least answer room a request is built to leave: a quarter of the window at most."""
+    return max(64, min(default, window // 4))
+
+
+def shorten(text: str, max_chars: int) -> str:
+    """``text`` cut to about ``max_chars`` in the middle, keeping its start and its end."""
+    if len(text) <= max_chars:
+        return text
+    marker = "\n\n[... shortened to fit the context window ...]\n\n"
+    keep = max(0, max_chars - len(marker))
+    tail = keep // 4
+    head = keep - tail
+    return text[:head].rstrip() + marker + (text[len(text) - tail :].lstrip() if tail else "")
+
+
+# --- fitting a single prompt built from parts --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Part:
+    """One piece of context in a prompt: a stable key, a heading, its text, and a shorter form."""
+
+    key: str  # e.g. "paper", "dependency:model.py", "interface:utils.py"
+    title: str
+    text: str
+    reduced: str | None = None  # e.g. the interface of a dependency's code
+
+
+Step = Callable[[list[Part], int], "list[Part] | None"]
+
+
+def drop(prefix: str) -> Step:
+    """A step that drops parts whose key starts with ``prefix``, last first, until enough is freed."""
+
+    def step(parts: list[Part], over: int) -> list[Part] | None:
+        kept = list(parts)
+        freed = 0
+        for part in reversed(parts):
+            if freed >= over:
+                break
+            if part.key.startswith(prefix):
+                kept.remove(part)
+                freed += estimate_tokens(part.text)
+        return kept if len(kept) < len(parts) else None
+
+    return step
+
+
+def reduce(prefix: str) -> Step:
+    """A step that swaps parts for their reduced form, last first, until enough is freed."""
+
+    def step(parts: list[Part], over: int) -> list[Part] | None:
+        result = list(parts)
+        freed = 0
+        changed = False
+        for i in range(len(parts) - 1, -1, -1):
+            part = parts[i]
+            if freed >= over:
+                break
+            if part.key.startswith(prefix) and part.reduced is not None and part.reduced != part.text:
+                result[i] = replace(part, text=part.reduced, reduced=None)
+                freed += estimate_tokens(part.text) - estimate_tokens(part.reduced)
+                changed = True
+        return result if changed else None
+
+    return step
+
+
+def cut(key: str, keep_chars: int = 400) -> Step:
+    """A step that shortens the part ``key`` by what is over, keeping at least ``keep_chars``."""
+
+    def step(parts: list[Part], over: int) -> list[Part] | None:
+        for i, part in enumerate(parts):
+            if part.key == key and len(part.text) > keep_chars:
+                target = max(keep_chars, len(part.text) - over * 4 - 200)
+                result = list(parts)
+                result[i] = replace(part, text=shorten(part.text, target))
+                return result
+        return None
+
+    return step
+
+
+def fit_parts(
+    parts: list[Part],
+    build: Callable[[list[Part]], list[Message]],
+    *,
+    window: int,
+    min_output: int,
+    steps: list[tuple[str, Step]],
+    what: str,
+) -> tuple[list[Message], list[str]]:
+    """Messages from ``parts``, cut step by step until ``min_output`` tokens of answer fit.
+
+    Returns the messages and the descriptions of the steps taken (for ``ctx.note``).
+    """
+    budget = window - margin(window) - min_output
+    messages = build(parts)
+    taken: list[str] = []
+    for description, step in steps:
+        over = message_tokens(messages) - budget
+        if over <= 0:
+            break
+        while over > 0:
+            changed = step(parts, over)
+            if changed is None:
+                break
+            parts = changed
+            messages = build(parts)
+            if description not in taken:
+                taken.append(description)
+            over = message_tokens(messages) - budget
+    if message_tokens(messages) > budget:
+        raise ContextBudgetError(
+            f"the prompt for {what} needs about {message_tokens(messages)} tokens and does not fit the model's "
+            f"context window of {window} tokens even after cutting context; use a model with a larger window"
+        )
+    return messages, taken
+
+
+def fit_conversation(
+    messages: list[Message],
+    *,
+    window: int,
+    min_output: int,
+    shrinkable: list[tuple[int, str, str]],
+) -> tuple[list[Message], list[str]]:
+    """Shorten pieces of earlier turns until ``min_output`` tokens of answer fit the window.
+
+    ``shrinkable`` lists ``(message index, piece of its content, description)`` in the order
+    to cut them; a piece is shortened in place in the middle, so the text around it survives.
+    """
+    budget = window - margin(window) - min_output
+    result = [dict(m) for m in messages]
+    taken: list[str] = []
+    for index, piece, description in shrinkable:
+        over = message_tokens(result) - budget
+        if over <= 0:
+            break
+        if not piece or piece not in result[index]["content"]:
+            continue
+        target = max(400, len(piece) - over * 4 - 200)
+        if target >= len(piece):
+            continue
+        result[index]["content"] = result[index]["content"].replace(piece, shorten(piece, target), 1)
+        taken.append(description)
+    if message_tokens(result) > budget:
+        raise ContextBudgetError(
+            f"the planning conversation needs about {message_tokens(result)} tokens and does not fit the model's "
+            f"context window of {window} tokens; use a model with a larger window"
+        )
+    return result, taken
+
+
+# --- answers cut at the output limit ---------------------------------------------------------
+
+
+async def complete_text(
+    llm: LLM, messages: list[Message], *, max_tokens: int, stage: str, what: str
+) -> tuple[str, bool]:
+    """The model's answer to ``messages``; an answer cut at its output limit is continued once.
+
+    Returns the text and whether a continuation was needed. A second cut raises
+    :class:`~papercoder.llm.TruncatedError` with a message saying what to do.
+    """
+    from papercoder.pipeline.codeutil import join_continuation
+
+    try:
+        completion = await llm.acomplete(messages, max_tokens=max_tokens, stage=stage)
+        return completion.text, False
+    except TruncatedError as exc:
+        partial = exc.completion.text
+    follow_up = [
+        *messages,
+        {"role": "assistant", "content": partial},
+        {"role": "user", "content": render("coding/continue")},
+    ]
+    room = answer_room(llm.context_window, follow_up, max_tokens)
+    if room < 64:
+        raise TruncatedError(
+            f"the answer for {what} was cut at the output limit and the context window has no room to continue it; "
+            "use a model with a larger context window or output limit",
+            exc.completion,
+        )
+    try:
+        rest = await llm.acomplete(follow_up, max_tokens=room, stage=stage)
+    except TruncatedError as again:
+        raise TruncatedError(
+            f"the answer for {what} was cut at the model's output limit twice (after one continuation); "
+            "use a model with a larger output limit, or plan smaller files",
+            again.completion,
+        ) from None
+    return join_continuation(partial, rest.text), True

@@ -1,0 +1,277 @@
+"""Fixtures of the stage tests: a small paper, a run directory, and a scripted model that answers
+each request by what it asks (so concurrent calls get the right answer whatever their order)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from papercoder.llm import LLM, FakeReply, ScriptedProvider
+from papercoder.pipeline.analysis import run_analysis
+from papercoder.pipeline.coding import run_coding
+from papercoder.pipeline.context import RunPaths, StageContext
+from papercoder.pipeline.planning import run_planning
+
+PAPER = """# Tiny Ridge Networks for Noisy Regression
+
+## Abstract
+
+We propose a two-layer network trained with an L2 penalty on noisy synthetic regression data.
+
+## Method
+
+The model is f(x) = W2 relu(W1 x + b1) + b2 with hidden width 16. The loss is the mean squared
+error plus lambda times the squared norm of the weights, with lambda = 0.01.
+
+## Experiments
+
+We train for 200 epochs with Adam, learning rate 0.001 and batch size 32, on 1000 points drawn
+from y = sin(3x) + noise with noise standard deviation 0.1. We report the test mean squared error.
+"""
+
+PLAN = """## Method
+A two-layer MLP with width 16, MSE loss plus an L2 penalty (lambda 0.01).
+## Data
+1000 synthetic points, y = sin(3x) + N(0, 0.1).
+## Training
+Adam, lr 0.001, batch 32, 200 epochs.
+## Evaluation
+Test MSE.
+## Unclear points
+Train/test split ratio: use 80/20.
+"""
+
+FILES = ["data.py", "model.py", "main.py"]
+
+DATA_PY = '''"""Synthetic data: y = sin(3x) + noise."""
+import math
+import random
+
+
+def make_data(n, noise, seed=0):
+    """Return a list of (x, y) pairs."""
+    rng = random.Random(seed)
+    xs = [rng.uniform(-1, 1) for _ in range(n)]
+    return [(x, math.sin(3 * x) + rng.gauss(0, noise)) for x in xs]
+'''
+
+MODEL_PY = '''"""The model: a linear fit standing in for the paper's network."""
+
+
+class Model:
+    """Fits y = a x + b by gradient descent."""
+
+    def __init__(self, lr=0.001):
+        self.a = 0.0
+        self.b = 0.0
+        self.lr = lr
+
+    def step(self, x, y):
+        """One gradient step on one point; returns the squared error."""
+        err = self.a * x + self.b - y
+        self.a -= self.lr * err * x
+        self.b -= self.lr * err
+        return err * err
+'''
+
+MAIN_PY = '''"""Entry point: train on synthetic data and report the error."""
+import argparse
+
+import yaml
+
+from data import make_data
+from model import Model
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--config", default="config.yaml")
+    parser.add_argument("--smoke", action="store_true")
+    args = parser.parse_args()
+    with open(args.config) as f:
+        config = yaml.safe_load(f) or {}
+    n = 20 if args.smoke else config["data"]["n"]
+    points = make_data(n, config["data"]["noise"])
+    model = Model(config["training"]["lr"])
+    loss = sum(model.step(x, y) for x, y in points) / len(points)
+    print(f"mse {loss:.4f}")
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+CODE = {"data.py": DATA_PY, "model.py": MODEL_PY, "main.py": MAIN_PY}
+
+CONFIG = """```yaml
+data:
+  n: 1000
+  noise: 0.1  # Section 3
+training:
+  lr: 0.001
+  batch_size: 32
+  epochs: 200
+model:
+  hidden: 16
+  weight_decay: 0.01
+```"""
+
+
+def design_json(files=FILES, entry="main.py", **overrides) -> str:
+    data = {
+        "implementation_approach": "Plain Python: a data generator, a model, a training entry point.",
+        "file_list": list(files),
+        "entry_point": entry,
+        "class_diagram": "classDiagram\n  class Model {\n    +step(x, y) float\n  }",
+        "sequence_diagram": "sequenceDiagram\n  main->>data: make_data\n  main->>Model: step",
+        "unclear_points": ["split ratio"],
+    }
+    data.update(overrides)
+    return "```json\n" + json.dumps(data, indent=1) + "\n```"
+
+
+DEFAULT_DEPS = {"data.py": [], "model.py": [], "main.py": ["data.py", "model.py"]}
+
+
+def logic_json(tasks=FILES, deps=None, packages=("numpy", "pyyaml"), **overrides) -> str:
+    deps = DEFAULT_DEPS if deps is None else deps
+    data = {
+        "required_packages": list(packages),
+        "logic_analysis": [
+            {"path": path, "analysis": f"Logic of {path}: implements its part of the paper.", "depends_on": d}
+            for path, d in deps.items()
+        ],
+        "task_list": list(tasks),
+        "shared_knowledge": "config keys: data.n, data.noise, training.lr",
+        "unclear_points": [],
+    }
+    data.update(overrides)
+    return json.dumps(data)
+
+
+def fenced(code: str, language: str = "python") -> str:
+    return f"Here is the file.\n\n```{language}\n{code}```\n"
+
+
+_FILE = re.compile(r"Write the complete file `([^`]+)`")
+_ANALYSIS = re.compile(r"implementation analysis of `([^`]+)`")
+_BROKEN_FILE = re.compile(r"The file `([^`]+)` you wrote does not parse")
+
+
+def classify(messages: list[dict]) -> str:
+    """The kind of request: which turn, which file."""
+    last = messages[-1]["content"]
+    if "Your previous answer could not be used" in last:
+        return "json_repair"
+    if "cut off at the output limit" in last:
+        code = next((m["content"] for m in messages if _FILE.search(m["content"])), "")
+        return "continue:" + (_FILE.search(code).group(1) if code else "?")
+    if match := _BROKEN_FILE.search(last):
+        return "syntax_repair:" + match.group(1)
+    if match := _FILE.search(last):
+        return "code:" + match.group(1)
+    if match := _ANALYSIS.search(last):
+        return "analysis:" + match.group(1)
+    if "Your architecture design has problems" in last:
+        return "design_repair"
+    if "Your logic design has problems" in last:
+        return "logic_repair"
+    if "That config.yaml cannot be used" in last:
+        return "config_repair"
+    if "write config.yaml for the repository" in last:
+        return "config"
+    if "Next, the logic design" in last:
+        return "logic"
+    if "design the architecture" in last:
+        return "design"
+    if "overall implementation plan" in last:
+        return "plan"
+    raise AssertionError("unexpected request: " + last[:300])
+
+
+@dataclass
+class PaperModel:
+    """Answers by request kind. A list is consumed in order (the last answer repeats)."""
+
+    answers: dict = field(default_factory=dict)
+    delay: float = 0.0
+    seen: list = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        defaults = {
+            "plan": PLAN,
+            "design": design_json(),
+            "logic": logic_json(),
+            "config": CONFIG,
+            "analysis": "## Analysis\nDetailed steps for this file.",
+            **{f"code:{path}": fenced(code) for path, code in CODE.items()},
+        }
+        self.answers = {**defaults, **self.answers}
+
+    def __call__(self, messages: list[dict]) -> FakeReply:
+        kind = classify(messages)
+        self.seen.append(kind)
+        key = kind if kind in self.answers else kind.split(":")[0]
+        if key not in self.answers:
+            raise AssertionError(f"no scripted answer for {kind}")
+        answer = self.answers[key]
+        if isinstance(answer, list):
+            answer = answer.pop(0) if len(answer) > 1 else answer[0]
+        if isinstance(answer, str):
+            answer = FakeReply(text=answer)
+        if self.delay and not answer.delay:
+            answer = FakeReply(answer.text, answer.finish_reason, self.delay, answer.error, answer.usage)
+        return answer
+
+
+@dataclass
+class Run:
+    """A run directory with the paper, a context, and what the stages reported."""
+
+    ctx: StageContext
+    provider: ScriptedProvider
+    notes: list = field(default_factory=list)
+    progress: list = field(default_factory=list)
+
+    @property
+    def paths(self) -> RunPaths:
+        return self.ctx.paths
+
+    def requests(self, prefix: str = "") -> list:
+        """Requests sent to the model, optionally only those of one stage (by the system prompt)."""
+        return [c["request"] for c in self.provider.calls]
+
+    def stage(self, stage: str) -> None:
+        func = {"planning": run_planning, "analysis": run_analysis, "coding": run_coding}[stage]
+        asyncio.run(func(self.ctx))
+
+    def all(self) -> None:
+        for stage in ("planning", "analysis", "coding"):
+            self.stage(stage)
+
+
+def make_run(root: Path, model: PaperModel | None = None, *, window: int = 128_000, concurrency: int = 4,
+             paper: str = PAPER) -> Run:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "paper.md").write_text(paper, encoding="utf-8")
+    provider = ScriptedProvider(model or PaperModel(), context_window=window)
+    run = Run(ctx=None, provider=provider)  # type: ignore[arg-type]
+    run.ctx = StageContext(
+        paths=RunPaths(root),
+        llm=LLM(provider, concurrency=concurrency),
+        concurrency=concurrency,
+        progress=lambda stage, done, total: run.progress.append((stage, done, total)),
+        note=run.notes.append,
+    )
+    return run
+
+
+def request_key(request) -> str:
+    """A request as the call log would hash it."""
+    return json.dumps(
+        {"messages": request.messages, "max_tokens": request.max_tokens, "schema": request.schema_name},
+        sort_keys=True,
+    )
