@@ -1,7 +1,8 @@
 """The model interface every stage uses: :class:`LLM`.
 
-It wraps one :class:`~papercoder.llm.provider.Provider` and adds what every call needs:
-a concurrency limit, structured output with one repair turn, and surfacing truncation.
+It wraps one :class:`~papercoder.llm.provider.Provider` and adds what every call needs: the
+call log and cache, retries with backoff, a concurrency limit, usage and cost per stage, a
+budget cap, structured output with one repair turn, and surfacing truncation.
 """
 
 from __future__ import annotations
@@ -13,21 +14,56 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from papercoder.llm.errors import StructuredOutputError, TruncatedError
+from papercoder.llm.accounting import Price, Pricer, StageTotals, estimate_tokens, sum_totals
+from papercoder.llm.calllog import CallLog, request_hash
+from papercoder.llm.errors import BudgetExceededError, LLMError, StructuredOutputError, TruncatedError
 from papercoder.llm.provider import Provider
+from papercoder.llm.retry import RetriesExhausted, RetryPolicy, call_with_retries
 from papercoder.llm.structured import extract_json
-from papercoder.llm.types import Completion, Message, Request
+from papercoder.llm.types import Completion, Message, RawResponse, Request, Usage
 
 DEFAULT_CONTEXT_WINDOW = 8192
+# Output tokens assumed for the budget check when a call sets no max_tokens.
+DEFAULT_OUTPUT_ESTIMATE = 4096
+_SECRET_WORDS = ("key", "secret", "authorization", "password")
 
 
 class LLM:
-    """One model, used by all stages; safe to share between concurrent tasks."""
+    """One model, used by all stages; safe to share between concurrent tasks.
 
-    def __init__(self, provider: Provider, *, concurrency: int = 4):
+    ``log`` records every call and answers repeated ones; ``max_cost`` (USD) stops the run
+    before a call would exceed it; ``prices`` overrides the price list (a :class:`Pricer`, or
+    ``{model string: Price}``); ``retry`` sets how transient faults are retried.
+    """
+
+    def __init__(
+        self,
+        provider: Provider,
+        *,
+        concurrency: int = 4,
+        log: CallLog | None = None,
+        max_cost: float | None = None,
+        prices: Pricer | dict[str, Price] | None = None,
+        retry: RetryPolicy | None = None,
+    ):
         self.provider = provider
-        self.concurrency = concurrency
-        self._semaphore: asyncio.Semaphore | None = None
+        self.concurrency = max(1, int(concurrency))
+        self.log = log
+        self.max_cost = max_cost
+        self.retry = retry or RetryPolicy()
+        if isinstance(prices, Pricer):
+            self.pricer = prices
+        else:
+            self.pricer = Pricer(
+                provider.model,
+                provider_id=getattr(provider, "price_provider", None) or _provider_prefix(provider.model),
+                api_url=getattr(provider, "api_url", None),
+                overrides=prices,
+            )
+        self._semaphores: dict[int, asyncio.Semaphore] = {}
+        self._totals: dict[str, StageTotals] = {}
+        self._spent = log.spent() if (log is not None and max_cost is not None) else 0.0
+        self._reserved = 0.0
 
     @property
     def model(self) -> str:
@@ -37,6 +73,20 @@ class LLM:
     def context_window(self) -> int:
         """The model's context window in tokens, or a conservative default when unknown."""
         return self.provider.context_window or DEFAULT_CONTEXT_WINDOW
+
+    def totals(self) -> dict[str, StageTotals]:
+        """Calls, tokens, cost and time per stage label, for the calls made through this LLM."""
+        return {stage: StageTotals() + totals for stage, totals in self._totals.items()}
+
+    def total(self) -> StageTotals:
+        """The sum of :meth:`totals` over all stages."""
+        return sum_totals(self._totals)
+
+    async def aclose(self) -> None:
+        """Release the provider's connections (optional; the process exit does it too)."""
+        close = getattr(self.provider, "aclose", None)
+        if close is not None:
+            await close()
 
     async def acomplete(
         self,
@@ -103,22 +153,128 @@ class LLM:
 
     def complete(self, messages: list[Message], **kwargs: Any) -> Completion:
         """Synchronous form of :meth:`acomplete` (for code not already in an event loop)."""
-        return asyncio.run(self.acomplete(messages, **kwargs))
+
+        async def once() -> Completion:
+            try:
+                return await self.acomplete(messages, **kwargs)
+            finally:  # the provider's connections belong to this short-lived loop
+                await self.aclose()
+
+        return asyncio.run(once())
 
     async def _call(self, request: Request, stage: str) -> Completion:
-        if self._semaphore is None:
-            self._semaphore = asyncio.Semaphore(self.concurrency)
-        async with self._semaphore:
+        payload = self._payload(request)
+        key = request_hash(payload)
+        if self.log is not None:
+            hit = self.log.lookup(key)
+            if hit is not None:
+                return self._answer_from_log(hit, key, payload, stage)
+        async with self._semaphore():
+            estimate = self._reserve(request, stage)
             start = time.monotonic()
-            raw = await self.provider.generate(request)
+            try:
+                raw = await call_with_retries(lambda: self.provider.generate(request), self.retry)
+            except RetriesExhausted as exc:
+                self._failed(key, payload, stage, start, exc)
+                raise LLMError(
+                    f"{self.model} did not answer (stage {stage or '?'}): {exc}; "
+                    "check that the server is reachable and your rate limits, then run again"
+                ) from None
+            except BaseException as exc:
+                self._failed(key, payload, stage, start, exc)
+                raise
+            finally:
+                self._reserved -= estimate
             latency = time.monotonic() - start
-        return Completion(
-            text=raw.text,
-            usage=raw.usage,
-            finish_reason=raw.finish_reason,
-            latency=latency,
-            model=raw.model or self.model,
+        return self._answered(raw, key, payload, stage, latency)
+
+    def _payload(self, request: Request) -> dict[str, Any]:
+        """What identifies a request in the cache: never a key, never a timestamp."""
+        options = {**(getattr(self.provider, "options", None) or {}), **request.extra}
+        options = {k: v for k, v in options.items() if not any(word in k.lower() for word in _SECRET_WORDS)}
+        return {
+            "model": self.model,
+            "messages": request.messages,
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+            "json_schema": request.json_schema,
+            "schema_name": request.schema_name,
+            "sample": request.sample,
+            "options": options,
+        }
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        # One per event loop: ``complete`` runs each call in a fresh loop.
+        loop_id = id(asyncio.get_running_loop())
+        semaphore = self._semaphores.get(loop_id)
+        if semaphore is None:
+            self._semaphores = {loop_id: asyncio.Semaphore(self.concurrency)}
+            semaphore = self._semaphores[loop_id]
+        return semaphore
+
+    def _reserve(self, request: Request, stage: str) -> float:
+        """Check the budget against an estimate of this call; hold the estimate while it runs."""
+        if self.max_cost is None:
+            return 0.0
+        text = "".join(m.get("content", "") for m in request.messages) + json.dumps(request.json_schema or "")
+        usage = Usage(input_tokens=estimate_tokens(text), output_tokens=request.max_tokens or DEFAULT_OUTPUT_ESTIMATE)
+        estimate = self.pricer.cost(usage)
+        if estimate is None:
+            raise BudgetExceededError(
+                f"the price of {self.model} is unknown, so the budget of ${self.max_cost:.2f} cannot be enforced; "
+                f'add a [prices."{self.model}"] entry to papercoder.toml or drop the budget'
+            )
+        committed = self._spent + self._reserved
+        if committed + estimate > self.max_cost:
+            raise BudgetExceededError(
+                f"the next call (stage {stage or '?'}, about ${estimate:.4f}) would take the run past its budget "
+                f"of ${self.max_cost:.2f} (${committed:.4f} spent or committed); raise the budget to go on"
+            )
+        self._reserved += estimate
+        return estimate
+
+    def _answer_from_log(self, hit: Any, key: str, payload: dict[str, Any], stage: str) -> Completion:
+        call_id = self.log.record(  # type: ignore[union-attr]
+            request_hash=key, stage=stage, model=self.model, request=payload, text=hit.text,
+            finish_reason=hit.finish_reason, usage=hit.usage, cost=0.0, latency=0.0, cached=True,
         )
+        self._count(stage, usage=hit.usage, cost=0.0, seconds=0.0, cached=True, error=False)
+        return Completion(
+            text=hit.text or "", usage=hit.usage, finish_reason=hit.finish_reason or "stop", cost=0.0,
+            latency=0.0, model=self.model, cached=True, call_id=call_id,
+        )
+
+    def _answered(self, raw: RawResponse, key: str, payload: dict[str, Any], stage: str, latency: float) -> Completion:
+        cost = self.pricer.cost(raw.usage)
+        if cost is not None:
+            self._spent += cost
+        call_id = None
+        if self.log is not None:
+            call_id = self.log.record(
+                request_hash=key, stage=stage, model=self.model, request=payload, text=raw.text,
+                finish_reason=raw.finish_reason, usage=raw.usage, cost=cost, latency=latency,
+            )
+        self._count(stage, usage=raw.usage, cost=cost, seconds=latency, cached=False, error=False)
+        return Completion(
+            text=raw.text, usage=raw.usage, finish_reason=raw.finish_reason, cost=cost, latency=latency,
+            model=raw.model or self.model, call_id=call_id,
+        )
+
+    def _failed(self, key: str, payload: dict[str, Any], stage: str, start: float, exc: BaseException) -> None:
+        latency = time.monotonic() - start
+        if self.log is not None:
+            self.log.record(
+                request_hash=key, stage=stage, model=self.model, request=payload, text=None, finish_reason=None,
+                cost=0.0, latency=latency, error=f"{type(exc).__name__}: {exc}"[:2000],
+            )
+        self._count(stage, usage=Usage(), cost=0.0, seconds=latency, cached=False, error=True)
+
+    def _count(self, stage: str, **call: Any) -> None:
+        self._totals.setdefault(stage, StageTotals()).add(**call)
+
+
+def _provider_prefix(model: str) -> str | None:
+    return model.split(":", 1)[0] if ":" in model else None
 
 
 def parse_into(schema: type[BaseModel], text: str) -> BaseModel:

@@ -1,0 +1,227 @@
+"""From a model string to a ready :class:`~papercoder.llm.LLM`: :func:`open_model`.
+
+Model strings name the provider: ``openai:MODEL``, ``anthropic:MODEL``, ``local:smollm2``,
+``local:/path/model.gguf``; a bare name together with a base URL means an OpenAI-compatible
+server (vLLM, Ollama, llama.cpp server, LM Studio, OpenRouter, ...). With no model string the
+choice falls to the config file, then to the keys and base URL in the environment, then to the
+embedded demonstration model.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from papercoder.config import Config, load_config
+from papercoder.errors import ConfigError
+from papercoder.llm.calllog import CallLog
+from papercoder.llm.client import LLM
+from papercoder.llm.provider import Provider
+from papercoder.llm.retry import RetryPolicy
+
+DEFAULT_OPENAI_MODEL = "openai:gpt-4.1"
+DEFAULT_ANTHROPIC_MODEL = "anthropic:claude-sonnet-4-5"
+EMBEDDED_MODEL = "local:smollm2"
+PROVIDERS = ("openai", "anthropic", "local")
+
+_announced = False
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """Which model to use and how to reach it, before anything is loaded or contacted."""
+
+    provider: str  # "openai", "anthropic" or "local"
+    name: str  # the provider's model name, or for local a path or "smollm2"
+    base_url: str | None = None
+    api_key_env: str | None = None  # the environment variable holding the key
+    explicit_provider: bool = True  # False for a bare name on a compatible server
+    reason: str = ""  # why this model: "flag", "config", "OPENAI_API_KEY", "default"
+
+    @property
+    def spec(self) -> str:
+        return f"{self.provider}:{self.name}"
+
+
+def parse_model_spec(spec: str, *, base_url: str | None = None) -> ModelChoice:
+    """Split a model string into provider and name; ``ConfigError`` when it names none."""
+    spec = spec.strip()
+    prefix, sep, rest = spec.partition(":")
+    if sep and prefix in PROVIDERS:
+        if not rest:
+            raise ConfigError(f"the model string {spec!r} names no model; write e.g. {prefix}:NAME")
+        return ModelChoice(prefix, rest, base_url=base_url)
+    if spec.endswith(".gguf"):
+        return ModelChoice("local", spec)
+    if base_url:
+        return ModelChoice("openai", spec, base_url=base_url, explicit_provider=False)
+    raise ConfigError(
+        f"the model string {spec!r} names no provider; write openai:{spec}, anthropic:{spec} or "
+        "local:PATH.gguf, or give --base-url for an OpenAI-compatible server"
+    )
+
+
+def choose_model(
+    spec: str | None = None,
+    *,
+    base_url: str | None = None,
+    config: Config | None = None,
+    env: Mapping[str, str] | None = None,
+) -> ModelChoice:
+    """Decide the model: flag, then config file, then keys and base URL in the environment, then embedded."""
+    config = config or Config()
+    env = os.environ if env is None else env
+    openai_url = base_url or config.base_url or env.get("OPENAI_BASE_URL") or None
+    reason = "flag"
+    if not spec and config.model:
+        spec, reason = config.model, "config file"
+    if spec:
+        choice = parse_model_spec(spec, base_url=base_url)
+        if choice.provider == "openai":
+            choice = _replace(choice, base_url=openai_url)
+        elif choice.provider == "anthropic":
+            choice = _replace(choice, base_url=base_url or env.get("ANTHROPIC_BASE_URL") or None)
+        return _replace(choice, reason=reason, api_key_env=_key_env(choice.provider, config))
+    if openai_url:
+        name = _first_served_model(openai_url, env.get(config.api_key_env or "OPENAI_API_KEY"))
+        return ModelChoice("openai", name, base_url=openai_url, explicit_provider=False, reason="base URL",
+                           api_key_env=_key_env("openai", config))
+    if env.get(config.api_key_env or "OPENAI_API_KEY"):
+        return _replace(parse_model_spec(DEFAULT_OPENAI_MODEL), reason="OPENAI_API_KEY", api_key_env=_key_env("openai", config))
+    if env.get("ANTHROPIC_API_KEY"):
+        return _replace(parse_model_spec(DEFAULT_ANTHROPIC_MODEL), reason="ANTHROPIC_API_KEY", api_key_env="ANTHROPIC_API_KEY")
+    return _replace(parse_model_spec(EMBEDDED_MODEL), reason="default")
+
+
+def build_provider(choice: ModelChoice, config: Config | None = None, env: Mapping[str, str] | None = None,
+                   *, timeout: float | None = None) -> Provider:
+    """Create the provider for a choice; checks keys and files, contacts nothing."""
+    config = config or Config()
+    env = os.environ if env is None else env
+    timeout = timeout or config.timeout or 600.0
+    key = env.get(choice.api_key_env) if choice.api_key_env else None
+    if choice.provider == "openai":
+        from papercoder.llm.providers.openai_chat import OpenAIProvider
+
+        if not key and not choice.base_url:
+            raise ConfigError(
+                f"{choice.spec} needs an API key: set {choice.api_key_env or 'OPENAI_API_KEY'} in the environment, "
+                "or give --base-url for an OpenAI-compatible server"
+            )
+        provider = OpenAIProvider(
+            choice.name, base_url=choice.base_url, api_key=key, timeout=timeout, stream=bool(config.stream),
+            reasoning_effort=config.reasoning_effort, context_window=config.context_window,
+            price_provider="openai" if choice.explicit_provider else None,
+        )
+    elif choice.provider == "anthropic":
+        from papercoder.llm.providers.anthropic_messages import DEFAULT_MAX_TOKENS, AnthropicProvider
+
+        if not key and not choice.base_url:
+            raise ConfigError(f"{choice.spec} needs an API key: set ANTHROPIC_API_KEY in the environment")
+        provider = AnthropicProvider(
+            choice.name, api_key=key, base_url=choice.base_url, timeout=timeout,
+            max_tokens=config.max_output_tokens or DEFAULT_MAX_TOKENS, context_window=config.context_window,
+        )
+    elif choice.provider == "local":
+        from papercoder.llm.providers.local_llama import BUNDLED, LocalProvider, bundled_model_path
+
+        if choice.name == BUNDLED:
+            provider = LocalProvider(bundled_model_path(), label=BUNDLED)
+        else:
+            provider = LocalProvider(Path(choice.name).expanduser(), label=choice.name)
+    else:  # pragma: no cover - parse_model_spec only makes the three
+        raise ConfigError(f"unknown provider {choice.provider!r}")
+    return provider
+
+
+def open_model(
+    spec: str | None = None,
+    *,
+    base_url: str | None = None,
+    log_path: Path | None = None,
+    max_cost: float | None = None,
+    concurrency: int | None = None,
+    config: Config | None = None,
+    quiet: bool = False,
+    timeout: float | None = None,
+    retry: RetryPolicy | None = None,
+) -> LLM:
+    """An :class:`LLM` for a model string (or the configured default), with its call log.
+
+    Flags (the arguments) override the config file. ``log_path`` is the run's ``calls.sqlite``.
+    When nothing is configured, the embedded tiny model is used and announced once on stderr.
+    """
+    config = config if config is not None else load_config()
+    choice = choose_model(spec, base_url=base_url, config=config)
+    provider = build_provider(choice, config, timeout=timeout)
+    if choice.reason == "default" and not quiet:
+        announce_embedded_model()
+    if getattr(provider, "context_window", None) is None:
+        provider.context_window = _known_context_window(provider, config)
+    log = CallLog(log_path) if log_path is not None else None
+    return LLM(
+        provider,
+        concurrency=concurrency or config.concurrency or 4,
+        log=log,
+        max_cost=max_cost if max_cost is not None else config.max_cost,
+        prices=config.prices,
+        retry=retry or RetryPolicy(attempts=config.retries or RetryPolicy.attempts),
+    )
+
+
+def announce_embedded_model() -> None:
+    """Say once per process that the embedded model is a toy and how to configure a real one."""
+    global _announced
+    if _announced:
+        return
+    _announced = True
+    print(
+        "papercoder: no model configured, so using the embedded demonstration model local:smollm2 "
+        "(SmolLM2-135M: tiny, expect poor results). For real work set OPENAI_API_KEY or ANTHROPIC_API_KEY, "
+        "pass -m MODEL (and --base-url for an OpenAI-compatible server), or set model in papercoder.toml.",
+        file=sys.stderr,
+    )
+
+
+def _known_context_window(provider: Provider, config: Config) -> int | None:
+    from papercoder.llm.accounting import Pricer
+
+    pricer = Pricer(provider.model, provider_id=getattr(provider, "price_provider", None),
+                    api_url=getattr(provider, "api_url", None), overrides=config.prices)
+    return pricer.context_window()
+
+
+def _key_env(provider: str, config: Config) -> str | None:
+    if provider == "openai":
+        return config.api_key_env or "OPENAI_API_KEY"
+    if provider == "anthropic":
+        return "ANTHROPIC_API_KEY"
+    return None
+
+
+def _first_served_model(base_url: str, key: str | None) -> str:
+    """Ask an OpenAI-compatible server which models it serves; the first one is the default."""
+    import httpx
+
+    headers = {"authorization": f"Bearer {key}"} if key else {}
+    try:
+        response = httpx.get(base_url.rstrip("/") + "/models", headers=headers, timeout=10)
+        response.raise_for_status()
+        names = [item["id"] for item in response.json().get("data", [])]
+    except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ConfigError(
+            f"the server at {base_url} did not list its models ({type(exc).__name__}); check that it runs, "
+            "or name the model with -m"
+        ) from None
+    if not names:
+        raise ConfigError(f"the server at {base_url} lists no models; name one with -m")
+    return names[0]
+
+
+def _replace(choice: ModelChoice, **changes: object) -> ModelChoice:
+    from dataclasses import replace
+
+    return replace(choice, **changes)

@@ -1,0 +1,153 @@
+"""``anthropic:MODEL`` through the official ``anthropic`` SDK (the ``[anthropic]`` extra).
+
+Structured answers use a forced tool call whose input schema is the wanted JSON schema: the
+Messages API's way of constraining output to a schema.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from papercoder.errors import ConfigError
+from papercoder.llm.errors import ContextLengthError, LLMError
+from papercoder.llm.providers.common import PerLoop, context_limit, looks_like_context_overflow
+from papercoder.llm.retry import TransientError, parse_retry_after
+from papercoder.llm.types import RawResponse, Request, Usage
+
+DEFAULT_MAX_TOKENS = 8192  # the Messages API requires max_tokens; every current model accepts this
+ANTHROPIC_EXTRA = "pip install 'papercoder[anthropic]'"
+_FINISH = {"end_turn": "stop", "stop_sequence": "stop", "tool_use": "stop", "max_tokens": "length",
+           "refusal": "content_filter", "model_context_window_exceeded": "length", "pause_turn": "stop"}
+
+
+class AnthropicProvider:
+    """Claude models through the Messages API."""
+
+    supports_json_schema = True
+    price_provider = "anthropic"
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        timeout: float = 600.0,
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        context_window: int | None = None,
+    ):
+        try:
+            import anthropic  # noqa: F401
+        except ImportError:
+            raise ConfigError(f"anthropic: models need the anthropic SDK; run: {ANTHROPIC_EXTRA}") from None
+        self.name = name
+        self.model = f"anthropic:{name}"
+        self.base_url = base_url
+        self.api_url = None  # priced by provider, wherever the endpoint is
+        self.context_window = context_window
+        self.default_max_tokens = max_tokens
+        self.options: dict[str, Any] = {}
+        self._clients = PerLoop(lambda: _make_client(api_key, base_url, timeout))
+
+    async def generate(self, request: Request) -> RawResponse:
+        import anthropic
+
+        params = self._params(request)
+        try:
+            message = await self._clients.get().messages.create(**params)
+        except anthropic.APIStatusError as exc:
+            raise self._status_error(exc) from None
+        except anthropic.APIConnectionError as exc:  # includes timeouts
+            raise TransientError(f"{self.model}: {type(exc).__name__}: {exc}") from None
+        except (ValueError, anthropic.APIResponseValidationError) as exc:
+            raise TransientError(f"{self.model}: the server sent an unreadable answer ({exc})") from None
+        return self._parse(message)
+
+    async def list_models(self) -> list[str]:
+        page = await self._clients.get().models.list()
+        return [model.id for model in page.data]
+
+    async def aclose(self) -> None:
+        client = self._clients.take()
+        if client is not None:
+            await client.close()
+
+    def _params(self, request: Request) -> dict[str, Any]:
+        system = "\n\n".join(m["content"] for m in request.messages if m.get("role") == "system")
+        turns = [
+            {"role": m["role"], "content": m["content"]} for m in request.messages if m.get("role") in ("user", "assistant")
+        ]
+        params: dict[str, Any] = {
+            "model": self.name,
+            "messages": turns,
+            "max_tokens": request.max_tokens or self.default_max_tokens,
+        }
+        if system:
+            params["system"] = system
+        if request.temperature is not None:
+            params["temperature"] = min(max(request.temperature, 0.0), 1.0)
+        if request.json_schema is not None:
+            tool = _tool_name(request.schema_name)
+            params["tools"] = [
+                {"name": tool, "description": "Give the answer as this tool's input.", "input_schema": request.json_schema}
+            ]
+            params["tool_choice"] = {"type": "tool", "name": tool}
+        params.update(request.extra)
+        return params
+
+    def _parse(self, message: Any) -> RawResponse:
+        parts: list[str] = []
+        for block in getattr(message, "content", None) or []:
+            if block.type == "text":
+                parts.append(block.text)
+            elif block.type == "tool_use":
+                parts.append(json.dumps(block.input))
+        raw_usage = getattr(message, "usage", None)
+        cache_read = getattr(raw_usage, "cache_read_input_tokens", 0) or 0
+        cache_write = getattr(raw_usage, "cache_creation_input_tokens", 0) or 0
+        usage = Usage(
+            # Anthropic counts cache reads and writes apart from input_tokens; ours include them.
+            input_tokens=(getattr(raw_usage, "input_tokens", 0) or 0) + cache_read + cache_write,
+            cached_input_tokens=cache_read,
+            output_tokens=getattr(raw_usage, "output_tokens", 0) or 0,
+        )
+        stop = getattr(message, "stop_reason", None) or "end_turn"
+        return RawResponse(text="".join(parts), finish_reason=_FINISH.get(stop, stop), usage=usage,
+                           model=getattr(message, "model", "") or "")
+
+    def _status_error(self, exc: Any) -> Exception:
+        status = exc.status_code
+        message = _message(exc)
+        if status == 429 or status >= 500 or status == 408:
+            retry_after = parse_retry_after(exc.response.headers.get("retry-after"))
+            return TransientError(f"{self.model}: HTTP {status}: {message[:300]}", retry_after=retry_after, status=status)
+        if status in (401, 403):
+            return ConfigError(f"Anthropic refused the API key for {self.model} (HTTP {status}); set a valid ANTHROPIC_API_KEY")
+        if status == 404:
+            return ConfigError(f"Anthropic does not know the model {self.name!r} (HTTP 404); check the model name")
+        if looks_like_context_overflow(message):
+            limit = context_limit(message)
+            window = f" of {limit} tokens" if limit else ""
+            return ContextLengthError(f"the request does not fit the context window{window} of {self.model}", limit)
+        return LLMError(f"{self.model} rejected the request (HTTP {status}): {' '.join(message.split())[:300]}")
+
+
+def _make_client(api_key: str | None, base_url: str | None, timeout: float) -> Any:
+    import anthropic
+
+    return anthropic.AsyncAnthropic(api_key=api_key or "not-needed", base_url=base_url, max_retries=0, timeout=timeout)
+
+
+def _message(exc: Any) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and inner.get("message"):
+            return str(inner["message"])
+    return str(getattr(exc, "message", "") or exc)
+
+
+def _tool_name(name: str | None) -> str:
+    cleaned = "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in (name or "answer"))
+    return cleaned[:64] or "answer"

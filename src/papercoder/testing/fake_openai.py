@@ -1,0 +1,153 @@
+"""A fake OpenAI-compatible server on 127.0.0.1, for the real client code path in tests.
+
+    with FakeOpenAIServer(["hello", Reply.rate_limited(0.01), "again"]) as server:
+        llm = open_model("openai:gpt-4.1", base_url=server.base_url)
+        ...
+        assert server.requests[0].body["model"] == "gpt-4.1"
+
+Serves ``POST /v1/chat/completions`` (plain and streaming, usage in the final chunk when
+``stream_options.include_usage`` is set) and ``GET /v1/models``. See :class:`Reply` for faults.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from papercoder.testing.fake_http import FakeServer, Reply, _Handler, count_tokens
+
+__all__ = ["FakeOpenAIServer", "Reply"]
+
+
+class FakeOpenAIServer(FakeServer):
+    """Speaks the OpenAI chat completions API; scripted with :class:`Reply` values or strings."""
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.url}/v1"
+
+    def handle(self, handler: _Handler, method: str, path: str, body: Any) -> None:
+        if method == "GET" and path == "/v1/models":
+            data = [{"id": name, "object": "model", "created": 0, "owned_by": "fake"} for name in self.models]
+            handler.send_json(200, {"object": "list", "data": data})
+            return
+        if method != "POST" or path != "/v1/chat/completions":
+            handler.send_json(404, _error(f"no route {method} {path}", "invalid_request_error", None))
+            return
+        if not isinstance(body, dict) or "messages" not in body:
+            handler.send_json(400, _error("the body must be a JSON object with messages", "invalid_request_error", None))
+            return
+        reply = self.next_reply(body)
+        if reply is None:
+            handler.send_json(400, _error("fake server: the script has no reply left", "invalid_request_error", None))
+            return
+        if reply.delay:
+            time.sleep(reply.delay)
+        if reply.fault:
+            self._fault(handler, reply)
+            return
+        usage = _usage(body, reply)
+        model = body.get("model", "fake-model")
+        time.sleep(self.ttft)
+        if body.get("stream"):
+            self._stream(handler, body, reply, usage, model)
+            return
+        time.sleep(self.generation_seconds(usage["completion_tokens"]))
+        handler.send_json(
+            200,
+            {
+                "id": "chatcmpl-fake",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": reply.text},
+                        "finish_reason": reply.finish_reason,
+                    }
+                ],
+                "usage": usage,
+            },
+            reply.headers,
+        )
+
+    def _stream(self, handler: _Handler, body: dict, reply: Reply, usage: dict, model: str) -> None:
+        import json
+
+        handler.start_events(reply.headers)
+        pieces = _split(reply.text, 8) or [""]
+        pause = self.generation_seconds(usage["completion_tokens"]) / len(pieces)
+
+        def chunk(delta: dict, finish: str | None) -> str:
+            return json.dumps(
+                {
+                    "id": "chatcmpl-fake",
+                    "object": "chat.completion.chunk",
+                    "created": 0,
+                    "model": model,
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                }
+            )
+
+        handler.send_event(chunk({"role": "assistant", "content": ""}, None))
+        for piece in pieces:
+            if pause:
+                time.sleep(pause)
+            handler.send_event(chunk({"content": piece}, None))
+        handler.send_event(chunk({}, reply.finish_reason))
+        if (body.get("stream_options") or {}).get("include_usage"):
+            final = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": model,
+                     "choices": [], "usage": usage}
+            handler.send_event(json.dumps(final))
+        handler.send_event("[DONE]")
+        handler.end_events()
+
+    def _fault(self, handler: _Handler, reply: Reply) -> None:
+        if reply.fault == "rate_limit":
+            headers = dict(reply.headers)
+            if reply.retry_after is not None:
+                headers["retry-after"] = str(reply.retry_after)
+            handler.send_json(429, _error("Rate limit reached; slow down", "rate_limit_exceeded", "rate_limit_exceeded"), headers)
+        elif reply.fault in ("server", "overloaded"):
+            status = reply.status or (529 if reply.fault == "overloaded" else 500)
+            handler.send_json(status, _error("The server had an error processing your request", "server_error", None))
+        elif reply.fault == "context_length":
+            message = (
+                f"This model's maximum context length is {reply.limit} tokens. However, your messages resulted "
+                f"in {reply.limit + 1000} tokens. Please reduce the length of the messages."
+            )
+            handler.send_json(400, _error(message, "invalid_request_error", "context_length_exceeded"))
+        elif reply.fault == "malformed":
+            handler.send_body(200, b'{"id": "chatcmpl-fake", "choices": [ {"index": 0, "mess', "application/json")
+        elif reply.fault == "drop":
+            handler.drop()
+        elif reply.fault == "bad_request":
+            handler.send_json(reply.status or 400, _error(reply.text or "bad request", "invalid_request_error", None))
+        else:
+            raise ValueError(f"unknown fault {reply.fault!r}")
+
+
+def _error(message: str, kind: str, code: str | None) -> dict:
+    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+
+
+def _usage(body: dict, reply: Reply) -> dict:
+    prompt = reply.input_tokens
+    if prompt is None:
+        prompt = sum(count_tokens(str(m.get("content", ""))) for m in body.get("messages", []))
+    completion = reply.output_tokens if reply.output_tokens is not None else count_tokens(reply.text)
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": reply.cached_input_tokens},
+        "completion_tokens_details": {"reasoning_tokens": reply.reasoning_tokens},
+    }
+
+
+def _split(text: str, pieces: int) -> list[str]:
+    if not text:
+        return []
+    size = max(1, -(-len(text) // pieces))
+    return [text[i : i + size] for i in range(0, len(text), size)]
