@@ -235,6 +235,7 @@ def run_stage(
 
 async def _run(runner: StageRunner, paper: Any, todo: list[str]) -> dict[str, Any]:
     try:
+        runner.check(todo, inputs=paper is None)
         if paper is not None:
             await runner.measure("fit", _prepare_paper(runner, paper))
         return await runner.run(todo)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -19,10 +20,10 @@ from papercoder.pipeline.stats import StageStats
 
 STAGE_TITLES = {
     "fit": "fit paper",
-    "plan": "planning",
-    "analyze": "analysis",
-    "code": "coding",
-    "debug": "debugging",
+    "plan": "plan",
+    "analyze": "analyze",
+    "code": "code",
+    "debug": "debug",
 }
 
 
@@ -83,8 +84,8 @@ class RunDisplay:
         """Mark ``stage`` complete (a bar with no known total is filled)."""
         if stage not in self._tasks:
             return
-        task = self._progress.tasks[[t.id for t in self._progress.tasks].index(self._tasks[stage])]
-        total = task.total if task.total else 1
+        task = next(t for t in self._progress.tasks if t.id == self._tasks[stage])
+        total = task.total or max(1, task.completed)
         self._progress.update(self._tasks[stage], completed=total, total=total)
 
     def note(self, message: str) -> None:
@@ -95,13 +96,19 @@ class RunDisplay:
 
 def summary_table(stages: dict[str, StageStats], *, title: str | None = None) -> Table:
     """Stage, calls, cached calls, input/cached/output tokens, cost ("unknown" if any), time."""
-    table = Table(title=title, title_justify="left")
-    table.add_column("stage")
-    for name in ("calls", "cached", "input tok", "cached tok", "output tok", "cost", "time"):
-        table.add_column(name, justify="right")
-    rows = list(stages.items())
+    table = Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        caption="tokens: input, cached input, output; cached calls were answered from the call log",
+        caption_justify="left",
+    )
+    table.add_column("stage", no_wrap=True)
+    for name in ("calls", "cached", "input", "cached in", "output", "cost", "time"):
+        table.add_column(name, justify="right", no_wrap=True)
+    rows = [(name, stats) for name, stats in stages.items() if name != "fit" or stats.calls]
     for name, stats in rows:
-        table.add_row(STAGE_TITLES.get(name, name), *_cells(stats))
+        table.add_row(name, *_cells(stats))
     if len(rows) > 1:
         total = _sum(s for _, s in rows)
         table.add_row("total", *_cells(total), style="bold")
@@ -110,7 +117,10 @@ def summary_table(stages: dict[str, StageStats], *, title: str | None = None) ->
 
 def print_summary(stages: dict[str, StageStats], repo: Path, *, console: Console | None = None, status: str = "") -> None:
     """The table, then where the repository is."""
-    console = console or Console()
+    if console is None:
+        console = Console()
+        if not console.is_terminal:  # a log file or pipe: no need to squeeze into 80 columns
+            console = Console(width=120)
     console.print(summary_table(stages))
     suffix = f" ({status})" if status else ""
     console.print(f"repository: {repo}{suffix}", highlight=False, soft_wrap=True)

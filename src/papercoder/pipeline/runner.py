@@ -151,10 +151,16 @@ class StageRunner:
             self._current = None
             self.display.finish(stage)
 
+    def check(self, stages: list[str], *, inputs: bool = True) -> None:
+        """Fail before anything is spent when a stage cannot be loaded or lacks its inputs."""
+        for stage in stages:
+            stage_function(stage)
+        if stages and inputs:
+            check_inputs(self.paths, stages[0])
+
     async def run(self, stages: list[str]) -> dict[str, Any]:
         """Run ``stages`` in order; returns what each returned (the debug report, for one)."""
-        if stages:
-            check_inputs(self.paths, stages[0])
+        self.check(stages)
         results: dict[str, Any] = {}
         for stage in stages:
             results[stage] = await self.run_stage(stage)
