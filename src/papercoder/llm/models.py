@@ -23,7 +23,7 @@ from papercoder.llm.provider import Provider
 from papercoder.llm.retry import RetryPolicy
 
 DEFAULT_OPENAI_MODEL = "openai:gpt-4.1"
-DEFAULT_ANTHROPIC_MODEL = "anthropic:claude-sonnet-4-5"
+DEFAULT_ANTHROPIC_MODEL = "anthropic:claude-sonnet-4-6"
 EMBEDDED_MODEL = "local:smollm2"
 PROVIDERS = ("openai", "anthropic", "local")
 

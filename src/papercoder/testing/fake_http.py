@@ -103,6 +103,7 @@ class FakeServer:
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._port: int | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -121,6 +122,7 @@ class FakeServer:
         httpd.server_bind()
         httpd.server_activate()
         self._httpd = httpd
+        self._port = httpd.server_address[1]
         self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
 
@@ -132,8 +134,8 @@ class FakeServer:
 
     @property
     def port(self) -> int:
-        assert self._httpd is not None, "the server is not running; use it in a with block"
-        return self._httpd.server_address[1]
+        assert self._port is not None, "the server was never started; use it in a with block"
+        return self._port
 
     @property
     def url(self) -> str:

@@ -86,7 +86,8 @@ class AnthropicProvider:
         if system:
             params["system"] = system
         if request.temperature is not None:
-            params["temperature"] = min(max(request.temperature, 0.0), 1.0)
+            # Sent as a body field: newer SDKs dropped the keyword, the API still takes it.
+            params["extra_body"] = {"temperature": min(max(request.temperature, 0.0), 1.0)}
         if request.json_schema is not None:
             tool = _tool_name(request.schema_name)
             params["tools"] = [
