@@ -71,3 +71,38 @@ def test_lettered_headings_only_after_references_or_appendix():
     found = structure_lines(lines("1 Introduction", "A Study Of Things", "References", "[1] X.", "A Proofs", "B More"))
     assert [s.heading for s in found.sections] == ["1 Introduction", "References", "A Proofs", "B More"]
     assert [s.appendix for s in found.sections] == [False, False, True, True]
+
+
+def test_plain_font_headings_found_when_bold_marks_something_else():
+    # headings in a regular font; only an algorithm line happens to be bold
+    found = structure_lines(
+        [
+            Line("1 Introduction", False),
+            Line("Text.", False),
+            Line("1 Input: data", True),
+            Line("2 Method", False),
+            Line("3 Results", False),
+        ]
+    )
+    assert [s.heading for s in found.sections] == ["1 Introduction", "2 Method", "3 Results"]
+
+
+def test_caption_ends_at_period_or_short_line():
+    found = structure_lines(
+        lines(
+            "1 Introduction",
+            "A body line of the usual length in a two-column paper",
+            "and another one of them, so that short lines stand out,",
+            "because most lines of a column run its whole width, as",
+            "these ones do, and only the last line of a paragraph or",
+            "a heading or a caption's last line is shorter than them.",
+            "Table 3: Order Embedding Results",
+            "Our model wins by a margin that is quite large here.",
+            "Figure 2: Loss curves for the model",
+            "over training.",
+            "Body again.",
+        )
+    )
+    assert found.captions == ["Table 3: Order Embedding Results", "Figure 2: Loss curves for the model over training."]
+    text = found.sections[0].text
+    assert "than them. Our model wins" in text and text.endswith("Body again.") and "Figure" not in text

@@ -96,14 +96,11 @@ def _join(lines: list[str]) -> str:
 
 
 class _Scanner:
-    def __init__(self, lines: list[Line]) -> None:
+    def __init__(self, lines: list[Line], *, fonts_known: bool = False) -> None:
         self.lines = lines
         lengths = [len(line.text.strip()) for line in lines if line.text.strip()]
         self.median = statistics.median(lengths) if lengths else 0
-        numbered_bold = [
-            line.bold for line in lines if line.bold is not None and _NUMBERED.match(line.text.strip())
-        ]
-        self.fonts_known = any(numbered_bold)
+        self.fonts_known = fonts_known
         self.numbers: list[int] = []
         self.letters: list[int] = []
         self.after_references = False
@@ -177,7 +174,16 @@ def _paragraphs(lines: list[str], median: float) -> list[str]:
     return [p for p in paragraphs if p]
 
 
-def _take_captions(lines: list[str]) -> tuple[list[str], list[str]]:
+def _caption_goes_on(caption: list[str], following: str, median: float) -> bool:
+    """Does the caption continue on the ``following`` line? A period, or a short line followed
+    by a capitalised one, ends it; so does a blank line or the next caption."""
+    last = caption[-1]
+    if not following or _CAPTION.match(following) or len(caption) >= 10 or last.endswith("."):
+        return False
+    return not (len(last) < 0.75 * median and not following[0].islower())
+
+
+def _take_captions(lines: list[str], median: float) -> tuple[list[str], list[str]]:
     """Split out "Figure 3: ..." / "Table 1. ..." captions (up to the line ending the sentence)."""
     body: list[str] = []
     captions: list[str] = []
@@ -187,7 +193,7 @@ def _take_captions(lines: list[str]) -> tuple[list[str], list[str]]:
         if _CAPTION.match(text):
             caption = [text]
             i += 1
-            while not caption[-1].endswith(".") and i < len(lines) and len(caption) < 6 and lines[i].strip():
+            while i < len(lines) and _caption_goes_on(caption, lines[i].strip(), median):
                 caption.append(lines[i].strip())
                 i += 1
             captions.append(_join(caption))
@@ -197,9 +203,27 @@ def _take_captions(lines: list[str]) -> tuple[list[str], list[str]]:
     return body, captions
 
 
+def _headings_are_bold(lines: list[Line]) -> bool:
+    """Do the fonts tell headings apart? Yes when bold lines alone give (nearly) as many numbered
+    headings as the numbering alone does.
+
+    Then bold is required of every heading; a paper whose headings are set in a plain font (or a
+    format without fonts) is read from the numbering alone.
+    """
+    if not any(line.bold for line in lines):
+        return False
+
+    def count(fonts_known: bool) -> int:
+        scanner = _Scanner(lines, fonts_known=fonts_known)
+        return sum(1 for line in lines if scanner.heading(line) and _NUMBERED.match(line.text.strip()))
+
+    with_fonts = count(True)
+    return with_fonts >= 2 and with_fonts >= 0.7 * count(False)
+
+
 def structure_lines(lines: list[Line]) -> Structure:
     """Find headings, paragraphs and captions in a paper's lines (in reading order)."""
-    scanner = _Scanner(lines)
+    scanner = _Scanner(lines, fonts_known=_headings_are_bold(lines))
     result = Structure()
     front: list[str] = []
     blocks: list[tuple[str, int, bool, list[str]]] = []  # heading, level, appendix, lines
@@ -224,11 +248,11 @@ def structure_lines(lines: list[Line]) -> Structure:
         blocks.append((heading, level, scanner.in_appendix, []))
 
     median = scanner.median
-    front_body, front_captions = _take_captions(front)
+    front_body, front_captions = _take_captions(front, median)
     result.front = _paragraphs(front_body, median)
     result.captions.extend(front_captions)
     for heading, level, appendix, body_lines in blocks:
-        body, captions = _take_captions(body_lines)
+        body, captions = _take_captions(body_lines, median)
         result.captions.extend(captions)
         text = "\n\n".join(_paragraphs(body, median))
         if is_abstract(heading) and not result.abstract and not result.sections:
