@@ -30,7 +30,11 @@ x = 1
 
 ### 1.1 Scope
 
-Only text.
+Table 1: Sizes.
+
+| model | size |
+|---|---|
+| tiny | 1 |
 
 ## References
 
@@ -55,6 +59,7 @@ def test_markdown_headings_become_sections(tmp_path):
     ]
     assert "# not a heading" in paper.sections[0].text
     assert paper.captions == ["Figure 1: The tiny model."]
+    assert paper.sections[1].text.startswith("Table 1: Sizes.\n\n| model | size |")
     assert "Vaswani" not in paper.to_markdown()
     assert "Vaswani" in read_markdown(path, keep_references=True).to_markdown()
 

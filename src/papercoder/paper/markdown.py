@@ -2,7 +2,8 @@
 
 The first level-1 heading is the title; the shallowest remaining heading level becomes level 1.
 An "Abstract" heading (or, without one, the text between the title and the first section) is
-the abstract. Figure and table captions ("Figure 2: ...", image alt texts) are collected.
+the abstract. Images become their alt text in the captions; caption lines written as text
+("Table 1: ...") stay where they are, next to their table.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from papercoder.paper.textfile import read_text_file
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _IMAGE = re.compile(r"^\s*!\[([^\]]*)\]\([^)]*\)\s*$")
-_CAPTION = re.compile(r"^\s*[*_]*((?:Figure|Fig\.|Table|Algorithm)\s*\d+[:.].*?)[*_]*\s*$")
 _LETTERED = re.compile(r"^[A-Z](?:\.\d+)*\.?\s+\S")
 
 
@@ -51,10 +51,6 @@ def parse_markdown(text: str, *, source: str = "", keep_references: bool = False
             if image:
                 if image.group(1).strip():
                     captions.append(image.group(1).strip())
-                continue
-            caption = _CAPTION.match(line)
-            if caption:
-                captions.append(caption.group(1).strip())
                 continue
         blocks[-1][2].append(line)
 
