@@ -242,7 +242,8 @@ def _replace_loose(lines: list[str], wanted: list[str], replacement: list[str]) 
     if shifted:
         i, add, remove = shifted[0]
         return _splice(lines, i, n, replacement, add, remove)
-    return "the SEARCH text does not match the file.\n" + closest_lines(bare, wanted)
+    quoted = "\n".join(wanted)
+    return f"the SEARCH text does not match the file. It was:\n{quoted}\n" + closest_lines(bare, wanted, context=2)
 
 
 def _indent_shift(have: list[str], wanted: list[str]) -> tuple[str, str] | None:

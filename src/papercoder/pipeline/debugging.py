@@ -1,0 +1,433 @@
+"""The debugging stage: run the generated repository, show the model what broke, apply its edits.
+
+One iteration: static checks, then the smoke run in the sandbox; if it fails, the model sees the
+error (traceback trimmed to the repository's frames), the findings and the files, and answers
+with SEARCH/REPLACE blocks. Blocks that do not apply go back to it with the reason and the
+closest lines, at most three times per iteration. Each iteration is one git commit in the
+repository. Missing third-party packages are added to ``requirements.txt`` by papercoder itself.
+The loop stops when the smoke run passes, at the iteration limit, or at the budget.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from papercoder.errors import InputError
+from papercoder.llm import LLM, BudgetExceededError, Message
+from papercoder.pipeline.context import StageContext
+from papercoder.prompts import render
+from papercoder.repo import git
+from papercoder.repo.checks import Finding, check_repository, python_files
+from papercoder.repo.edits import apply_edits, count_changed_lines, parse_edits
+from papercoder.repo.importmap import add_requirement, distribution_for, is_stdlib
+from papercoder.repo.paths import write_inside
+from papercoder.repo.sandbox import Limits, RunResult, run_sandboxed
+from papercoder.repo.venv import ensure_venv
+
+STAGE = "debug"
+EDIT_ATTEMPTS = 3  # answers per iteration: the first, then at most two corrections
+TEXT_SUFFIXES = (".py", ".sh", ".yaml", ".yml", ".txt", ".toml", ".cfg", ".json", ".ini")
+ENTRY_CANDIDATES = ("main.py", "train.py", "run.py", "run_experiment.py", "experiment.py")
+_SANDBOX_PATH = re.compile(r"(/[^\s\"']*?)?/papercoder-sandbox-[^/\s\"']+/repo/")
+_FRAME = re.compile(r'^\s*File "([^"]+)", line (\d+)(, in .*)?$')
+_MISSING_MODULE = re.compile(r"ModuleNotFoundError: No module named '([\w.]+)'")
+
+
+@dataclass
+class IterationNote:
+    """What one iteration saw and did."""
+
+    number: int
+    command: str
+    run: str  # the run's one-line summary
+    returncode: int | None
+    limit: str | None
+    findings: int
+    applied: list[str] = field(default_factory=list)  # "path (block N)"
+    failed: list[str] = field(default_factory=list)
+    requirements_added: list[str] = field(default_factory=list)
+    commit: str | None = None
+
+
+@dataclass
+class DebugReport:
+    """The outcome of the debugging stage; written to ``debug/report.json``."""
+
+    status: str  # passed, iteration-limit, budget, no-smoke-entry, missing-dependency
+    iterations: int = 0  # repair rounds that asked the model
+    command: str = ""
+    lines_changed: int = 0
+    lines_total: int = 0
+    findings_before: int = 0
+    findings_after: int = 0
+    remaining_findings: list[dict] = field(default_factory=list)
+    requirements_added: list[str] = field(default_factory=list)
+    commits: list[str] = field(default_factory=list)
+    last_error: str = ""
+    warnings: list[str] = field(default_factory=list)
+    notes: list[IterationNote] = field(default_factory=list)
+
+    @property
+    def share_changed(self) -> float:
+        return self.lines_changed / self.lines_total if self.lines_total else 0.0
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["share_changed"] = round(self.share_changed, 6)
+        return data
+
+    def summary(self) -> str:
+        return (
+            f"debugging: {self.status} after {self.iterations} repair round(s); "
+            f"{self.lines_changed} of {self.lines_total} lines changed ({self.share_changed:.2%})"
+        )
+
+
+async def run_debugging(
+    ctx: StageContext,
+    *,
+    max_iterations: int = 3,
+    cmd: str | None = None,
+    use_venv: bool = False,
+    limits: Limits | None = None,
+) -> DebugReport:
+    """The ``debug`` stage of a run: repair ``ctx.paths.repo``; report in ``<run>/debug/``."""
+    paper = ctx.paths.paper.read_text(encoding="utf-8") if ctx.paths.paper.is_file() else None
+    return await debug_repository(
+        ctx.paths.repo,
+        ctx.llm,
+        paper_markdown=paper,
+        max_iterations=max_iterations,
+        cmd=cmd,
+        use_venv=use_venv,
+        limits=limits,
+        report_dir=ctx.paths.root / "debug",
+        entry_point=planned_entry_point(ctx.paths.design),
+        note=ctx.note,
+        progress=lambda done, total: ctx.progress(STAGE, done, total),
+    )
+
+
+async def debug_repository(
+    repo_dir: Path,
+    llm: LLM,
+    *,
+    paper_markdown: str | None = None,
+    max_iterations: int = 3,
+    cmd: str | None = None,
+    use_venv: bool = False,
+    limits: Limits | None = None,
+    report_dir: Path | None = None,
+    entry_point: str | None = None,
+    venv_dir: Path | None = None,
+    note: Callable[[str], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> DebugReport:
+    """Check, run and repair the repository in ``repo_dir`` (any folder); see the module doc."""
+    repo = Path(repo_dir).resolve()
+    if not repo.is_dir():
+        raise InputError(f"{repo_dir} is not a folder; give a run directory or a repository folder")
+    note = note or (lambda message: None)
+    progress = progress or (lambda done, total: None)
+    report_dir = Path(report_dir) if report_dir else repo / ".papercoder" / "debug"
+    report_dir.mkdir(parents=True, exist_ok=True)
+    git.ensure_repository(repo)
+    baseline = _text_files(repo)
+    command = smoke_command(repo, cmd, entry_point)
+    report = DebugReport(status="running", command=command or "")
+    initial = check_repository(repo)
+    report.findings_before = len(initial)
+    if command is None:
+        report.status = "no-smoke-entry"
+        report.warnings.append("no smoke.sh, reproduce.sh or evident entry point; pass --cmd to say what to run")
+        return _finish(report, repo, baseline, initial, report_dir, note)
+    venv = None
+    if use_venv:
+        venv = Path(venv_dir) if venv_dir else report_dir / "venv"
+    limits = limits or Limits()
+    attempted_modules: set[str] = set()
+    findings = initial
+    iteration = 0
+    while True:
+        added = _add_missing_requirements(repo, findings)
+        if added:
+            report.requirements_added += added
+            commit = git.commit_all(repo, f"papercoder debug: add {', '.join(added)} to requirements.txt")
+            if commit:
+                report.commits.append(commit)
+            findings = check_repository(repo)
+        if venv is not None:
+            installed = ensure_venv(venv, repo / "requirements.txt")
+            if not installed.ok:
+                report.warnings.append(installed.message)
+        run = run_sandboxed(repo, command, limits=limits, venv=venv)
+        for warning in run.warnings:
+            if warning not in report.warnings:
+                report.warnings.append(warning)
+        current = IterationNote(iteration, command, run.summary(), run.returncode, run.limit, len(findings), requirements_added=added)
+        report.notes.append(current)
+        note(f"debug: smoke run {run.summary()}")
+        _write_run_note(report_dir, iteration, command, run, findings)
+        if run.ok:
+            report.status = "passed"
+            break
+        report.last_error = trim_error(run.stderr, run.stdout)
+        missing = missing_module(run, repo)
+        if missing and missing not in attempted_modules:
+            attempted_modules.add(missing)
+            dist = distribution_for(missing)
+            if add_requirement(repo, dist):
+                report.requirements_added.append(dist)
+                commit = git.commit_all(repo, f"papercoder debug: add {dist} to requirements.txt (No module named '{missing}')")
+                if commit:
+                    report.commits.append(commit)
+            if venv is None:
+                report.status = "missing-dependency"
+                report.warnings.append(f"'{missing}' is not installed here; it is in requirements.txt now: install it, or rerun with --venv")
+                break
+            continue
+        if iteration >= max_iterations:
+            report.status = "iteration-limit"
+            break
+        iteration += 1
+        progress(iteration, max_iterations)
+        try:
+            applied, failed, transcript = await _repair_round(llm, repo, run, findings, paper_markdown, command, report.requirements_added)
+        except BudgetExceededError as exc:
+            report.status = "budget"
+            report.warnings.append(str(exc))
+            break
+        finally:
+            report.iterations = iteration
+        current.applied, current.failed = applied, failed
+        (report_dir / f"iteration-{iteration}-model.md").write_text(transcript, encoding="utf-8")
+        summary = f"{len(applied)} edit(s) to {', '.join(sorted({a.split(' (')[0] for a in applied})) or 'nothing'}"
+        commit = git.commit_all(repo, f"papercoder debug: iteration {iteration}: {summary}\n\nSmoke run before: {run.summary()}\n{report.last_error[-1500:]}")
+        current.commit = commit
+        if commit:
+            report.commits.append(commit)
+        note(f"debug: iteration {iteration}: {summary}" + (f", {len(failed)} block(s) did not apply" if failed else ""))
+        findings = check_repository(repo)
+    return _finish(report, repo, baseline, findings if report.status != "passed" else check_repository(repo), report_dir, note)
+
+
+def _finish(report: DebugReport, repo: Path, baseline: dict[str, str], findings: list[Finding], report_dir: Path, note) -> DebugReport:
+    final = _text_files(repo)
+    report.lines_total = sum(len(text.splitlines()) for text in baseline.values())
+    report.lines_changed = sum(count_changed_lines(baseline.get(name, ""), final.get(name, "")) for name in set(baseline) | set(final))
+    report.findings_after = len(findings)
+    report.remaining_findings = [f.to_dict() for f in findings]
+    (report_dir / "report.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+    note(report.summary())
+    return report
+
+
+# --- what to run --------------------------------------------------------------------------
+
+
+def smoke_command(repo: Path, cmd: str | None = None, entry_point: str | None = None) -> str | None:
+    """The command of the smoke run: ``cmd``, else ``bash smoke.sh``, else the entry point."""
+    if cmd:
+        return cmd
+    if (repo / "smoke.sh").is_file():
+        return "bash smoke.sh"
+    candidates = ([entry_point] if entry_point else []) + list(ENTRY_CANDIDATES)
+    for name in candidates:
+        path = repo / name
+        if name and path.is_file() and path.suffix == ".py":
+            text = path.read_text(encoding="utf-8", errors="replace")
+            args = []
+            if "--config" in text and (repo / "config.yaml").is_file():
+                args.append("--config config.yaml")
+            if "--smoke" in text:
+                args.append("--smoke")
+            return " ".join(["python", name, *args])
+    return None
+
+
+def planned_entry_point(design: Path) -> str | None:
+    try:
+        return json.loads(design.read_text(encoding="utf-8")).get("entry_point") or None
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+# --- reading a failure -----------------------------------------------------------------------
+
+
+def trim_error(stderr: str, stdout: str = "", max_chars: int = 6000) -> str:
+    """The end of stderr with traceback frames outside the repository left out.
+
+    Paths of the sandbox copy become paths relative to the repository, as the model knows them.
+    """
+    text = _SANDBOX_PATH.sub("", stderr)
+    lines = text.splitlines()
+    kept: list[str] = []
+    skipped = 0
+    i = 0
+    while i < len(lines):
+        match = _FRAME.match(lines[i])
+        if match and match.group(1).startswith("/"):
+            skipped += 1
+            i += 1
+            while i < len(lines) and lines[i].startswith("    ") and not _FRAME.match(lines[i]):
+                i += 1  # the frame's source line and its ^^^^ markers
+            continue
+        if skipped:
+            kept.append(f"  [{skipped} frame(s) in libraries left out]")
+            skipped = 0
+        kept.append(lines[i])
+        i += 1
+    if skipped:
+        kept.append(f"  [{skipped} frame(s) in libraries left out]")
+    result = "\n".join(kept).strip()
+    if not result and stdout.strip():
+        result = "\n".join(_SANDBOX_PATH.sub("", stdout).strip().splitlines()[-40:])
+    if len(result) > max_chars:
+        result = "[... start cut ...]\n" + result[-max_chars:]
+    return result
+
+
+def missing_module(run: RunResult, repo: Path) -> str | None:
+    """The third-party module a failed run could not import, or None (local typos are code bugs)."""
+    found = _MISSING_MODULE.findall(run.stderr)
+    if not found:
+        return None
+    name = found[-1]
+    top = name.split(".")[0]
+    local = {p.relative_to(repo).parts[0].removesuffix(".py") for p in python_files(repo)}
+    local |= {p.name for p in repo.iterdir() if p.is_dir()}
+    if top in local or is_stdlib(top) or difflib.get_close_matches(top, sorted(local), n=1, cutoff=0.8):
+        return None
+    return top
+
+
+def _add_missing_requirements(repo: Path, findings: list[Finding]) -> list[str]:
+    added = []
+    for finding in findings:
+        if finding.kind != "requirement":
+            continue
+        match = re.search(r"distribution '([^']+)'", finding.message)
+        if match and add_requirement(repo, match.group(1)):
+            added.append(match.group(1))
+    return added
+
+
+# --- one repair round ---------------------------------------------------------------------------
+
+
+async def _repair_round(
+    llm: LLM,
+    repo: Path,
+    run: RunResult,
+    findings: list[Finding],
+    paper: str | None,
+    command: str,
+    requirements_added: list[str],
+) -> tuple[list[str], list[str], str]:
+    """Ask for edits, apply them, send back what did not apply; (applied, failed, transcript)."""
+    error = trim_error(run.stderr, run.stdout)
+    files, omitted, paper_text = _fit_context(llm, repo, error, findings, paper)
+    notes = [f"added {name} to requirements.txt" for name in requirements_added]
+    result_line = run.summary() + (f"; the {run.limit} limit stopped it" if run.limit and run.limit not in run.summary() else "")
+    stdout_tail = "\n".join(_SANDBOX_PATH.sub("", run.stdout).strip().splitlines()[-15:])
+    messages: list[Message] = [
+        {"role": "system", "content": render("debug/system")},
+        {
+            "role": "user",
+            "content": render(
+                "debug/repair",
+                command=command,
+                result=result_line,
+                error=error,
+                stdout_tail=stdout_tail,
+                findings=[str(f) for f in findings],
+                notes=notes,
+                paper=paper_text,
+                files=files,
+                omitted=omitted,
+            ),
+        },
+    ]
+    applied: list[str] = []
+    failed: list[str] = []
+    transcript: list[str] = []
+    for attempt in range(1, EDIT_ATTEMPTS + 1):
+        completion = await llm.acomplete(messages, stage=STAGE, allow_truncated=True)
+        transcript.append(f"## Answer {attempt}\n\n{completion.text}\n")
+        parsed = parse_edits(completion.text)
+        outcome = apply_edits(repo, parsed.blocks)
+        applied += [f"{b.path} (block {b.index})" for b in outcome.applied]
+        failed = [f"{f.block.path} (block {f.block.index}): {f.reason.splitlines()[0]}" for f in outcome.failed] + parsed.problems
+        if not outcome.failed and not parsed.problems and (parsed.blocks or applied):
+            break
+        if attempt == EDIT_ATTEMPTS:
+            break
+        feedback = render(
+            "debug/retry",
+            failed=[{"index": f.block.index, "path": f.block.path, "reason": f.reason} for f in outcome.failed],
+            applied=[f"block {b.index} ({b.path})" for b in outcome.applied],
+            problems=parsed.problems,
+        )
+        transcript.append(f"## Feedback {attempt}\n\n{feedback}\n")
+        messages += [{"role": "assistant", "content": completion.text}, {"role": "user", "content": feedback}]
+    return applied, failed, "\n".join(transcript)
+
+
+def _fit_context(
+    llm: LLM, repo: Path, error: str, findings: list[Finding], paper: str | None
+) -> tuple[list[tuple[str, str]], list[str], str]:
+    """The files to show (those in the error and findings first) and the paper, within the window."""
+    budget = int(llm.context_window * 4 * 0.6)  # characters; leave room for the answer
+    texts = _text_files(repo)
+    mentioned = {f.file for f in findings} | {p for p in texts if p in error}
+    order = sorted(texts, key=lambda p: (p not in mentioned, not p.endswith(".py"), p))
+    files, omitted = [], []
+    used = len(error) + sum(len(str(f)) for f in findings) + 4000
+    for path in order:
+        text = texts[path]
+        if used + len(text) > budget:
+            omitted.append(path)
+            continue
+        files.append((path, text.rstrip("\n")))
+        used += len(text) + len(path) + 10
+    paper_text = ""
+    if paper:
+        room = min(budget - used, 24_000)
+        if room > 2000:
+            paper_text = paper if len(paper) <= room else paper[:room] + "\n[... the rest of the paper is left out ...]"
+    return files, omitted, paper_text
+
+
+def _text_files(repo: Path) -> dict[str, str]:
+    """The repository's text files (code, config, scripts) by relative path."""
+    texts = {}
+    for path in sorted(repo.rglob("*")):
+        rel = path.relative_to(repo)
+        if not path.is_file() or path.suffix not in TEXT_SUFFIXES or path.is_symlink():
+            continue
+        if any(part.startswith(".") or part in ("__pycache__", "venv", "node_modules") for part in rel.parts):
+            continue
+        if path.stat().st_size > 200_000:
+            continue
+        texts[rel.as_posix()] = path.read_text(encoding="utf-8", errors="replace")
+    return texts
+
+
+def _write_run_note(report_dir: Path, iteration: int, command: str, run: RunResult, findings: list[Finding]) -> None:
+    lines = [f"# Smoke run before repair round {iteration + 1}" if not run.ok else f"# Smoke run {iteration}", ""]
+    lines += [f"Command: `{command}`", f"Result: {run.summary()}", ""]
+    if findings:
+        lines += ["## Static findings", "", *(f"- {f}" for f in findings), ""]
+    if not run.ok:
+        lines += ["## Error", "", "```", trim_error(run.stderr, run.stdout), "```", ""]
+    write_inside(report_dir, f"iteration-{iteration}-run.md", "\n".join(lines))
