@@ -105,6 +105,8 @@ def review_design(design: Design) -> Review[Design]:
 
 
 def _choose_entry(proposed: str, files: list[str], review: Review[Design]) -> str:
+    if not files:  # the one-file fallback plan is its own entry point
+        return DEFAULT_ENTRY
     rel, _ = clean_name(proposed) if proposed.strip() else (None, "")
     if rel in files and rel.endswith(".py"):
         return rel
@@ -118,9 +120,8 @@ def _choose_entry(proposed: str, files: list[str], review: Review[Design]) -> st
             review.fallbacks.append(f"took {conventional[0]} as the entry point instead of {proposed!r}")
         return conventional[0]
     if rel is not None and rel.endswith(".py"):
-        if files:
-            review.problems.append(f"entry_point '{rel}' is not in file_list; add it or name a listed file")
-            review.fallbacks.append(f"added the entry point {rel} to the file list")
+        review.problems.append(f"entry_point '{rel}' is not in file_list; add it or name a listed file")
+        review.fallbacks.append(f"added the entry point {rel} to the file list")
         return rel
     review.problems.append("there is no entry point: entry_point must name a file of file_list that runs the experiment")
     review.fallbacks.append(f"added the entry point {DEFAULT_ENTRY} to the file list")

@@ -184,6 +184,8 @@ class _Conversation:
         if error:
             self.ctx.note(f"planning: config.yaml was still invalid after a repair turn ({error}); wrote an empty config")
             config = EMPTY_CONFIG
+        elif not yaml.safe_load(config):
+            self.ctx.note("planning: config.yaml holds no settings; the code uses its own documented defaults")
         self.messages.append({"role": "assistant", "content": "```yaml\n" + config.strip() + "\n```"})
         return config
 

@@ -1,0 +1,127 @@
+"""Analysis and coding: repairs, continuations, concurrency, repeatable requests, the window."""
+
+import ast
+
+import pytest
+
+from papercoder.errors import PapercoderError
+from papercoder.llm import FakeReply, TruncatedError
+from stage_fixtures import FILES, MAIN_PY, MODEL_PY, PAPER, PaperModel, fenced, make_run, request_key
+
+
+def planned(tmp_path, model=None, **kw):
+    run = make_run(tmp_path / "run", model, **kw)
+    run.stage("planning")
+    run.stage("analysis")
+    return run
+
+
+def test_syntax_error_gets_one_repair_turn(tmp_path):
+    broken = MODEL_PY.replace("def step(self, x, y):", "def step(self, x, y)")
+    model = PaperModel({"code:model.py": fenced(broken), "syntax_repair:model.py": fenced(MODEL_PY)})
+    run = planned(tmp_path, model)
+    run.stage("coding")
+    assert (run.paths.repo / "model.py").read_text() == MODEL_PY
+    repair = next(c["request"] for c in run.provider.calls if "does not parse" in c["request"].messages[-1]["content"])
+    assert "line 12" in repair.messages[-1]["content"]
+    assert repair.messages[-2] == {"role": "assistant", "content": fenced(broken)}
+    assert any("repaired a syntax error" in n for n in run.notes)
+
+
+def test_truncated_answer_is_continued_and_joined(tmp_path):
+    line_start = MAIN_PY.index("    points = make_data")
+    first = "```python\n" + MAIN_PY[: line_start + 12]
+    rest = "```python\n" + MAIN_PY[line_start:] + "```\n"  # restarts the cut line, reopens the fence
+    model = PaperModel({"code:main.py": FakeReply(first, finish_reason="length"), "continue:main.py": rest})
+    run = planned(tmp_path, model)
+    run.stage("coding")
+    code = (run.paths.repo / "main.py").read_text()
+    assert code == MAIN_PY
+    ast.parse(code)
+    follow_up = next(c["request"] for c in run.provider.calls if "cut off" in c["request"].messages[-1]["content"])
+    assert follow_up.messages[-2] == {"role": "assistant", "content": first}
+    assert any("continued once" in n for n in run.notes)
+
+
+def test_truncated_twice_fails_clearly_and_keeps_finished_files(tmp_path):
+    model = PaperModel({
+        "code:main.py": FakeReply("```python\nimport os\n", finish_reason="length"),
+        "continue:main.py": FakeReply("print(os.name)\n", finish_reason="length"),
+    })
+    run = planned(tmp_path, model)
+    with pytest.raises(TruncatedError, match="cut at the model's output limit twice") as info:
+        run.stage("coding")
+    assert isinstance(info.value, PapercoderError)
+    assert (run.paths.repo / "model.py").read_text() == MODEL_PY  # earlier layers are kept
+    assert not (run.paths.repo / "main.py").exists()
+
+
+def overlapping(calls, kinds):
+    spans = [(c["start"], c["end"]) for c in calls if any(k in c["request"].messages[-1]["content"] for k in kinds)]
+    assert len(spans) == len(kinds)
+    return max(s for s, _ in spans) < min(e for _, e in spans)
+
+
+def test_files_of_one_layer_and_all_analyses_run_concurrently(tmp_path):
+    run = make_run(tmp_path / "run", PaperModel(delay=0.15))
+    run.all()
+    calls = run.provider.calls
+    assert overlapping(calls, ["implementation analysis of `data.py`", "implementation analysis of `model.py`",
+                               "implementation analysis of `main.py`"])
+    assert overlapping(calls, ["Write the complete file `data.py`", "Write the complete file `model.py`"])
+    main = next(c for c in calls if "Write the complete file `main.py`" in c["request"].messages[-1]["content"])
+    first_layer_end = max(c["end"] for c in calls if "Write the complete file `model.py`" in c["request"].messages[-1]["content"])
+    assert main["start"] >= first_layer_end
+
+
+def test_concurrency_limit_is_respected(tmp_path):
+    run = make_run(tmp_path / "run", PaperModel(delay=0.05), concurrency=1)
+    run.stage("planning")
+    run.stage("analysis")
+    analyses = [c for c in run.provider.calls if "implementation analysis" in c["request"].messages[-1]["content"]]
+    for a, b in zip(analyses, analyses[1:]):
+        assert b["start"] >= a["end"]
+
+
+def test_crash_mid_coding_then_rerun_repeats_the_same_requests(tmp_path):
+    crash = PaperModel({"code:main.py": FakeReply(error=RuntimeError("killed"))})
+    run = planned(tmp_path, crash, concurrency=2)
+    with pytest.raises(RuntimeError):
+        run.stage("coding")
+    before = {request_key(c["request"]) for c in run.provider.calls}
+
+    again = make_run(tmp_path / "run", concurrency=2)  # same run directory, a fresh model
+    again.stage("coding")
+    coding = [request_key(c["request"]) for c in again.provider.calls]
+    assert len(coding) == 3
+    # the two files of the first layer: byte-identical requests, so the call log can answer them
+    assert sum(key in before for key in coding) == 3  # main.py's request was sent before it failed too
+    assert (again.paths.repo / "main.py").read_text() == MAIN_PY
+
+
+def test_small_window_cuts_context_deterministically_and_notes_it(tmp_path):
+    long_paper = PAPER + "\n## Appendix\n\n" + ("More detail about the experiments. " * 380)
+    long_analysis = "## Analysis\n" + "A detailed step of the analysis. " * 300
+    runs = []
+    for name in ("a", "b"):
+        run = make_run(tmp_path / name, PaperModel({"analysis": long_analysis}), window=8192, paper=long_paper)
+        run.all()
+        runs.append(run)
+        for call in run.provider.calls:
+            request = call["request"]
+            assert sum(len(m["content"]) // 4 + 1 for m in request.messages) + request.max_tokens <= 8192
+    assert any("to fit the context window" in n for n in runs[0].notes)
+    keys = [sorted(request_key(c["request"]) for c in r.provider.calls) for r in runs]
+    assert keys[0] == keys[1]
+    assert (runs[0].paths.repo / "main.py").read_text() == MAIN_PY
+
+
+def test_missing_analysis_uses_the_logic_design(tmp_path):
+    run = planned(tmp_path)
+    (run.paths.analysis / "model.py.md").unlink()
+    run.stage("coding")
+    prompt = next(c["request"].messages[-1]["content"] for c in run.provider.calls
+                  if "Write the complete file `model.py`" in c["request"].messages[-1]["content"])
+    assert "Logic of model.py" in prompt.split("## Analysis of model.py")[1]
+    assert any("no analysis for model.py" in n for n in run.notes)
+    assert sorted(p.name for p in run.paths.repo.glob("*.py")) == sorted(FILES)
