@@ -1,0 +1,86 @@
+"""Time the pipeline (plan, analyze, code) against the fake OpenAI server with simulated latency.
+
+    python benchmarks/pipeline.py
+    python benchmarks/pipeline.py --ttft 0.5 --tps 100 --concurrency 1 8
+
+The model is the fake server answering as a capable model would for examples/prototype-
+classifier.md (a 7-file plan; the answers of tests/pipeline/run_answers.py), each answer
+after a time to first token plus its output tokens at the given rate. Everything else is real:
+the OpenAI client over HTTP, the call log, the stages. Prints calls, tokens, wall time and the
+sum of call latencies (what a strictly sequential run would take).
+
+Target (issue 4): wall time <= 0.4 x the sum of call latencies at concurrency 8.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "pipeline"))  # the scripted answers live with the tests
+
+TARGET = 0.4
+
+
+def run_once(concurrency: int, ttft: float, tps: float) -> dict[str, float]:
+    from run_answers import answer
+
+    from papercoder.llm.calllog import CallLog
+    from papercoder.run import run_paper
+    from papercoder.testing.fake_openai import FakeOpenAIServer
+
+    with tempfile.TemporaryDirectory() as tmp, FakeOpenAIServer(lambda body: answer(body["messages"]), ttft=ttft, tokens_per_second=tps) as server:
+        run_dir = Path(tmp) / "run"
+        start = time.perf_counter()
+        run_paper(
+            str(ROOT / "examples" / "prototype-classifier.md"),
+            out_dir=run_dir,
+            model="openai:fake-model",
+            base_url=server.base_url,
+            stages=["plan", "analyze", "code"],
+            concurrency=concurrency,
+            show_progress=False,
+        )
+        wall = time.perf_counter() - start
+        with CallLog(run_dir / "calls.sqlite") as log:
+            total = log.total()
+    return {
+        "calls": total.calls,
+        "input": total.usage.input_tokens,
+        "output": total.usage.output_tokens,
+        "wall": wall,
+        "latency_sum": total.seconds,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ttft", type=float, default=0.3, help="simulated time to first token, seconds (default 0.3)")
+    parser.add_argument("--tps", type=float, default=400.0, help="simulated output tokens per second (default 400)")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[8], help="concurrency levels to run (default 8)")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("OPENAI_API_KEY", "sk-benchmark-not-a-real-key")
+
+    print(f"fake model: time to first token {args.ttft:.2f} s, {args.tps:.0f} output tokens/s; 7-file plan")
+    print(f"{'concurrency':>11} {'calls':>6} {'input tok':>10} {'output tok':>10} {'wall s':>8} {'sum of latencies s':>19} {'wall/sum':>9}")
+    ok = True
+    for concurrency in args.concurrency:
+        r = run_once(concurrency, args.ttft, args.tps)
+        ratio = r["wall"] / r["latency_sum"] if r["latency_sum"] else float("nan")
+        print(
+            f"{concurrency:>11} {r['calls']:>6} {r['input']:>10,} {r['output']:>10,} {r['wall']:>8.2f} "
+            f"{r['latency_sum']:>19.2f} {ratio:>9.2f}"
+        )
+        if concurrency >= 8:
+            ok = ok and ratio <= TARGET
+    print(f"target: wall <= {TARGET} x sum of latencies at concurrency 8: {'met' if ok else 'NOT met'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
