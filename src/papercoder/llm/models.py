@@ -79,7 +79,7 @@ def choose_model(
     if not spec and config.model:
         spec, reason = config.model, "config file"
     if spec:
-        choice = parse_model_spec(spec, base_url=base_url)
+        choice = parse_model_spec(spec, base_url=openai_url)
         if choice.provider == "openai":
             choice = _replace(choice, base_url=openai_url)
         elif choice.provider == "anthropic":
