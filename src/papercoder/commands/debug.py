@@ -54,7 +54,7 @@ def debug(
     venv: bool = typer.Option(False, "--venv", help="Run in a virtual environment with requirements.txt installed."),
     max_cost: Optional[float] = typer.Option(None, "--max-cost", help="Stop before spending more than this many USD."),
     timeout: float = typer.Option(120.0, "--timeout", min=1, help="Wall-clock seconds per run."),
-    memory: int = typer.Option(4096, "--memory", min=64, help="Memory limit per process, in MiB."),
+    memory: int = typer.Option(8192, "--memory", min=64, help="Memory limit per process, in MiB."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Run the repository's smoke check in a sandbox and repair it with the model until it passes."""

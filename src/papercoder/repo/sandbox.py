@@ -41,7 +41,7 @@ class Limits:
 
     timeout: float = 120.0  # wall-clock seconds
     cpu_seconds: int | None = None  # CPU time; default twice the wall time
-    memory_mb: int = 4096  # address space of each process
+    memory_mb: int = 8192  # address space of each process (torch alone reserves several GiB)
     max_processes: int = 64  # processes and threads alive at once
     file_size_mb: int = 1024  # largest file the run may write
     output_bytes: int = 64_000  # kept per stream (the start and the end)
