@@ -31,7 +31,7 @@ def test_three_file_plan_end_to_end(tmp_path):
     assert set(os.listdir(repo)) >= {"data.py", "model.py", "main.py", "requirements.txt", "config.yaml",
                                      "reproduce.sh", "smoke.sh", "README.md"}
     assert (repo / "requirements.txt").read_text() == "numpy\npyyaml\n"
-    assert "python main.py --config config.yaml --smoke" in (repo / "smoke.sh").read_text()
+    assert "main.py --config config.yaml --smoke" in (repo / "smoke.sh").read_text()
     readme = (repo / "README.md").read_text()
     assert readme.startswith("# Tiny Ridge Networks for Noisy Regression") and "`model.py`" in readme
     assert run.notes == []
