@@ -34,8 +34,11 @@ def ensure_venv(
     """Create ``venv`` if needed and install ``requirements`` (and ``extra``) when they changed."""
     python = venv / "bin" / "python"
     if not python.exists():
-        args = [sys.executable, "-m", "venv", *(["--system-site-packages"] if system_site_packages else []), str(venv)]
-        made = subprocess.run(args, capture_output=True, text=True, timeout=300)
+        # seeing the system's packages, the base interpreter's pip serves: skip the slow ensurepip
+        options = ["--system-site-packages", "--without-pip"] if system_site_packages else []
+        made = subprocess.run([sys.executable, "-m", "venv", *options, str(venv)], capture_output=True, text=True, timeout=300)
+        if made.returncode == 0 and subprocess.run([str(python), "-c", "import pip"], capture_output=True).returncode != 0:
+            made = subprocess.run([str(python), "-m", "ensurepip", "--default-pip"], capture_output=True, text=True, timeout=300)
         if made.returncode != 0:
             return VenvResult(venv, False, f"could not create a virtual environment: {made.stderr.strip()[-500:]}")
     wanted = requirements.read_text(encoding="utf-8") if requirements.is_file() else ""
