@@ -97,7 +97,7 @@ def test_text_cleaned_and_math_kept(project):
     intro, method = read_latex(project).sections[:2]
     assert "50% of the data [turing, lovelace]." in intro.text
     assert "hidden remark" not in intro.text
-    assert "$x \\in \\R^d$" in intro.text and "*emphasis*" in intro.text
+    assert "$x \\in \\mathbb{R}^d$" in intro.text and "*emphasis*" in intro.text
     assert "\\label" not in intro.text
     assert "\\begin{equation}\ny = Wx + b\n\\end{equation}" in read_latex(project).sections[2].text
     assert "includegraphics" not in intro.text
@@ -174,3 +174,21 @@ def test_unbalanced_conditionals_lose_no_text(tmp_path):
     )
     paper = read_latex(root / "main.tex")
     assert paper.sections and "Still here." in paper.sections[0].text
+
+
+def test_user_macros_expanded():
+    from papercoder.paper.texmacros import collect_macros, expand_macros
+
+    source = (
+        r"\newcommand{\RR}{\mathbb{R}}\newcommand\norm[1]{\lVert #1 \rVert}"
+        r"\newcommand{\E}[2][x]{\mathbb{E}_{#1}[#2]}\DeclareMathOperator*{\argmin}{arg\,min}"
+        r"\def\eps{\varepsilon}\renewcommand{\section}{oops}\def\loop{\loop a}"
+    )
+    macros = collect_macros(source)
+    assert "section" not in macros
+    text = r"$\norm{v} \in \RR^d$, $\E{f}$, $\E[y]{g}$, $\argmin_w \eps$, \RRx"
+    assert expand_macros(text, macros) == (
+        r"$\lVert v \rVert \in \mathbb{R}^d$, $\mathbb{E}_{x}[f]$, $\mathbb{E}_{y}[g]$, "
+        r"$\operatorname{arg\,min}\limits_w \varepsilon$, \RRx"
+    )
+    assert len(expand_macros(r"\loop", macros)) < 100_000  # a recursive macro stops growing

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from papercoder.paper.headings import finish_sections
 from papercoder.paper.model import Paper, Section
-from papercoder.paper.texsource import find_main_file, flatten_project
+from papercoder.paper.texmacros import collect_macros, expand_macros, remove_definitions
+from papercoder.paper.texsource import braced, find_main_file, flatten_project
 
 _SECTIONING = re.compile(r"\\(chapter|section|subsection|subsubsection)(\*?)\s*(?:\[[^\]]*\])?\s*\{")
 _LEVELS = {"chapter": 1, "section": 1, "subsection": 2, "subsubsection": 3}
@@ -31,25 +32,6 @@ _DROP_COMMANDS = re.compile(
     r"|addcontentsline\s*\{[^}]*\}\s*\{[^}]*\}\s*\{[^}]*\})(?![a-zA-Z])"
 )
 _THEOREMS = "theorem|lemma|proposition|corollary|definition|remark|assumption|example|claim|conjecture|proof"
-
-
-def braced(text: str, start: int) -> tuple[str, int]:
-    """The content of the brace group opening at ``text[start] == '{'`` and the index after it."""
-    depth = 0
-    i = start
-    while i < len(text):
-        char = text[i]
-        if char == "\\":
-            i += 2
-            continue
-        if char == "{":
-            depth += 1
-        elif char == "}":
-            depth -= 1
-            if depth == 0:
-                return text[start + 1 : i], i + 1
-        i += 1
-    return text[start + 1 :], len(text)
 
 
 def _command_argument(text: str, name: str) -> str | None:
@@ -96,7 +78,7 @@ def clean_text(text: str) -> str:
     text = _replace_command(text, "textbf|bf", lambda a: f"**{a[0]}**")
     text = _replace_command(text, "emph|textit|textsl|it", lambda a: f"*{a[0]}*")
     text = _replace_command(text, "texttt", lambda a: f"`{a[0]}`")
-    text = _replace_command(text, "textsc|textrm|textsf|textnormal|mbox|text", lambda a: a[0])
+    text = _replace_command(text, "textsc|textsf|textnormal", lambda a: a[0])  # \text and \mbox live in math: kept
     text = _replace_command(text, "paragraph|subparagraph", lambda a: f"**{a[0].strip()}**")
     text = _replace_command(text, "url", lambda a: a[0])
     text = _replace_command(text, "href", lambda a: f"[{a[1]}]({a[0]})", nargs=2)
@@ -158,11 +140,13 @@ def _letters(n: int) -> str:
 
 def parse_latex(flat: str, *, source: str = "", keep_references: bool = False, bbl: str | None = None) -> Paper:
     """Turn a flattened LaTeX source into a :class:`Paper`."""
-    title = _command_argument(flat, "title") or ""
+    macros = collect_macros(flat)
+    title = expand_macros(_command_argument(flat, "title") or "", macros)
     title = re.sub(r"\s+", " ", clean_text(title.replace("\\\\", " "))).strip()
     begin = flat.find("\\begin{document}")
     end = flat.rfind("\\end{document}")
     body = flat[begin + len("\\begin{document}") if begin >= 0 else 0 : end if end > begin else len(flat)]
+    body = expand_macros(remove_definitions(body), macros)
 
     abstract = ""
     found = re.search(r"\\begin\{abstract\}(.*?)\\end\{abstract\}", body, re.DOTALL)

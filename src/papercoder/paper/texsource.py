@@ -37,6 +37,25 @@ _LET = re.compile(r"\s*\\[a-zA-Z]+\s*=?\s*\\[a-zA-Z]+")
 _COMMENT_ENV = re.compile(r"\\begin\{comment\}.*?\\end\{comment\}", re.DOTALL)
 
 
+def braced(text: str, start: int) -> tuple[str, int]:
+    """The content of the brace group opening at ``text[start] == '{'`` and the index after it."""
+    depth = 0
+    i = start
+    while i < len(text):
+        char = text[i]
+        if char == "\\":
+            i += 2
+            continue
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                return text[start + 1 : i], i + 1
+        i += 1
+    return text[start + 1 :], len(text)
+
+
 def strip_comments(text: str) -> str:
     """Remove ``%`` comments, keeping ``\\%``; a line that is only a comment disappears."""
     out = []
