@@ -106,3 +106,20 @@ def test_caption_ends_at_period_or_short_line():
     assert found.captions == ["Table 3: Order Embedding Results", "Figure 2: Loss curves for the model over training."]
     text = found.sections[0].text
     assert "than them. Our model wins" in text and text.endswith("Body again.") and "Figure" not in text
+
+
+def test_upper_case_headings_and_plain_font_abstract():
+    found = structure_lines(
+        [
+            Line("ABSTRACT", False),
+            Line("We shout our headings.", False),
+            Line("1 INTRODUCTION", True),
+            Line("Loud.", False),
+            Line("2 RELATED WORK", True),
+            Line("Quiet.", False),
+            Line("REFERENCES", False),
+            Line("[1] Someone.", False),
+        ]
+    )
+    assert found.abstract == "We shout our headings."
+    assert [s.heading for s in found.sections] == ["1 INTRODUCTION", "2 RELATED WORK", "REFERENCES"]

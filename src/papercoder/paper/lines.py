@@ -42,6 +42,8 @@ _LETTERED = re.compile(r"^([A-Z](?:\.\d{1,2}){0,3})\.?\s+(\S.*)$")
 _APPENDIX = re.compile(r"^(?:appendix|appendices)(?:\s+[A-Z](?:\.\d+)*)?\b\s*[.:]?\s*(.*)$", re.IGNORECASE)
 _INLINE_ABSTRACT = re.compile(r"^(Abstract|ABSTRACT)\s*[—–:.-]\s*(\S.*)$")
 _CAPTION = re.compile(r"^(?:Figure|Fig\.|Table|Algorithm)\s*(?:\d+|[A-Z]\.?\d+)\s*[:.|]")
+# Alone on a line, these are headings whatever their font (small caps are often not bold).
+_ALWAYS_HEADINGS = frozenset({"abstract", "references", "bibliography", "appendix", "appendices"})
 _SENTENCE_END = (".", "!", "?", ":")
 # Prefixes whose end-of-line hyphen is a real one ("self-|consistency", "co-|occurring").
 _KEEP_HYPHEN = frozenset(
@@ -112,7 +114,9 @@ class _Scanner:
     def heading(self, line: Line) -> tuple[str, int] | None:
         """(heading, level) when this line is a heading; updates the numbering state."""
         text = re.sub(r"\s+", " ", line.text.strip())
-        if not text or not self._bold_ok(line):
+        if not text:
+            return None
+        if not self._bold_ok(line) and text.rstrip(":").lower() not in _ALWAYS_HEADINGS:
             return None
         if text.rstrip(":").lower() in COMMON_HEADINGS:
             bare = text.rstrip(":")

@@ -69,7 +69,6 @@ class _PageText:
 def _open(path: Path):
     """A PdfReader, or an InputError saying why the file cannot be read."""
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError, PyPdfError
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # pypdf warns loudly about harmless quirks
     try:
@@ -86,7 +85,7 @@ def _open(path: Path):
         pages = list(reader.pages)
     except InputError:
         raise
-    except (PdfReadError, PyPdfError, ValueError, KeyError, TypeError, OSError, AttributeError, IndexError) as exc:
+    except Exception as exc:  # whatever a damaged file makes pypdf raise, the file is the problem
         raise InputError(f"{path} is not a readable PDF (truncated or corrupt: {exc}); re-download or re-export it.")
     if not pages:
         raise InputError(f"{path} is a PDF with no pages; re-export the paper.")
