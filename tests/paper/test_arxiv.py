@@ -28,6 +28,7 @@ from .pdfbuilder import build_pdf
         ("https://arxiv.org/pdf/2504.17192v2.pdf", "2504.17192v2"),
         ("http://export.arxiv.org/abs/hep-th/9901001", "hep-th/9901001"),
         ("arxiv:hep-th/9901001v1", "hep-th/9901001v1"),
+        ("arxiv.org/abs/2504.17192v1", "2504.17192v1"),
         ("paper.pdf", None),
         ("https://example.com/abs/2504.17192", None),
         ("2504.17", None),

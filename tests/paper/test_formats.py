@@ -28,7 +28,7 @@ x = 1
 
 ![Figure 1: The tiny model.](fig.png)
 
-### 1.1 Scope
+### **1.1 Scope** {#scope}
 
 Table 1: Sizes.
 

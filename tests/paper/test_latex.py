@@ -192,3 +192,15 @@ def test_user_macros_expanded():
         r"$\operatorname{arg\,min}\limits_w \varepsilon$, \RRx"
     )
     assert len(expand_macros(r"\loop", macros)) < 100_000  # a recursive macro stops growing
+
+
+def test_subfile_contributes_only_its_body(tmp_path):
+    root = write(
+        tmp_path,
+        {
+            "main.tex": "\\documentclass{article}\\begin{document}\\subfile{parts/intro}\\end{document}",
+            "parts/intro.tex": "\\documentclass[../main.tex]{subfiles}\n\\begin{document}\n\\section{Intro}Body.\n\\end{document}\n",
+        },
+    )
+    paper = read_latex(root / "main.tex")
+    assert [(s.heading, s.text) for s in paper.sections] == [("1 Intro", "Body.")]

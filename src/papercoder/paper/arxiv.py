@@ -32,6 +32,8 @@ def parse_arxiv_id(source: str) -> str | None:
         return candidate if _ID.match(candidate) else None
     if re.match(rf"^{_NEW_ID}$", text):
         return text
+    if re.match(r"^(?:www\.|export\.)?arxiv\.org/", text, re.IGNORECASE):
+        text = "https://" + text
     if re.match(r"^https?://", text):
         url = urlparse(text)
         if "arxiv" not in url.netloc:

@@ -45,7 +45,9 @@ def parse_markdown(text: str, *, source: str = "", keep_references: bool = False
         elif not in_code:
             heading = _HEADING.match(line)
             if heading:
-                blocks.append((heading.group(2).strip(), len(heading.group(1)), []))
+                name = re.sub(r"\s*\{#[^}]*\}$", "", heading.group(2)).strip()  # "{#anchor}"
+                name = re.sub(r"^([*_]{1,2})(.+)\1$", r"\2", name).strip()  # "**1 Introduction**"
+                blocks.append((name, len(heading.group(1)), []))
                 continue
             image = _IMAGE.match(line)
             if image:

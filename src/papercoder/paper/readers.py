@@ -30,6 +30,7 @@ _BY_SUFFIX = {
     ".ltx": "latex",
     ".md": "markdown",
     ".markdown": "markdown",
+    ".mmd": "markdown",
     ".json": "s2orc",
     ".txt": "text",
     ".text": "text",
