@@ -5,7 +5,7 @@ import ast
 import pytest
 
 from papercoder.errors import PapercoderError
-from papercoder.llm import FakeReply, TruncatedError
+from papercoder.llm import LLM, ContextLengthError, FakeReply, ScriptedProvider, TruncatedError
 from stage_fixtures import FILES, MAIN_PY, MODEL_PY, PAPER, PaperModel, fenced, make_run, request_key
 
 
@@ -125,3 +125,28 @@ def test_missing_analysis_uses_the_logic_design(tmp_path):
     assert "Logic of model.py" in prompt.split("## Analysis of model.py")[1]
     assert any("no analysis for model.py" in n for n in run.notes)
     assert sorted(p.name for p in run.paths.repo.glob("*.py")) == sorted(FILES)
+
+
+class TokenHungryProvider(ScriptedProvider):
+    """A model whose tokenizer makes 3 characters a token: our estimate (4) is too low for it."""
+
+    async def generate(self, request):
+        used = sum(len(m["content"]) for m in request.messages) // 3 + (request.max_tokens or 0)
+        if used > self.context_window:
+            self.rejected.append(request)
+            raise ContextLengthError(f"the request does not fit the context window of {self.context_window}", self.context_window)
+        return await super().generate(request)
+
+
+def test_request_rejected_as_too_long_is_rebuilt_smaller(tmp_path):
+    long_paper = PAPER + "\n## Appendix\n\n" + ("More detail about the experiments. " * 380)
+    long_analysis = "## Analysis\n" + "A detailed step of the analysis. " * 300
+    run = make_run(tmp_path / "run", window=8192, paper=long_paper)
+    provider = TokenHungryProvider(PaperModel({"analysis": long_analysis}), context_window=8192)
+    provider.rejected = []
+    run.provider = provider
+    run.ctx.llm = LLM(provider, concurrency=2)
+    run.all()
+    assert provider.rejected  # some requests were too long for this tokenizer
+    assert any("rejected the request as too long" in n for n in run.notes)
+    assert (run.paths.repo / "main.py").read_text() == MAIN_PY

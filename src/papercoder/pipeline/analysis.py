@@ -9,10 +9,18 @@ from __future__ import annotations
 
 import asyncio
 
-from papercoder.llm import Message
+from papercoder.llm import Completion, Message
 from papercoder.pipeline.artifacts import PlanningArtifacts, load_artifacts
 from papercoder.pipeline.context import StageContext
-from papercoder.pipeline.turns import Part, answer_room, cut, fit_parts, min_answer
+from papercoder.pipeline.turns import (
+    Part,
+    answer_room,
+    cut,
+    fit_parts,
+    min_answer,
+    stage_default,
+    with_window_retries,
+)
 from papercoder.prompts import render
 from papercoder.repo.paths import write_inside
 
@@ -56,8 +64,10 @@ def analysis_name(path: str) -> str:
     return path + ".md"
 
 
-def analysis_messages(ctx: StageContext, artifacts: PlanningArtifacts, path: str) -> tuple[list[Message], int]:
-    """The request for the analysis of ``path`` (fitted to the window) and its ``max_tokens``."""
+def analysis_messages(
+    ctx: StageContext, artifacts: PlanningArtifacts, path: str, window: int | None = None
+) -> tuple[list[Message], int]:
+    """The request for the analysis of ``path`` (fitted to ``window``) and its ``max_tokens``."""
     logic = artifacts.tasks.logic_of(path)
     parts = artifacts.context_parts()
     if logic.analysis:
@@ -69,20 +79,25 @@ def analysis_messages(ctx: StageContext, artifacts: PlanningArtifacts, path: str
         user = render("analysis/file", parts=chosen, path=path, is_entry=path == entry, entry_point=entry)
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
-    window = ctx.llm.context_window
+    window = window or ctx.llm.context_window
+    default = stage_default(window, ANALYSIS_TOKENS)
     messages, taken = fit_parts(
-        parts, build, window=window, min_output=min_answer(window, ANALYSIS_TOKENS), steps=FIT_STEPS,
+        parts, build, window=window, min_output=min_answer(window, default), steps=FIT_STEPS,
         what=f"the analysis of {path}",
     )
     if taken:
         ctx.note(f"analysis of {path}: to fit the context window, " + "; ".join(taken))
-    return messages, answer_room(window, messages, ANALYSIS_TOKENS)
+    return messages, answer_room(window, messages, default)
 
 
 async def analyse_file(ctx: StageContext, artifacts: PlanningArtifacts, path: str) -> str:
     """Ask for the analysis of one file; a cut answer is kept (it is prose) and noted."""
-    messages, max_tokens = analysis_messages(ctx, artifacts, path)
-    completion = await ctx.llm.acomplete(messages, max_tokens=max_tokens, stage=STAGE, allow_truncated=True)
+
+    async def attempt(window: int) -> Completion:
+        messages, max_tokens = analysis_messages(ctx, artifacts, path, window)
+        return await ctx.llm.acomplete(messages, max_tokens=max_tokens, stage=STAGE, allow_truncated=True)
+
+    completion = await with_window_retries(ctx.llm, attempt, ctx.note, f"analysis of {path}")
     text = completion.text.strip()
     if completion.finish_reason == "length":
         ctx.note(f"analysis of {path}: cut at the output limit; kept as it is")

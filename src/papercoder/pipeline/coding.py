@@ -15,13 +15,23 @@ import os
 from pathlib import PurePosixPath
 
 from papercoder.errors import InputError
-from papercoder.llm import Message
+from papercoder.llm import ContextLengthError, Message
 from papercoder.pipeline.analysis import analysis_name
 from papercoder.pipeline.artifacts import PlanningArtifacts, load_artifacts, paper_title
 from papercoder.pipeline.codeutil import dependency_layers, extract_code, extract_interface
 from papercoder.pipeline.context import StageContext
 from papercoder.pipeline.repofiles import readme_text, reproduce_script, requirements_text, smoke_script
-from papercoder.pipeline.turns import Part, answer_room, complete_text, cut, drop, fit_parts, min_answer, reduce
+from papercoder.pipeline.turns import (
+    Part,
+    answer_room,
+    complete_text,
+    cut,
+    drop,
+    fit_parts,
+    min_answer,
+    reduce,
+    with_window_retries,
+)
 from papercoder.prompts import render
 from papercoder.repo.paths import resolve_inside, write_inside
 
@@ -94,9 +104,14 @@ def _read_analyses(ctx: StageContext, artifacts: PlanningArtifacts) -> dict[str,
 
 
 def file_messages(
-    ctx: StageContext, artifacts: PlanningArtifacts, analysis: str, earlier: dict[str, str], path: str
+    ctx: StageContext,
+    artifacts: PlanningArtifacts,
+    analysis: str,
+    earlier: dict[str, str],
+    path: str,
+    window: int | None = None,
 ) -> tuple[list[Message], int]:
-    """The request for ``path`` (fitted to the window) and its ``max_tokens``.
+    """The request for ``path`` (fitted to ``window``) and its ``max_tokens``.
 
     Depends only on the planning artifacts, the file's analysis and ``earlier`` (the code of
     files in earlier layers), listed in task order.
@@ -124,7 +139,7 @@ def file_messages(
         )
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
-    window = ctx.llm.context_window
+    window = window or ctx.llm.context_window
     messages, taken = fit_parts(
         parts, build, window=window, min_output=min_answer(window, CODE_TOKENS), steps=FIT_STEPS,
         what=f"coding {path}",
@@ -143,8 +158,15 @@ async def code_file(
     ctx: StageContext, artifacts: PlanningArtifacts, analysis: str, earlier: dict[str, str], path: str
 ) -> str:
     """Write one file: ask, take the fenced code, and give a syntax error one repair turn."""
-    messages, max_tokens = file_messages(ctx, artifacts, analysis, earlier, path)
-    answer, continued = await complete_text(ctx.llm, messages, max_tokens=max_tokens, stage=STAGE, what=path)
+
+    async def attempt(window: int) -> tuple[list[Message], str, bool, int]:
+        messages, max_tokens = file_messages(ctx, artifacts, analysis, earlier, path, window)
+        answer, continued = await complete_text(
+            ctx.llm, messages, max_tokens=max_tokens, stage=STAGE, what=path, window=window
+        )
+        return messages, answer, continued, window
+
+    messages, answer, continued, window = await with_window_retries(ctx.llm, attempt, ctx.note, f"coding {path}")
     if continued:
         ctx.note(f"coding {path}: the answer was cut at the output limit and continued once")
     code = extract_code(answer, path)
@@ -158,12 +180,17 @@ async def code_file(
         {"role": "assistant", "content": answer},
         {"role": "user", "content": render("coding/syntax_repair", path=path, error=error)},
     ]
-    window = ctx.llm.context_window
     room = answer_room(window, repair, CODE_TOKENS)
     if room < min_answer(window, CODE_TOKENS) // 2:
         ctx.note(f"coding {path}: {error}; no room in the context window for a repair turn, kept for debugging")
         return code
-    fixed_answer, _ = await complete_text(ctx.llm, repair, max_tokens=room, stage=STAGE, what=f"{path} (syntax repair)")
+    try:
+        fixed_answer, _ = await complete_text(
+            ctx.llm, repair, max_tokens=room, stage=STAGE, what=f"{path} (syntax repair)", window=window
+        )
+    except ContextLengthError:
+        ctx.note(f"coding {path}: {error}; the repair turn did not fit the context window, kept for debugging")
+        return code
     fixed = extract_code(fixed_answer, path)
     still = syntax_error(fixed)
     if still is None:

@@ -17,12 +17,12 @@ import yaml
 from pydantic import BaseModel
 
 from papercoder.errors import InputError
-from papercoder.llm import Message, StructuredOutputError
+from papercoder.llm import Completion, Message, StructuredOutputError
 from papercoder.pipeline.codeutil import extract_code, fenced_blocks
 from papercoder.pipeline.context import StageContext
 from papercoder.pipeline.plancheck import Review, review_design, review_logic, salvage_design
 from papercoder.pipeline.schemas import Design, LogicDesign, TaskPlan, dump_model
-from papercoder.pipeline.turns import answer_room, fit_conversation, min_answer
+from papercoder.pipeline.turns import answer_room, fit_conversation, min_answer, stage_default, with_window_retries
 from papercoder.prompts import render
 from papercoder.repo.paths import write_inside
 
@@ -86,12 +86,14 @@ class _Conversation:
         self.ctx = ctx
         self.paper = paper
         self.plan = ""
+        self.window = ctx.llm.context_window
         self.messages: list[Message] = [{"role": "system", "content": render("planning/system")}]
         self.answers: list[dict[str, str]] = []  # every answer as the model gave it, repairs included
 
     def _fit(self, messages: list[Message], default: int) -> tuple[list[Message], int]:
         """The messages cut to fit the window (the plan first, then the paper) and ``max_tokens``."""
-        window = self.ctx.llm.context_window
+        window = self.window
+        default = stage_default(window, default)
         fitted, taken = fit_conversation(
             messages,
             window=window,
@@ -106,10 +108,14 @@ class _Conversation:
         return fitted, answer_room(window, fitted, default)
 
     async def _ask(self, messages: list[Message], default: int, **kwargs: Any) -> tuple[str, Any, str]:
-        fitted, max_tokens = self._fit(messages, default)
-        completion = await self.ctx.llm.acomplete(
-            fitted, max_tokens=max_tokens, stage=STAGE, allow_truncated=True, **kwargs
-        )
+        async def attempt(window: int) -> Completion:
+            self.window = window  # once the model rejects a length, later turns keep the smaller window
+            fitted, max_tokens = self._fit(messages, default)
+            return await self.ctx.llm.acomplete(
+                fitted, max_tokens=max_tokens, stage=STAGE, allow_truncated=True, **kwargs
+            )
+
+        completion = await with_window_retries(self.ctx.llm, attempt, self.ctx.note, "planning", start=self.window)
         return completion.text, completion.parsed, completion.finish_reason
 
     async def text_turn(self, prompt: str, default: int, what: str) -> str:

@@ -8,17 +8,59 @@ shorter form, then text shortened in the middle, each step named so the stage ca
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from papercoder.errors import PapercoderError
-from papercoder.llm import LLM, Message, TruncatedError
+from papercoder.llm import LLM, ContextLengthError, Message, TruncatedError
 from papercoder.paper import estimate_tokens
 from papercoder.prompts import render
 
 
 class ContextBudgetError(PapercoderError):
     """A request cannot be made to fit the model's context window, even after cutting context."""
+
+
+T = TypeVar("T")
+
+# When the model rejects a request as too long (our estimate of tokens was too low), the request
+# is rebuilt as if the window were this much smaller, deterministically, so a rerun repeats it.
+WINDOW_RETRIES = (0.75, 0.5)
+
+
+def smaller_window(window: int, attempt: int) -> int | None:
+    """The window to assume after ``attempt`` rejections (1, 2, ...), or ``None`` to give up."""
+    if attempt > len(WINDOW_RETRIES):
+        return None
+    return int(window * WINDOW_RETRIES[attempt - 1])
+
+
+async def with_window_retries(
+    llm: LLM,
+    attempt: Callable[[int], Awaitable[T]],
+    note: Callable[[str], None],
+    what: str,
+    *,
+    start: int | None = None,
+) -> T:
+    """``await attempt(window)``; if the model says the request is too long, retry with less context."""
+    first = window = start or llm.context_window
+    tries = 0
+    while True:
+        try:
+            return await attempt(window)
+        except ContextLengthError as exc:
+            tries += 1
+            smaller = smaller_window(first, tries)
+            if smaller is None:
+                raise ContextLengthError(
+                    f"{what}: {exc}, even with the context cut to half the window; "
+                    "use a model with a larger context window",
+                    exc.limit,
+                ) from None
+            note(f"{what}: the model rejected the request as too long; retrying with context cut to {smaller} tokens")
+            window = smaller
 
 
 def margin(window: int) -> int:
@@ -34,6 +76,14 @@ def message_tokens(messages: list[Message]) -> int:
 def answer_room(window: int, messages: list[Message], default: int) -> int:
     """``max_tokens`` for a request: the stage default, or what the window leaves, if less."""
     return min(default, window - message_tokens(messages) - margin(window))
+
+
+def stage_default(window: int, default: int) -> int:
+    """A stage's answer limit for prose: its default, at most a quarter of a small window.
+
+    A small local model rambles until its limit; a quarter of an 8k window is plenty of prose.
+    """
+    return min(default, max(1024, window // 4))
 
 
 def min_answer(window: int, default: int) -> int:
@@ -195,7 +245,7 @@ def fit_conversation(
 
 
 async def complete_text(
-    llm: LLM, messages: list[Message], *, max_tokens: int, stage: str, what: str
+    llm: LLM, messages: list[Message], *, max_tokens: int, stage: str, what: str, window: int | None = None
 ) -> tuple[str, bool]:
     """The model's answer to ``messages``; an answer cut at its output limit is continued once.
 
@@ -214,7 +264,7 @@ async def complete_text(
         {"role": "assistant", "content": partial},
         {"role": "user", "content": render("coding/continue")},
     ]
-    room = answer_room(llm.context_window, follow_up, max_tokens)
+    room = answer_room(window or llm.context_window, follow_up, max_tokens)
     if room < 64:
         raise TruncatedError(
             f"the answer for {what} was cut at the output limit and the context window has no room to continue it; "
