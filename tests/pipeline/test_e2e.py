@@ -24,7 +24,7 @@ from papercoder.testing.fake_openai import FakeOpenAIServer, Reply
 
 PAPER = str(EXAMPLE_PAPER)
 MODEL_CALLS = 4 + 2 * len(FILES)  # four planning turns, an analysis and a file each
-STAGES = ["plan", "analyze", "code"]  # TODO(debug): all stages once pipeline.debugging has landed
+STAGES = ["plan", "analyze", "code", "debug"]
 
 
 def test_the_whole_pipeline_with_a_scripted_model(tmp_path):
@@ -41,7 +41,8 @@ def test_the_whole_pipeline_with_a_scripted_model(tmp_path):
     assert set(FILES) <= set(repo) and {"requirements.txt", "config.yaml", "README.md", "reproduce.sh"} <= set(repo)
     assert "numpy" in repo["requirements.txt"]
     assert json.loads((run / "planning" / "tasks.json").read_text())["task_list"] == FILES
-    assert len(provider.calls) == MODEL_CALLS
+    assert len(provider.calls) == MODEL_CALLS  # the scripted code runs, so debugging asks nothing
+    assert result.debug_status == "passed"
 
 
 def test_resume_after_a_crash_in_coding_repeats_no_call(tmp_path):

@@ -85,7 +85,7 @@ def check_inputs(paths: RunPaths, stage: str) -> None:
 
 def clear_outputs(paths: RunPaths, stage: str) -> None:
     """Remove what a previous, unfinished or superseded attempt of ``stage`` wrote."""
-    target = {"plan": paths.planning, "analyze": paths.analysis, "code": paths.repo}.get(stage)
+    target = {"plan": paths.planning, "analyze": paths.analysis, "code": paths.repo, "debug": paths.root / "debug"}.get(stage)
     if target is not None and target.exists():
         shutil.rmtree(target)
 
