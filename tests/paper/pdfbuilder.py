@@ -26,7 +26,7 @@ def build_pdf(
     path: Path,
     pages: list[PageSpec],
     *,
-    header: str | None = "Preprint. Under review.",
+    header: str | list[str] | None = "Preprint. Under review.",  # a list: one per page, cycling
     page_numbers: bool = True,
     owner_password: str | None = None,
     user_password: str | None = None,
@@ -39,7 +39,7 @@ def build_pdf(
         pdf.add_page()
         if header:
             pdf.set_font("Helvetica", "", 8)
-            pdf.text(20, 10, header)
+            pdf.text(20, 10, header if isinstance(header, str) else header[(number - 1) % len(header)])
         width = 180 / max(1, len(page.columns))
         for index, column in enumerate(page.columns):
             y = 22.0

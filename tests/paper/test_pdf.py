@@ -105,3 +105,16 @@ def test_corrupt_pdf_is_an_input_error(tmp_path):
 def test_pdf_without_text_says_it_needs_ocr(tmp_path):
     with pytest.raises(InputError, match="scanned.*OCR"):
         read_pdf(blank_pdf(tmp_path / "scan.pdf"))
+
+
+def test_alternating_running_headers_dropped(tmp_path):
+    words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta"]
+    pages = [
+        PageSpec([body(f"The {w} page opens here.", f"It talks about {w} at length.", f"Then {w} ends.")])
+        for w in words
+    ]
+    pages[0].columns[0][:0] = [("title", "Alternating Headers"), ("h", "1 Introduction")]
+    path = build_pdf(tmp_path / "alt.pdf", pages, header=["Lovelace and Turing", "Alternating Headers Paper"])
+    markdown = read_pdf(path).to_markdown()
+    assert "Lovelace and Turing" not in markdown and "Alternating Headers Paper" not in markdown
+    assert all(f"The {w} page opens here." in markdown and f"Then {w} ends." in markdown for w in words)

@@ -99,7 +99,6 @@ def _join(lines: list[str]) -> str:
 
 class _Scanner:
     def __init__(self, lines: list[Line], *, fonts_known: bool = False) -> None:
-        self.lines = lines
         lengths = [len(line.text.strip()) for line in lines if line.text.strip()]
         self.median = statistics.median(lengths) if lengths else 0
         self.fonts_known = fonts_known
@@ -235,7 +234,7 @@ def structure_lines(lines: list[Line]) -> Structure:
     while i < len(lines):
         line = lines[i]
         inline = _INLINE_ABSTRACT.match(line.text.strip())
-        if inline and not blocks and scanner._bold_ok(Line(inline.group(1), line.bold)):
+        if inline and not blocks:  # "Abstract—We ..." (IEEE): heading and text on one line
             blocks.append(("Abstract", 1, False, [inline.group(2)]))
             i += 1
             continue

@@ -111,7 +111,7 @@ def _repeated_margins(pages: list[list[tuple[str, bool, float]]]) -> set[str]:
     for lines in pages:
         seen = {_mask(t) for t, _, _ in lines[:2] + lines[-2:]}
         counts.update(seen)
-    threshold = max(2, (len(pages) + 1) // 2)
+    threshold = max(2, len(pages) // 3)  # a third: odd and even pages often carry different headers
     return {text for text, n in counts.items() if n >= threshold} if len(pages) >= 3 else set()
 
 
