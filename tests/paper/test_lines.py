@@ -123,3 +123,17 @@ def test_upper_case_headings_and_plain_font_abstract():
     )
     assert found.abstract == "We shout our headings."
     assert [s.heading for s in found.sections] == ["1 INTRODUCTION", "2 RELATED WORK", "REFERENCES"]
+
+
+def test_bold_run_in_heading_becomes_its_own_bold_paragraph():
+    found = structure_lines(
+        [
+            Line("1 Method", True),
+            Line("We train a model.", False),
+            Line("Implementation details", True),
+            Line("We use Adam with a learning rate of 0.001 for", False),
+            Line("ten epochs.", False),
+            Line("2 Results", True),
+        ]
+    )
+    assert found.sections[0].text == "We train a model.\n\n**Implementation details**\n\nWe use Adam with a learning rate of 0.001 for ten epochs."

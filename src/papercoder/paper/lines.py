@@ -240,7 +240,11 @@ def structure_lines(lines: list[Line]) -> Structure:
             continue
         found = scanner.heading(line)
         if found is None:
-            (blocks[-1][3] if blocks else front).append(line.text)
+            if blocks and scanner.fonts_known and line.bold and len(line.text.strip()) <= 80:
+                # a bold run-in heading ("Implementation details"): its own paragraph, in bold
+                blocks[-1][3].extend(["", f"**{line.text.strip()}**", ""])
+            else:
+                (blocks[-1][3] if blocks else front).append(line.text)
             i += 1
             continue
         heading, level = found
