@@ -30,6 +30,7 @@ def build_pdf(
     page_numbers: bool = True,
     owner_password: str | None = None,
     user_password: str | None = None,
+    stamp: str | None = None,  # arXiv's vertical identifier line on the first page, in a big font
 ) -> Path:
     pdf = FPDF(format="A4", unit="mm")
     pdf.set_auto_page_break(False)
@@ -40,6 +41,10 @@ def build_pdf(
         if header:
             pdf.set_font("Helvetica", "", 8)
             pdf.text(20, 10, header if isinstance(header, str) else header[(number - 1) % len(header)])
+        if stamp and number == 1:
+            with pdf.rotation(90, 8, 220):
+                pdf.set_font("Times", "", 20)
+                pdf.text(8, 220, stamp)
         width = 180 / max(1, len(page.columns))
         for index, column in enumerate(page.columns):
             y = 22.0

@@ -118,3 +118,10 @@ def test_alternating_running_headers_dropped(tmp_path):
     markdown = read_pdf(path).to_markdown()
     assert "Lovelace and Turing" not in markdown and "Alternating Headers Paper" not in markdown
     assert all(f"The {w} page opens here." in markdown and f"Then {w} ends." in markdown for w in words)
+
+
+def test_arxiv_stamp_is_neither_title_nor_text(tmp_path):
+    path = build_pdf(tmp_path / "stamped.pdf", TWO_COLUMN_PAGES, stamp="arXiv:2504.17192v5  [cs.LG]  12 May 2025")
+    paper = read_pdf(path)
+    assert paper.title == "Sparse Widgets for Dense Gadgets"
+    assert "2504.17192" not in paper.to_markdown()
