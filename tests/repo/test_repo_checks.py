@@ -99,3 +99,15 @@ def test_import_names_map_to_distributions(tmp_path):
     assert not covered("numpy", names)
     assert add_requirement(tmp_path, "numpy") and not add_requirement(tmp_path, "NumPy")
     assert req.read_text().endswith("\nnumpy\n")
+
+
+def test_script_folder_siblings_and_pyproject_dependencies(tmp_path):
+    files = {
+        "src/main.py": "import numpy\nfrom model import Net\nfrom helpers import nothing_here\n",
+        "src/model.py": "class Net:\n    pass\n",
+        "src/helpers.py": "def something():\n    return 1\n",
+        "pyproject.toml": "[project]\nname = 'x'\ndependencies = ['numpy>=1']\n",
+    }
+    findings = check_repository(make_repo(tmp_path, files))
+    assert [(f.file, f.kind) for f in findings] == [("src/main.py", "local-import")]
+    assert "'nothing_here' is not defined in src/helpers.py" in findings[0].message

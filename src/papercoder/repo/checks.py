@@ -25,7 +25,7 @@ from pathlib import Path
 import yaml
 from pyflakes import checker as flakes
 
-from papercoder.repo.importmap import IMPORT_TO_DISTRIBUTION, covered, distribution_for, is_stdlib, read_requirements
+from papercoder.repo.importmap import IMPORT_TO_DISTRIBUTION, covered, declared_dependencies, distribution_for, is_stdlib
 
 SKIP_DIRS = {".git", ".venv", "venv", "env", "__pycache__", ".papercoder", "node_modules", "build", "dist", ".eggs"}
 SCRIPTS = ("reproduce.sh", "smoke.sh")
@@ -78,7 +78,7 @@ def check_repository(repo: Path) -> list[Finding]:
     repo = Path(repo)
     findings: list[Finding] = []
     modules = _load_modules(repo, findings)
-    requirements = read_requirements(repo / "requirements.txt")
+    requirements = declared_dependencies(repo)
     third_party: dict[str, tuple[str, int]] = {}
     for module in modules.values():
         twin = modules.get(module.name[4:]) if module.name.startswith("src.") else None
@@ -233,9 +233,10 @@ def _check_imports(module: _Module, modules: dict[str, _Module], third_party: di
             continue
         if isinstance(node, ast.Import):
             for alias in node.names:
-                top = alias.name.split(".")[0]
+                name = _beside(module, alias.name, modules) or alias.name
+                top = name.split(".")[0]
                 if top in local_tops:
-                    if alias.name not in modules:
+                    if name not in modules:
                         findings.append(_no_module(module, node.lineno, alias.name, modules))
                 elif not is_stdlib(top):
                     third_party.setdefault(alias.name, (module.rel, node.lineno))
@@ -248,7 +249,7 @@ def _check_imports(module: _Module, modules: dict[str, _Module], third_party: di
             base = base[: len(base) - (node.level - 1)]
             target = ".".join(base + (node.module.split(".") if node.module else []))
         else:
-            target = node.module or ""
+            target = _beside(module, node.module or "", modules) or node.module or ""
             top = target.split(".")[0]
             if top not in local_tops:
                 if not is_stdlib(top):
@@ -273,6 +274,15 @@ def _check_imports(module: _Module, modules: dict[str, _Module], third_party: di
                 )
             )
     return findings
+
+
+def _beside(module: _Module, name: str, modules: dict[str, _Module]) -> str | None:
+    """``name`` as a module next to the importing file (a script's folder is on sys.path)."""
+    folder = module.name.split(".") if module.path.name == "__init__.py" else module.name.split(".")[:-1]
+    if not folder or not name:
+        return None
+    top = ".".join([*folder, name.split(".")[0]])
+    return ".".join([*folder, name]) if top in modules else None
 
 
 def _no_module(module: _Module, line: int, name: str, modules: dict[str, _Module]) -> Finding:

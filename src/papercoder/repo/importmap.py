@@ -60,6 +60,7 @@ _ALSO_PROVIDES: dict[str, set[str]] = {
     "faiss-gpu": {"faiss"},
     "pillow-simd": {"PIL"},
     "tf-keras": {"keras"},
+    "fpdf2": {"fpdf"},
 }
 
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
@@ -100,6 +101,29 @@ def read_requirements(path: Path) -> set[str]:
         match = _NAME.match(line)
         if match:
             names.add(normalize(match.group(1).split("[", 1)[0]))
+    return names
+
+
+def declared_dependencies(repo: Path) -> set[str]:
+    """Normalised names from ``requirements.txt`` and, when present, ``pyproject.toml``."""
+    names = read_requirements(repo / "requirements.txt")
+    pyproject = repo / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            import tomllib  # Python 3.11+
+        except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+            import tomli as tomllib
+        try:
+            project = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {})
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+            project = {}
+        specs = list(project.get("dependencies", []))
+        for extra in project.get("optional-dependencies", {}).values():
+            specs += list(extra)
+        for spec in specs:
+            match = _NAME.match(str(spec))
+            if match:
+                names.add(normalize(match.group(1)))
     return names
 
 

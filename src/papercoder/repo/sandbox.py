@@ -347,7 +347,7 @@ def _run(
         stderr=stderr,
         duration=duration,
         timed_out=timed_out,
-        limit=_which_limit(returncode, timed_out, stderr, cgroup, cpu_used >= cpu - 0.05),
+        limit=_which_limit(returncode, timed_out, stderr, stdout, cgroup, cpu_used >= cpu - 0.05),
         truncated=out.cut > 0 or err.cut > 0,
         warnings=warnings,
     )
@@ -399,7 +399,9 @@ def _without_unshare_noise(stderr: str) -> str:
     return "".join(line for line in stderr.splitlines(keepends=True) if not line.startswith("unshare: sigprocmask"))
 
 
-def _which_limit(returncode: int | None, timed_out: bool, stderr: str, cgroup: Path | None, cpu_spent: bool) -> str | None:
+def _which_limit(
+    returncode: int | None, timed_out: bool, stderr: str, stdout: str, cgroup: Path | None, cpu_spent: bool
+) -> str | None:
     if cgroup is not None:
         try:
             events = (cgroup / "pids.events").read_text().split()
@@ -413,7 +415,7 @@ def _which_limit(returncode: int | None, timed_out: bool, stderr: str, cgroup: P
         return "cpu-time"
     if returncode in (-signal.SIGXFSZ, 128 + signal.SIGXFSZ) or "File too large" in stderr:
         return "file-size"
-    tail = stderr[-4000:]
+    tail = stderr[-4000:] + "\n" + stdout[-2000:]
     if any(s in tail for s in ("Resource temporarily unavailable", "fork: retry", "can't start new thread")):
         return "processes"
     if returncode and any(s in tail for s in ("MemoryError", "Cannot allocate memory", "Unable to allocate", "bad_alloc")):
