@@ -204,3 +204,38 @@ def test_subfile_contributes_only_its_body(tmp_path):
     )
     paper = read_latex(root / "main.tex")
     assert [(s.heading, s.text) for s in paper.sections] == [("1 Intro", "Body.")]
+
+
+def test_tables_and_algorithms_stay_in_place_as_text(tmp_path):
+    body = r"""\section{Setup}
+Before.
+\begin{table}[h]\centering\small
+\resizebox{\linewidth}{!}{\begin{tabular}{l|cc}\toprule
+Param & Value & Note \\ \midrule
+learning rate & $10^{-3}$ & \multicolumn{1}{c}{Adam} \\
+batch size & 64 & \\ \bottomrule
+\end{tabular}}
+\caption{Hyperparameters.}\label{tab:h}
+\end{table}
+\begin{algorithm}[t]
+\caption{Training}
+\begin{algorithmic}[1]
+\Require data $D$
+\For{$t = 1, \dots, T$}
+\State $w \gets w - \eta \nabla L$ \Comment{SGD step}
+\EndFor
+\State \Return $w$
+\end{algorithmic}
+\end{algorithm}
+After.
+"""
+    root = write(tmp_path, {"main.tex": "\\documentclass{article}\\begin{document}" + body + "\\end{document}"})
+    paper = read_latex(root / "main.tex")
+    assert paper.sections[0].text == (
+        "Before.\n\n**Table 1: Hyperparameters.**\n\n"
+        "Param | Value | Note\nlearning rate | $10^{-3}$ | Adam\nbatch size | 64 |\n\n"
+        "**Algorithm 1: Training**\n\n"
+        "Require: data $D$\nfor $t = 1, \\dots, T$:\n$w \\gets w - \\eta \\nabla L$   # SGD step\nend\nreturn $w$\n\n"
+        "After."
+    )
+    assert paper.captions == ["Table 1: Hyperparameters.", "Algorithm 1: Training"]

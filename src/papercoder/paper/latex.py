@@ -12,14 +12,13 @@ import re
 from pathlib import Path
 
 from papercoder.paper.headings import finish_sections
+from papercoder.paper.latexfloats import take_floats
 from papercoder.paper.model import Paper, Section
 from papercoder.paper.texmacros import collect_macros, expand_macros, remove_definitions
 from papercoder.paper.texsource import braced, find_main_file, flatten_project
 
 _SECTIONING = re.compile(r"\\(chapter|section|subsection|subsubsection)(\*?)\s*(?:\[[^\]]*\])?\s*\{")
 _LEVELS = {"chapter": 1, "section": 1, "subsection": 2, "subsubsection": 3}
-_FLOATS = re.compile(r"\\begin\{(figure|table|wrapfigure|wraptable|algorithm)(\*?)\}(.*?)\\end\{\1\2\}", re.DOTALL)
-_FLOAT_NAMES = {"figure": "Figure", "wrapfigure": "Figure", "table": "Table", "wraptable": "Table", "algorithm": "Algorithm"}
 _BIBLIOGRAPHY = re.compile(
     r"\\begin\{thebibliography\}.*?\\end\{thebibliography\}|\\bibliography\s*\{[^}]*\}|\\printbibliography(?:\[[^\]]*\])?",
     re.DOTALL,
@@ -27,7 +26,7 @@ _BIBLIOGRAPHY = re.compile(
 _APPENDIX_MARK = "\x00APPENDIX\x00"
 _DROP_COMMANDS = re.compile(
     r"\\(?:maketitle|medskip|smallskip|bigskip|noindent|newpage|clearpage|cleardoublepage|onecolumn|twocolumn"
-    r"|vfill|hfill|centering|raggedbottom|flushbottom|tableofcontents|bibliographystyle\s*\{[^}]*\}"
+    r"|vfill|hfill|centering|raggedbottom|small|footnotesize|scriptsize|tiny|normalsize|large|Large|flushbottom|tableofcontents|bibliographystyle\s*\{[^}]*\}"
     r"|label\s*\{[^}]*\}|vspace\*?\s*\{[^}]*\}|hspace\*?\s*\{[^}]*\}|linebreak|pagebreak|nobreak"
     r"|addcontentsline\s*\{[^}]*\}\s*\{[^}]*\}\s*\{[^}]*\})(?![a-zA-Z])"
 )
@@ -106,23 +105,6 @@ def _theorem_heading(match: re.Match) -> str:
     return f"\n\n**{name}{note}.** " if name != "Proof" else "\n\n*Proof.* "
 
 
-def _captions(body: str) -> tuple[str, list[str]]:
-    """Take figures, tables and algorithms out of the text; keep their captions, numbered."""
-    captions: list[str] = []
-    counts: dict[str, int] = {}
-
-    def take(match: re.Match) -> str:
-        kind = _FLOAT_NAMES[match.group(1)]
-        caption = _command_argument(match.group(3), "caption")
-        if caption is None:
-            return ""
-        counts[kind] = counts.get(kind, 0) + 1
-        captions.append(f"{kind} {counts[kind]}: {clean_text(caption)}")
-        return ""
-
-    return _FLOATS.sub(take, body), captions
-
-
 def _bibliography(match: re.Match, keep: bool, bbl: str | None) -> str:
     source = match.group(0)
     if not source.startswith("\\begin") and bbl:
@@ -158,9 +140,7 @@ def parse_latex(flat: str, *, source: str = "", keep_references: bool = False, b
         if command is not None:
             abstract = command
             body = _replace_command(body, "abstract", lambda a: "")
-    body, captions = _captions(body)
-    _, abstract_captions = _captions(abstract)
-    captions = abstract_captions + captions
+    body, captions = take_floats(body, clean_text)
     body = _BIBLIOGRAPHY.sub(lambda m: _bibliography(m, keep_references, bbl), body)
     body = re.sub(r"\\appendix(?![a-zA-Z])|\\begin\{appendices\}", _APPENDIX_MARK, body)
     body = body.replace("\\end{appendices}", "")
