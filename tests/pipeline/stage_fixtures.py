@@ -240,10 +240,6 @@ class Run:
     def paths(self) -> RunPaths:
         return self.ctx.paths
 
-    def requests(self, prefix: str = "") -> list:
-        """Requests sent to the model, optionally only those of one stage (by the system prompt)."""
-        return [c["request"] for c in self.provider.calls]
-
     def stage(self, stage: str) -> None:
         func = {"planning": run_planning, "analysis": run_analysis, "coding": run_coding}[stage]
         asyncio.run(func(self.ctx))

@@ -80,7 +80,7 @@ def analysis_messages(
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
     window = window or ctx.llm.context_window
-    default = stage_default(window, ANALYSIS_TOKENS)
+    default = stage_default(window, ANALYSIS_TOKENS, prose=True)
     messages, taken = fit_parts(
         parts, build, window=window, min_output=min_answer(window, default), steps=FIT_STEPS,
         what=f"the analysis of {path}",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
@@ -90,10 +91,10 @@ class _Conversation:
         self.messages: list[Message] = [{"role": "system", "content": render("planning/system")}]
         self.answers: list[dict[str, str]] = []  # every answer as the model gave it, repairs included
 
-    def _fit(self, messages: list[Message], default: int) -> tuple[list[Message], int]:
+    def _fit(self, messages: list[Message], default: int, prose: bool) -> tuple[list[Message], int]:
         """The messages cut to fit the window (the plan first, then the paper) and ``max_tokens``."""
         window = self.window
-        default = stage_default(window, default)
+        default = stage_default(window, default, prose=prose)
         fitted, taken = fit_conversation(
             messages,
             window=window,
@@ -107,10 +108,12 @@ class _Conversation:
             self.ctx.note(f"planning: {step} to fit the context window of {window} tokens")
         return fitted, answer_room(window, fitted, default)
 
-    async def _ask(self, messages: list[Message], default: int, **kwargs: Any) -> tuple[str, Any, str]:
+    async def _ask(
+        self, messages: list[Message], default: int, *, prose: bool = False, **kwargs: Any
+    ) -> tuple[str, Any, str]:
         async def attempt(window: int) -> Completion:
             self.window = window  # once the model rejects a length, later turns keep the smaller window
-            fitted, max_tokens = self._fit(messages, default)
+            fitted, max_tokens = self._fit(messages, default, prose)
             return await self.ctx.llm.acomplete(
                 fitted, max_tokens=max_tokens, stage=STAGE, allow_truncated=True, **kwargs
             )
@@ -120,7 +123,7 @@ class _Conversation:
 
     async def text_turn(self, prompt: str, default: int, what: str) -> str:
         self.messages.append({"role": "user", "content": prompt})
-        text, _, finish = await self._ask(self.messages, default)
+        text, _, finish = await self._ask(self.messages, default, prose=True)
         self.answers.append({"turn": what, "text": text})
         if finish == "length":
             self.ctx.note(f"planning: the {what} was cut at the output limit; kept as it is")
@@ -149,7 +152,7 @@ class _Conversation:
                 {"role": "assistant", "content": text},
                 {"role": "user", "content": render("planning/repair", what=what, problems=result.problem_text())},
             ]
-            text2, parsed2 = await self._ask_json(repair, schema, default, what)
+            _, parsed2 = await self._ask_json(repair, schema, default, what)
             if parsed2 is not None:
                 second = review(parsed2)
                 if len(second.problems) <= len(result.problems):
@@ -195,7 +198,7 @@ class _Conversation:
         self.messages.append({"role": "assistant", "content": "```yaml\n" + config.strip() + "\n```"})
         return config
 
-    def save(self, path: Any) -> None:
+    def save(self, path: Path) -> None:
         data = {"messages": self.messages, "answers": self.answers}
         write_inside(path.parent, path.name, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 

@@ -78,12 +78,14 @@ def answer_room(window: int, messages: list[Message], default: int) -> int:
     return min(default, window - message_tokens(messages) - margin(window))
 
 
-def stage_default(window: int, default: int) -> int:
-    """A stage's answer limit for prose: its default, at most a quarter of a small window.
+def stage_default(window: int, default: int, *, prose: bool = False) -> int:
+    """A stage's answer limit: its default, capped to a share of a small window.
 
-    A small local model rambles until its limit; a quarter of an 8k window is plenty of prose.
+    A small local model rambles until its limit, which costs minutes on a CPU: prose (a plan, an
+    analysis) gets at most an eighth of the window, structured answers a quarter.
     """
-    return min(default, max(1024, window // 4))
+    share = window // 8 if prose else window // 4
+    return min(default, max(512, share))
 
 
 def min_answer(window: int, default: int) -> int:
