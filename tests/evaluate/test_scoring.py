@@ -194,3 +194,9 @@ def test_a_rerun_is_answered_from_the_call_log(small_repo, tmp_path):
     assert again_llm.provider.calls == []
     assert again.usage.cached == 3 and again.usage.calls == 0
     assert again.summary.scores == first.summary.scores and again.summary.invalid == 1
+
+
+def test_an_answer_cut_after_a_whole_verdict_still_counts(small_repo):
+    rambling = FakeReply(text=verdict(2) + "\nAnd furthermore, let me explain at length why", finish_reason="length")
+    result = asyncio.run(evaluate_repo(small_repo, PAPER, judge([rambling]), n=1))
+    assert result.summary.valid == 1 and result.summary.mean == 2

@@ -8,10 +8,11 @@ the user sees what to fix (a key, a model name, a server).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from papercoder.evaluate.judge import Verdict
 from papercoder.llm import Completion, LLMError, TruncatedError
 
 
@@ -22,6 +23,7 @@ class CallOutcome:
     text: str = ""
     error: str = ""
     completion: Completion | None = None
+    truncated: bool = False  # cut at the output limit: the text may still hold a whole answer
 
 
 @dataclass
@@ -67,6 +69,16 @@ class UsageTally:
                 f"{self.input_tokens} tokens in, {self.output_tokens} out, cost {cost}")
 
 
+def parse_outcome(outcome: CallOutcome, parse: Callable[[str], Verdict]) -> Verdict:
+    """The verdict of one call; a cut answer counts when a whole verdict came before the cut."""
+    if outcome.error:
+        return Verdict(score=None, error=outcome.error, text=outcome.text)
+    verdict = parse(outcome.text)
+    if outcome.truncated and not verdict.valid:
+        verdict.error = f"the answer was cut at the output limit ({verdict.error})"
+    return verdict
+
+
 async def ask_all(coros: Sequence[Awaitable[Completion]], tally: UsageTally) -> list[CallOutcome]:
     """Run the calls concurrently (the LLM's own limit applies), in order, and tally them.
 
@@ -78,8 +90,7 @@ async def ask_all(coros: Sequence[Awaitable[Completion]], tally: UsageTally) -> 
         try:
             completion = await coro
         except TruncatedError as exc:
-            return CallOutcome(text=exc.completion.text, error="the answer was cut at the output limit",
-                               completion=exc.completion)
+            return CallOutcome(text=exc.completion.text, completion=exc.completion, truncated=True)
         except LLMError as exc:
             errors.append(exc)
             return CallOutcome(error=f"the call failed: {exc}")

@@ -46,7 +46,8 @@ def fit_paper(paper: Paper, max_tokens: int) -> tuple[str, list[str]]:
     if appendix:
         paper = dataclasses.replace(paper, sections=[s for s in paper.sections if not s.appendix])
         text = paper.to_markdown()
-        notes.append(f"the paper's appendix sections were left out: {', '.join(appendix)}")
+        listed = ", ".join(appendix[:5]) + (f" and {len(appendix) - 5} more" if len(appendix) > 5 else "")
+        notes.append(f"the paper's appendix ({len(appendix)} sections) was left out: {listed}")
         if estimate_tokens(text) <= max_tokens:
             return text, notes
     if paper.captions:

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from papercoder.evaluate.calls import UsageTally, ask_all
+from papercoder.evaluate.calls import UsageTally, ask_all, parse_outcome
 from papercoder.evaluate.context import fit_paper, make_budget
 from papercoder.evaluate.files import LOG_SUFFIXES, RepoFile, Ranker, collect_files, pack, render_files
-from papercoder.evaluate.judge import Verdict, parse_leaf_verdict
+from papercoder.evaluate.judge import parse_leaf_verdict
 from papercoder.evaluate.rubric import CODE_DEV, RubricNode, category_counts, code_dev_only, score_tree
 from papercoder.errors import InputError
 from papercoder.llm import LLM
@@ -149,7 +149,7 @@ async def grade_repo(
     )
     grades: dict[str, LeafGrade] = {}
     for (node, _, shown, omitted), outcome in zip(leaves, outcomes):
-        verdict = Verdict(score=0, error=outcome.error, text=outcome.text) if outcome.error else parse_leaf_verdict(outcome.text)
+        verdict = parse_outcome(outcome, parse_leaf_verdict)
         explanation = verdict.critiques[0].critique if verdict.critiques else ""
         grades[node.id] = LeafGrade(
             id=node.id, score=int(verdict.score or 0), explanation=explanation, valid=verdict.valid,

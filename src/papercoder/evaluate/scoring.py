@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from papercoder.evaluate.calls import UsageTally, ask_all
+from papercoder.evaluate.calls import UsageTally, ask_all, parse_outcome
 from papercoder.evaluate.context import Budget, fit_paper, make_budget
 from papercoder.evaluate.files import Packed, RepoFiles, Ranker, collect_files, kind_rank, pack, render_files
 from papercoder.evaluate.judge import ScoreSummary, Verdict, aggregate, parse_verdict, top_critiques
@@ -124,9 +124,7 @@ async def evaluate_repo(
         ],
         tally,
     )
-    verdicts = [
-        Verdict(score=None, error=o.error, text=o.text) if o.error else parse_verdict(o.text) for o in outcomes
-    ]
+    verdicts = [parse_outcome(o, parse_verdict) for o in outcomes]
     return EvalResult(
         mode="reference-based" if has_ref else "reference-free",
         model=llm.model,
