@@ -200,3 +200,17 @@ def test_an_answer_cut_after_a_whole_verdict_still_counts(small_repo):
     rambling = FakeReply(text=verdict(2) + "\nAnd furthermore, let me explain at length why", finish_reason="length")
     result = asyncio.run(evaluate_repo(small_repo, PAPER, judge([rambling]), n=1))
     assert result.summary.valid == 1 and result.summary.mean == 2
+
+
+def test_results_go_next_to_a_run_or_inside_any_other_repository(tmp_path):
+    from papercoder.evaluate.inputs import check_repo
+    from papercoder.evaluate.report import results_dir
+
+    run_dir = tmp_path / "run"
+    make_repo(run_dir / "repo", {"a.py": "x = 1\n"})
+    (run_dir / "manifest.json").write_text("{}")
+    assert check_repo(run_dir) == run_dir / "repo"  # a run directory means its repo/
+    assert results_dir(check_repo(run_dir)) == (run_dir / "eval").resolve()
+    plain = make_repo(tmp_path / "plain", {"a.py": "x = 1\n"})
+    assert results_dir(plain) == (plain / ".papercoder" / "eval").resolve()
+    assert results_dir(plain, tmp_path / "out") == tmp_path / "out"

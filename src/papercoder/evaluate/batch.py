@@ -17,7 +17,7 @@ import csv
 import json
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -189,13 +189,27 @@ def run_batch(
         on_record(record)
         return record
 
-    with ThreadPoolExecutor(max_workers=options.jobs, thread_name_prefix="paper") as pool:
-        for record in pool.map(work, todo):
+    pool = ThreadPoolExecutor(max_workers=options.jobs, thread_name_prefix="paper")
+    futures = [pool.submit(work, item) for item in todo]
+    try:
+        for future in as_completed(futures):
+            record = future.result()
             records[record["slug"]] = record
+    except KeyboardInterrupt:
+        # No new paper starts; papers already running finish their current work in the
+        # background (a thread cannot be stopped) and still write their records.
+        pool.shutdown(wait=False, cancel_futures=True)
+        _write_summary(options.out, [records[s] for s in slugs if s in records])
+        raise
+    pool.shutdown()
     ordered = [records[s] for s in slugs]
-    write_json(options.out / "summary.json", ordered)
-    (options.out / "summary.md").write_text(summary_table(ordered) + "\n", encoding="utf-8")
+    _write_summary(options.out, ordered)
     return ordered
+
+
+def _write_summary(out: Path, records: list[dict[str, Any]]) -> None:
+    write_json(out / "summary.json", records)
+    (out / "summary.md").write_text(summary_table(records) + "\n", encoding="utf-8")
 
 
 def summary_table(records: list[dict[str, Any]]) -> str:

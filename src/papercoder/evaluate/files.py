@@ -72,10 +72,8 @@ def collect_files(
             rel = path.relative_to(root).as_posix()
             reason = _reject(path, real_root, include_logs=include_logs, max_file_bytes=max_file_bytes)
             if reason is None:
-                text = _read_text(path)
-                if text is None:
-                    reason = "binary"
-                else:
+                text, reason = _read_text(path)
+                if text is not None:
                     files.append(RepoFile(rel, text))
                     continue
             if reason != "type":  # files of other types are too many to be worth listing
@@ -96,7 +94,7 @@ def _skip_dir(path: Path) -> bool:
 def _reject(path: Path, real_root: Path, *, include_logs: bool, max_file_bytes: int) -> str | None:
     name = path.name
     suffix = path.suffix.lower()
-    if name.startswith(".") and name not in (".env.example",):
+    if name.startswith("."):
         return "type"
     if path.is_symlink():
         target = path.resolve()
@@ -120,17 +118,18 @@ def _reject(path: Path, real_root: Path, *, include_logs: bool, max_file_bytes: 
     return None
 
 
-def _read_text(path: Path) -> str | None:
+def _read_text(path: Path) -> tuple[str | None, str]:
+    """The file's text, or None and the reason it is not readable text."""
     try:
         data = path.read_bytes()
     except OSError:
-        return None
+        return None, "unreadable"
     if b"\x00" in data[:8192]:
-        return None
+        return None, "binary"
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8"), ""
     except UnicodeDecodeError:
-        return None
+        return None, "not UTF-8 text"
 
 
 # --- relevance --------------------------------------------------------------------------------
@@ -141,8 +140,8 @@ STOPWORDS = frozenset(
     """the and for that this with from are was were been has have had not but all any can into its
     our their there these those which who whom what when where while will would should could each
     other than then them they such also more most some only over under same very use used using
-    self none true false return import def class def init none pass elif else try except raise
-    between paper code implemented implementation implement correctly correct has been have the""".split()
+    self none true false return import def class init pass elif else try except raise between
+    paper code implemented implementation implement correctly correct""".split()
 )
 
 

@@ -134,7 +134,7 @@ async def grade_repo(
             paper=paper_text,
             repository=render_files(packed.included) or "(no readable files in the repository)",
             omitted=", ".join(packed.omitted_paths[:30]) + (" ..." if len(packed.omitted) > 30 else ""),
-            ancestors=[a.requirements for a in ancestors[1:]] if len(ancestors) > 1 else [],
+            ancestors=[a.requirements for a in ancestors],
             requirement=node.requirements,
         )
         messages = [{"role": "system", "content": system_by_category[node.task_category]},

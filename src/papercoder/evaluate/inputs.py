@@ -27,6 +27,8 @@ def check_repo(path: str | Path, what: str = "repository") -> Path:
         raise InputError(f"{what} {repo} does not exist; give the folder of the code to judge")
     if not repo.is_dir():
         raise InputError(f"{what} {repo} is not a folder; give the folder of the code to judge")
+    if (repo / "manifest.json").is_file() and (repo / "repo").is_dir():
+        return repo / "repo"  # a papercoder run directory: the product is its repo/
     return repo
 
 
