@@ -111,6 +111,12 @@ def test_each_leaf_sees_the_files_relevant_to_it(tmp_path):
     assert result.grades["unet"].files[0] == "unet.py"
     assert result.grades["fid"].omitted >= 1  # the filler did not fit a 3000-token window
     assert result.total == pytest.approx(1 / 4)  # (1*1 + 0*3) / 4
+    roomy = asyncio.run(grade_repo(repo, PAPER, rubric, judge(script, context_window=128_000)))
+    assert roomy.grades["fid"].files == ["fid.py"]  # files sharing no term with the requirement stay out
+    assert roomy.grades["fid"].omitted == 2
+    assert "filler.py" in seen["The Frechet Inception Distance (FID) metric has been implemented"]  # named, not shown
+    capped = asyncio.run(grade_repo(repo, PAPER, rubric, judge(script, context_window=128_000), files_tokens=10))
+    assert all(g.files == [] for g in capped.grades.values())
 
 
 def test_invalid_leaf_answers_score_zero_and_are_counted(tmp_path):

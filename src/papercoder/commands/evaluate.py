@@ -47,6 +47,7 @@ def grade_command(
     base_url: Optional[str] = typer.Option(None, "--base-url", help="An OpenAI-compatible server."),
     max_cost: Optional[float] = typer.Option(None, "--max-cost", help="Stop before spending more than this many USD."),
     concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1, help="Judge calls at the same time."),
+    files_tokens: int = typer.Option(24_000, "--files-tokens", min=0, help="Repository text per leaf at most, in tokens (0: as much as the context holds)."),
     depth: Optional[int] = typer.Option(None, "--depth", min=0, help="Print the tree only down to this depth."),
     out: Optional[Path] = typer.Option(None, "-o", "--out", help="Results folder (default: the run's eval/ or REPO/.papercoder/eval)."),
 ) -> None:
@@ -55,7 +56,8 @@ def grade_command(
     from papercoder.evaluate.report import format_grade
 
     judge = JudgeOptions(model=model, base_url=base_url, max_cost=max_cost, concurrency=concurrency)
-    result, path = run_grade(repo, rubric, paper, code_dev=code_dev, judge=judge, out=out)
+    result, path = run_grade(repo, rubric, paper, code_dev=code_dev, judge=judge, out=out,
+                             files_tokens=files_tokens or None)
     typer.echo(format_grade(result, max_depth=depth))
     typer.echo(f"Results: {path}")
 

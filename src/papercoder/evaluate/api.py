@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from papercoder.evaluate import inputs
-from papercoder.evaluate.grade import GradeResult, grade_repo
+from papercoder.evaluate.grade import FILES_TOKENS, GradeResult, grade_repo
 from papercoder.evaluate.report import format_eval, format_grade, results_dir, write_json
 from papercoder.evaluate.rubric import load_rubric
 from papercoder.evaluate.scoring import EvalResult, evaluate_repo
@@ -79,6 +79,7 @@ def run_grade(
     code_dev: bool = False,
     judge: JudgeOptions | None = None,
     out: str | Path | None = None,
+    files_tokens: int | None = FILES_TOKENS,
 ) -> tuple[GradeResult, Path]:
     """Grade ``repo`` against a PaperBench rubric; write the graded tree as JSON."""
     repo_dir = inputs.check_repo(repo)
@@ -91,7 +92,7 @@ def run_grade(
 
     async def go() -> GradeResult:
         try:
-            return await grade_repo(repo_dir, the_paper, tree, llm, code_dev=code_dev)
+            return await grade_repo(repo_dir, the_paper, tree, llm, code_dev=code_dev, files_tokens=files_tokens)
         finally:
             await _close(llm)
 

@@ -189,10 +189,14 @@ class Ranker:
             result.append(score)
         return result
 
-    def rank(self, query: str) -> list[RepoFile]:
-        """Files, most relevant first; ties broken by kind (code first) and then by path."""
+    def ranked(self, query: str) -> list[tuple[float, RepoFile]]:
+        """(score, file) pairs, most relevant first; ties broken by kind (code first), then path."""
         scored = zip(self.scores(query), self.files)
-        return [f for s, f in sorted(scored, key=lambda sf: (-sf[0], kind_rank(sf[1].path), sf[1].path))]
+        return sorted(scored, key=lambda sf: (-sf[0], kind_rank(sf[1].path), sf[1].path))
+
+    def rank(self, query: str) -> list[RepoFile]:
+        """Files, most relevant first."""
+        return [f for _, f in self.ranked(query)]
 
 
 def kind_rank(path: str) -> int:

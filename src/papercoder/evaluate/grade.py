@@ -23,6 +23,7 @@ from papercoder.prompts import render
 
 ANSWER_TOKENS = 1024
 PAPER_SHARE = 0.6  # a leaf needs the paper more than the whole repository
+FILES_TOKENS = 24_000  # repository text per leaf, at most (see grade_repo)
 
 
 @dataclass
@@ -101,8 +102,14 @@ async def grade_repo(
     *,
     code_dev: bool = False,
     temperature: float | None = None,
+    files_tokens: int | None = FILES_TOKENS,
 ) -> GradeResult:
-    """Grade every leaf of ``rubric`` (only Code Development leaves with ``code_dev``)."""
+    """Grade every leaf of ``rubric`` (only Code Development leaves with ``code_dev``).
+
+    ``files_tokens`` caps the repository text shown per leaf (None: whatever the context
+    holds). Every leaf also carries the paper, so on a large context the cap is what keeps
+    grading a 70-leaf rubric from costing 70 full windows.
+    """
     tree = code_dev_only(rubric) if code_dev else rubric
     if tree is None:
         raise InputError("the rubric has no Code Development leaves; grade it without --code-dev")
@@ -126,20 +133,26 @@ async def grade_repo(
         for note in paper_notes:
             if note not in notes:
                 notes.append(note)
-        candidates = [f for f in ranker.rank(leaf_query(node, ancestors))
-                      if node.task_category != CODE_DEV or not _is_output(f.path)]
-        packed = pack(candidates, max(0, budget.available - estimate_tokens(paper_text)))
+        ranked = [(s, f) for s, f in ranker.ranked(leaf_query(node, ancestors))
+                  if node.task_category != CODE_DEV or not _is_output(f.path)]
+        # Only files that share a term with the requirement; none at all, and the judge sees
+        # the repository in its usual order, so that it can at least say what is missing.
+        candidates = [f for s, f in ranked if s > 0] or [f for _, f in ranked]
+        room = max(0, budget.available - estimate_tokens(paper_text))
+        packed = pack(candidates, min(room, files_tokens) if files_tokens else room)
+        shown = {f.path for f in packed.included}
+        not_shown = [f.path for _, f in ranked if f.path not in shown]
         user = render(
             "evaluate/leaf_user",
             paper=paper_text,
             repository=render_files(packed.included) or "(no readable files in the repository)",
-            omitted=", ".join(packed.omitted_paths[:30]) + (" ..." if len(packed.omitted) > 30 else ""),
+            omitted=", ".join(not_shown[:30]) + (f" and {len(not_shown) - 30} more" if len(not_shown) > 30 else ""),
             ancestors=[a.requirements for a in ancestors],
             requirement=node.requirements,
         )
         messages = [{"role": "system", "content": system_by_category[node.task_category]},
                     {"role": "user", "content": user}]
-        leaves.append((node, messages, packed.included, len(packed.omitted)))
+        leaves.append((node, messages, packed.included, len(not_shown)))
 
     tally = UsageTally()
     answer_tokens = make_budget(llm.context_window, answer_tokens=ANSWER_TOKENS).output
