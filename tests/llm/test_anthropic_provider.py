@@ -65,3 +65,9 @@ def test_prompt_too_long_is_a_context_length_error():
         with pytest.raises(ContextLengthError) as caught:
             model(server).complete(ask("x"))
     assert caught.value.limit == 200000
+
+
+def test_long_answers_are_not_refused_by_the_sdk():
+    with FakeAnthropicServer(["long"]) as server:
+        assert model(server).complete(ask("x"), max_tokens=64000).text == "long"
+    assert server.requests[0].body["max_tokens"] == 64000

@@ -47,6 +47,7 @@ class AnthropicProvider:
         self.api_url = None  # priced by provider, wherever the endpoint is
         self.context_window = context_window
         self.default_max_tokens = max_tokens
+        self.timeout = timeout
         self.options: dict[str, Any] = {}
         self._clients = PerLoop(lambda: _make_client(api_key, base_url, timeout))
 
@@ -82,6 +83,8 @@ class AnthropicProvider:
             "model": self.name,
             "messages": turns,
             "max_tokens": request.max_tokens or self.default_max_tokens,
+            # An explicit timeout also stops the SDK refusing long non-streamed answers up front.
+            "timeout": self.timeout,
         }
         if system:
             params["system"] = system

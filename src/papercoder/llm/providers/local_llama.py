@@ -9,6 +9,7 @@ that fits the schema.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import importlib.metadata
 import threading
 from pathlib import Path
@@ -119,4 +120,16 @@ class LocalProvider:
                 _models[key] = Llama(model_path=key[0], n_ctx=key[1], verbose=False)
             except (ValueError, RuntimeError) as exc:
                 raise ConfigError(f"llama.cpp could not load {self.path}: {exc}") from None
+            if len(_models) == 1:
+                atexit.register(_free_models)
             return _models[key]
+
+
+def _free_models() -> None:
+    """Free llama.cpp models while the interpreter still works (late frees print errors at exit)."""
+    with _load_lock:
+        for llama in _models.values():
+            close = getattr(llama, "close", None)
+            if close is not None:
+                close()
+        _models.clear()
