@@ -43,3 +43,11 @@ def test_schema_constrained_json(smollm2):
     messages = [{"role": "user", "content": "Describe a person named Ada who is 36, as JSON."}]
     completion = smollm2.complete(messages, schema=Person, max_tokens=64)
     assert isinstance(completion.parsed, Person)
+
+
+def test_prompt_longer_than_the_context_is_a_context_length_error(smollm2):
+    from papercoder.llm import ContextLengthError
+
+    with pytest.raises(ContextLengthError) as caught:
+        smollm2.complete([{"role": "user", "content": "word " * 9000}], max_tokens=4)
+    assert caught.value.limit == 8192

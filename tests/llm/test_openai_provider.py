@@ -149,3 +149,21 @@ def test_unknown_model_is_a_config_error():
     with FakeOpenAIServer([Reply(fault="bad_request", status=404, text="model not found")]) as server:
         with pytest.raises(ConfigError, match="does not know the model"):
             model(server).complete(ask("x"))
+
+
+def test_stream_cut_mid_answer_is_retried():
+    with FakeOpenAIServer([Reply(fault="cut_stream", text="def f("), "def f(): pass"]) as server:
+        completion = model(server, config=Config(stream=True)).complete(ask("code"))
+    assert completion.text == "def f(): pass" and len(server.requests) == 2
+
+
+def test_reasoning_tokens_are_counted():
+    with FakeOpenAIServer([Reply("42", output_tokens=300, reasoning_tokens=280)]) as server:
+        usage = model(server, "openai:o3-mini").complete(ask("think")).usage
+    assert (usage.output_tokens, usage.reasoning_tokens) == (300, 280)
+
+
+def test_simulated_latency_is_time_to_first_token_plus_generation():
+    with FakeOpenAIServer([Reply("x", output_tokens=100)], ttft=0.1, tokens_per_second=500) as server:
+        completion = model(server).complete(ask("x"))
+    assert 0.3 <= completion.latency < 1.5  # 0.1 s + 100 tokens at 500/s

@@ -24,7 +24,8 @@ class Reply:
     ``fault`` is one of: "rate_limit" (429 with ``retry_after``), "server" (``status``, 500 by
     default), "overloaded" (529), "context_length" (the provider's error body, with ``limit``),
     "malformed" (a 200 whose body is not JSON), "drop" (close the connection unanswered),
-    "bad_request" (400 with ``text`` as the message).
+    "bad_request" (400 with ``text`` as the message), "cut_stream" (OpenAI streaming: ``text`` in
+    one chunk, then the connection closes before the answer ends).
     """
 
     text: str = ""

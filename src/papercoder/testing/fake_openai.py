@@ -11,6 +11,7 @@ Serves ``POST /v1/chat/completions`` (plain and streaming, usage in the final ch
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -73,8 +74,6 @@ class FakeOpenAIServer(FakeServer):
         )
 
     def _stream(self, handler: _Handler, body: dict, reply: Reply, usage: dict, model: str) -> None:
-        import json
-
         handler.start_events(reply.headers)
         pieces = _split(reply.text, 8) or [""]
         pause = self.generation_seconds(usage["completion_tokens"]) / len(pieces)
@@ -121,6 +120,12 @@ class FakeOpenAIServer(FakeServer):
         elif reply.fault == "malformed":
             handler.send_body(200, b'{"id": "chatcmpl-fake", "choices": [ {"index": 0, "mess', "application/json")
         elif reply.fault == "drop":
+            handler.drop()
+        elif reply.fault == "cut_stream":  # a stream that stops mid-answer
+            handler.start_events()
+            handler.send_event(json.dumps({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0,
+                                           "model": "fake", "choices": [{"index": 0, "delta": {"content": reply.text},
+                                                                         "finish_reason": None}]}))
             handler.drop()
         elif reply.fault == "bad_request":
             handler.send_json(reply.status or 400, _error(reply.text or "bad request", "invalid_request_error", None))

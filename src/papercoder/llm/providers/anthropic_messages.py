@@ -11,7 +11,7 @@ from typing import Any
 
 from papercoder.errors import ConfigError
 from papercoder.llm.errors import ContextLengthError, LLMError
-from papercoder.llm.providers.common import PerLoop, context_limit, looks_like_context_overflow
+from papercoder.llm.providers.common import PerLoop, context_limit, context_message, looks_like_context_overflow
 from papercoder.llm.retry import TransientError, parse_retry_after
 from papercoder.llm.types import RawResponse, Request, Usage
 
@@ -132,8 +132,7 @@ class AnthropicProvider:
             return ConfigError(f"Anthropic does not know the model {self.name!r} (HTTP 404); check the model name")
         if looks_like_context_overflow(message):
             limit = context_limit(message)
-            window = f" of {limit} tokens" if limit else ""
-            return ContextLengthError(f"the request does not fit the context window{window} of {self.model}", limit)
+            return ContextLengthError(context_message(self.model, limit), limit)
         return LLMError(f"{self.model} rejected the request (HTTP {status}): {' '.join(message.split())[:300]}")
 
 

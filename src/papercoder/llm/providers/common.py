@@ -37,6 +37,12 @@ def context_limit(message: str) -> int | None:
     return None
 
 
+def context_message(model: str, limit: int | None) -> str:
+    """The one-line message of a context overflow, saying what to do."""
+    window = f"its {limit}-token context window" if limit else "its context window"
+    return f"the request is too long for {model} ({window}); shorten the input or use a model with a larger context"
+
+
 class PerLoop(Generic[T]):
     """One SDK client per event loop: an async HTTP client must not outlive its loop."""
 

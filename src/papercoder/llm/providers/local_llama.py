@@ -18,7 +18,7 @@ from typing import Any
 from papercoder.errors import ConfigError
 from papercoder.llm.errors import ContextLengthError, LLMError
 from papercoder.llm.gguf import GGUFError, context_length
-from papercoder.llm.providers.common import context_limit
+from papercoder.llm.providers.common import context_limit, context_message
 from papercoder.llm.types import RawResponse, Request, Usage
 
 BUNDLED = "smollm2"
@@ -94,9 +94,7 @@ class LocalProvider:
                 message = str(exc)
                 if "context" in message.lower():
                     limit = context_limit(message) or self.context_window
-                    raise ContextLengthError(
-                        f"the request does not fit the {limit}-token context window of {self.model}", limit
-                    ) from None
+                    raise ContextLengthError(context_message(self.model, limit), limit) from None
                 raise LLMError(f"{self.model} failed: {message}") from None
         choice = result["choices"][0]
         usage = result.get("usage") or {}

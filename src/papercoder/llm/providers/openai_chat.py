@@ -13,7 +13,7 @@ from typing import Any
 
 from papercoder.errors import ConfigError
 from papercoder.llm.errors import ContextLengthError, LLMError
-from papercoder.llm.providers.common import PerLoop, context_limit, looks_like_context_overflow
+from papercoder.llm.providers.common import PerLoop, context_limit, context_message, looks_like_context_overflow
 from papercoder.llm.retry import TransientError, parse_retry_after
 from papercoder.llm.types import Message, RawResponse, Request, Usage
 
@@ -173,8 +173,7 @@ class OpenAIProvider:
         code = _code(exc)
         if looks_like_context_overflow(message, code):
             limit = context_limit(message)
-            window = f" of {limit} tokens" if limit else ""
-            return ContextLengthError(f"the request does not fit the context window{window} of {self.model}", limit)
+            return ContextLengthError(context_message(self.model, limit), limit)
         return LLMError(f"{self.model} rejected the request: {_short(message)}")
 
     def _status_error(self, exc: Any) -> Exception:
