@@ -14,6 +14,11 @@ class Provider(Protocol):
     Providers do no caching, logging, retrying or accounting: :class:`papercoder.llm.LLM` does.
     They raise :class:`papercoder.llm.errors.ContextLengthError` for a context overflow and
     :class:`papercoder.llm.retry.TransientError` for faults worth retrying (429, 5xx, timeouts).
+
+    Optional attributes the model layer reads when present: ``options`` (a dict of settings that
+    change answers, e.g. ``reasoning_effort``; part of the cache key, never a key),
+    ``price_provider`` and ``api_url`` (which price list applies), ``aclose()`` (release
+    connections) and ``list_models()``.
     """
 
     model: str  # the full model string, e.g. "openai:gpt-4.1", "local:smollm2"
