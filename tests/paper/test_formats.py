@@ -140,3 +140,12 @@ def test_text_reader_finds_numbered_headings(tmp_path):
     assert [s.heading for s in paper.sections] == ["Front matter", "1 Introduction", "2 Results"]
     assert paper.sections[1].text == "Plain text is readable."
     assert "Someone" not in paper.to_markdown()
+
+
+def test_markdown_setext_headings(tmp_path):
+    path = tmp_path / "setext.md"
+    path.write_text("Setext Paper\n============\n\nIntro text.\n\nMethod\n------\n\nWe do it.\n\n---\n\nA rule above.\n")
+    paper = read_markdown(path)
+    assert paper.title == "Setext Paper"
+    assert [s.heading for s in paper.sections] == ["Method"]
+    assert "A rule above." in paper.sections[0].text

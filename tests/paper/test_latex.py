@@ -239,3 +239,17 @@ After.
         "After."
     )
     assert paper.captions == ["Table 1: Hyperparameters.", "Algorithm 1: Training"]
+
+
+def test_endinput_and_icml_title(tmp_path):
+    root = write(
+        tmp_path,
+        {
+            "main.tex": "\\documentclass{article}\\begin{document}\\twocolumn[\\icmltitle{An ICML Paper}]"
+            "\\input{part}\\end{document}",
+            "part.tex": "\\section{Read}Yes.\n\\endinput\n\\section{Unread}No.",
+        },
+    )
+    paper = read_latex(root / "main.tex")
+    assert paper.title == "An ICML Paper"
+    assert [s.heading for s in paper.sections] == ["1 Read"]

@@ -123,7 +123,8 @@ def _letters(n: int) -> str:
 def parse_latex(flat: str, *, source: str = "", keep_references: bool = False, bbl: str | None = None) -> Paper:
     """Turn a flattened LaTeX source into a :class:`Paper`."""
     macros = collect_macros(flat)
-    title = expand_macros(_command_argument(flat, "title") or "", macros)
+    title = _command_argument(flat, "title") or _command_argument(flat, "icmltitle") or ""
+    title = expand_macros(title, macros)
     title = re.sub(r"\s+", " ", clean_text(title.replace("\\\\", " "))).strip()
     begin = flat.find("\\begin{document}")
     end = flat.rfind("\\end{document}")

@@ -33,13 +33,36 @@ def _front_matter(text: str) -> tuple[str, str]:
     return (match.group(1) if match else ""), rest.lstrip("\n")
 
 
+def _setext_to_atx(lines: list[str]) -> list[str]:
+    """Rewrite setext headings (a line underlined with === or ---) as "#"/"##" headings."""
+    out: list[str] = []
+    in_code = False
+    for line in lines:
+        if _FENCE.match(line):
+            in_code = not in_code
+        underline = re.match(r"^\s{0,3}(=+|-+)\s*$", line)
+        previous = out[-1] if out else ""
+        if (
+            underline
+            and not in_code
+            and previous.strip()
+            and not _HEADING.match(previous)
+            and not re.match(r"^\s*([-*+>|]|\d+[.)])\s", previous)
+            and (len(out) < 2 or not out[-2].strip())
+        ):
+            out[-1] = ("# " if underline.group(1)[0] == "=" else "## ") + previous.strip()
+            continue
+        out.append(line)
+    return out
+
+
 def parse_markdown(text: str, *, source: str = "", keep_references: bool = False) -> Paper:
     """Turn Markdown text into a :class:`Paper`."""
     meta_title, text = _front_matter(text.replace("\r\n", "\n"))
     blocks: list[tuple[str, int, list[str]]] = [("", 0, [])]  # heading, markdown level, lines
     captions: list[str] = []
     in_code = False
-    for line in text.split("\n"):
+    for line in _setext_to_atx(text.split("\n")):
         if _FENCE.match(line):
             in_code = not in_code
         elif not in_code:

@@ -146,6 +146,7 @@ class Flattener:
         if len(stack) >= MAX_DEPTH:
             raise InputError(f"\\input nesting deeper than {MAX_DEPTH} files at {path.name}; check the source.")
         text = _COMMENT_ENV.sub("", strip_comments(self._read(path)))
+        text = re.split(r"\\endinput(?![a-zA-Z])", text, maxsplit=1)[0]  # TeX stops reading the file here
         if stack and "\\begin{document}" in text:  # a \subfile: a document of its own; keep its body
             text = text.split("\\begin{document}", 1)[1].split("\\end{document}", 1)[0]
         return self._expand(text, path, [*stack, path])
