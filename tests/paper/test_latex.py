@@ -253,3 +253,16 @@ def test_endinput_and_icml_title(tmp_path):
     paper = read_latex(root / "main.tex")
     assert paper.title == "An ICML Paper"
     assert [s.heading for s in paper.sections] == ["1 Read"]
+
+
+def test_bibliography_from_bbl_when_kept(tmp_path):
+    root = write(
+        tmp_path,
+        {
+            "ms.tex": "\\documentclass{article}\\begin{document}\\section{A}x\\bibliography{refs}\\end{document}",
+            "ms.bbl": "\\begin{thebibliography}{1}\n\\bibitem{k} K. Author.\n\\newblock A title.\n\\end{thebibliography}",
+        },
+    )
+    kept = read_latex(root / "ms.tex", keep_references=True)
+    assert kept.sections[-1].heading == "References" and kept.sections[-1].text == "- K. Author. A title."
+    assert [s.heading for s in read_latex(root / "ms.tex").sections] == ["1 A"]

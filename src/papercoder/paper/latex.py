@@ -110,9 +110,13 @@ def _bibliography(match: re.Match, keep: bool, bbl: str | None) -> str:
     if not source.startswith("\\begin") and bbl:
         source = bbl
     items = re.split(r"\\bibitem\s*(?:\[[^\]]*\])?\s*\{[^}]*\}", source)[1:]
-    entries = [re.sub(r"\s+", " ", clean_text(re.sub(r"\\newblock", " ", item.split("\\end{thebibliography}")[0])))
-               for item in items]
+    entries = [
+        re.sub(r"\s+", " ", clean_text(re.sub(r"\\newblock", " ", item.split("\\end{thebibliography}")[0])))
+        for item in items
+    ]
     text = "\n".join(f"- {e}" for e in entries if e) if keep else ""
+    if keep and not text:
+        text = "(Built by BibTeX from a .bib file; no .bbl file next to the main file, so no entries here.)"
     return f"\n\\section*{{References}}\n{text}\n"
 
 
