@@ -266,3 +266,26 @@ def test_bibliography_from_bbl_when_kept(tmp_path):
     kept = read_latex(root / "ms.tex", keep_references=True)
     assert kept.sections[-1].heading == "References" and kept.sections[-1].text == "- K. Author. A title."
     assert [s.heading for s in read_latex(root / "ms.tex").sections] == ["1 A"]
+
+
+def test_input_outside_the_project_is_not_read(tmp_path):
+    secret = write(tmp_path, {"secret.txt": "PRIVATE KEY"}) / "secret.txt"
+    root = write(
+        tmp_path / "paper",
+        {"main.tex": f"\\documentclass{{article}}\\begin{{document}}\\input{{{secret}}}\\input{{../secret.txt}}"
+                     "\\section{S}x\\end{document}"},
+    )
+    paper = read_latex(root / "main.tex")
+    assert "PRIVATE" not in paper.to_markdown()
+    assert len(paper.warnings) == 2 and all("outside the paper's folder" in w for w in paper.warnings)
+
+
+def test_nested_main_file_may_input_from_the_project_folder(tmp_path):
+    root = write(
+        tmp_path,
+        {
+            "src/main.tex": "\\documentclass{article}\\begin{document}\\input{../shared/intro}\\end{document}",
+            "shared/intro.tex": "\\section{Shared}Text.",
+        },
+    )
+    assert [s.heading for s in read_latex(root).sections] == ["1 Shared"]

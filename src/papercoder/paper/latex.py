@@ -193,7 +193,7 @@ def read_latex(path: Path, *, keep_references: bool = False) -> Paper:
     """Read a ``.tex`` file or a LaTeX project folder into a :class:`Paper`."""
     main = find_main_file(path) if path.is_dir() else path
     warnings: list[str] = []
-    flat = flatten_project(main, warnings)
+    flat = flatten_project(main, warnings, root=path if path.is_dir() else main.parent)
     bbl_path = main.with_suffix(".bbl")
     bbl = bbl_path.read_text("utf-8", "replace") if keep_references and bbl_path.is_file() else None
     paper = parse_latex(flat, source=str(path), keep_references=keep_references, bbl=bbl)

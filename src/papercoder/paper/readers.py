@@ -96,9 +96,7 @@ def read_path(path: Path, *, keep_references: bool = False) -> Paper:
 def _read_folder(folder: Path, *, keep_references: bool) -> Paper:
     """A LaTeX project; or a folder holding exactly one paper file."""
     if any(folder.rglob("*.tex")):
-        paper = read_latex(find_main_file(folder), keep_references=keep_references)
-        paper.source = str(folder)
-        return paper
+        return read_latex(folder, keep_references=keep_references)
     files = [p for p in sorted(folder.iterdir()) if p.is_file() and p.suffix.lower() in (".pdf", ".md", ".json", ".txt")]
     pdfs = [p for p in files if p.suffix.lower() == ".pdf"]
     chosen = pdfs if len(pdfs) == 1 else files
@@ -116,13 +114,13 @@ def _read_archive(path: Path, *, keep_references: bool) -> Paper:
         extract_archive(path, root)
         if any(root.rglob("*.tex")):
             try:
-                main = find_main_file(root)
+                find_main_file(root)
             except InputError:
                 raise InputError(
                     f"{path} has no main .tex file (none has \\documentclass and \\begin{{document}}); "
                     "check that it is the paper's LaTeX source."
                 ) from None
-            return read_latex(main, keep_references=keep_references)
+            return read_latex(root, keep_references=keep_references)
         pdfs = sorted(root.rglob("*.pdf"))
         if len(pdfs) == 1:
             return read_pdf(pdfs[0], keep_references=keep_references)

@@ -114,7 +114,8 @@ class Flattener:
     """Inline a LaTeX project into one string, collecting warnings for what is missing."""
 
     def __init__(self, root: Path, warnings: list[str], *, evaluate: bool = True) -> None:
-        self.root = root
+        self.root = root  # nothing outside it is read
+        self.base: Path | None = None  # the main file's folder: where TeX resolves \\input
         self.warnings = warnings
         self.evaluate = evaluate
         self.macros: dict[str, str] = {}
@@ -122,6 +123,7 @@ class Flattener:
         self.unbalanced = False
 
     def flatten(self, main: Path) -> str:
+        self.base = main.resolve().parent
         return self._file(main, [])
 
     def _read(self, path: Path) -> str:
@@ -132,7 +134,7 @@ class Flattener:
 
     def _resolve(self, name: str, including: Path) -> Path | None:
         name = name.strip().strip('"')
-        for base in (self.root, including.parent):
+        for base in (self.base or self.root, including.parent):
             for candidate in (base / name, base / f"{name}.tex"):
                 if candidate.is_file():
                     return candidate.resolve()
@@ -247,6 +249,12 @@ class Flattener:
 
     def _include(self, name: str, including: Path, stack: list[Path]) -> str:
         resolved = self._resolve(name, including)
+        if resolved is not None and not resolved.is_relative_to(self.root.resolve()):
+            # A source (perhaps from an archive) must not pull private files into the model's input.
+            self.warnings.append(
+                f"{name} is \\input by {including.name} but lies outside the paper's folder; skipped it"
+            )
+            return ""
         if resolved is None:
             self.warnings.append(
                 f"{name} is \\input by {including.name} but was not found; continuing without it"
@@ -255,17 +263,19 @@ class Flattener:
         return self._file(resolved, stack)
 
 
-def flatten_project(main: Path, warnings: list[str]) -> str:
+def flatten_project(main: Path, warnings: list[str], *, root: Path | None = None) -> str:
     """The main file with every \\input inlined and dead text removed.
 
-    When the conditionals do not balance (macros that play tricks with \\if), flatten again
-    deciding only ``\\iffalse``: the text is then longer but nothing is lost.
+    Only files inside ``root`` (default: the main file's folder) are read. When the
+    conditionals do not balance (macros that play tricks with \\if), flatten again deciding
+    only ``\\iffalse``: the text is then longer but nothing is lost.
     """
+    top = (root or main.parent).resolve()
     attempt: list[str] = []
-    flattener = Flattener(main.resolve().parent, attempt)
+    flattener = Flattener(top, attempt)
     text = flattener.flatten(main)
     if flattener.unbalanced:
         attempt = []
-        text = Flattener(main.resolve().parent, attempt, evaluate=False).flatten(main)
+        text = Flattener(top, attempt, evaluate=False).flatten(main)
     warnings.extend(dict.fromkeys(attempt))
     return text
