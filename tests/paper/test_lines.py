@@ -137,3 +137,16 @@ def test_bold_run_in_heading_becomes_its_own_bold_paragraph():
         ]
     )
     assert found.sections[0].text == "We train a model.\n\n**Implementation details**\n\nWe use Adam with a learning rate of 0.001 for ten epochs."
+
+
+def test_table_of_contents_lines_are_not_headings():
+    found = structure_lines(
+        lines(
+            "1 Introduction", "Text.", "References", "[1] X.", "Contents",
+            "A Proofs of the Main Theorem ..... 12", "B Experimental Details and Setup ..... 14",
+            "A Proofs of the Main Theorem", "Proof.", "B Experimental Details and Setup", "Setup.",
+        )
+    )
+    assert [s.heading for s in found.sections] == [
+        "1 Introduction", "References", "A Proofs of the Main Theorem", "B Experimental Details and Setup"
+    ]

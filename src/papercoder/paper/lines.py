@@ -59,6 +59,8 @@ def _plausible_heading_text(text: str) -> bool:
         return False
     if not text[0].isupper() or text.endswith((".", ",", ";", "-", "=")):
         return False
+    if re.search(r"(?:\.\s*){3,}\d*$|…\s*\d*$", text):  # a table of contents' dot leader
+        return False
     visible = [c for c in text if not c.isspace()]
     letters = sum(c.isalpha() for c in visible)
     return letters >= 0.6 * len(visible) and "=" not in text
