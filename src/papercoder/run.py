@@ -9,7 +9,6 @@ log answers every request already answered, so nothing is paid for twice.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from papercoder.llm import LLM
 from papercoder.pipeline.context import RunPaths
 from papercoder.pipeline.manifest import STAGES, Manifest, now
 from papercoder.pipeline.progress import RunDisplay
-from papercoder.pipeline.runner import DEBUG_ITERATIONS, StageRunner, parse_stages, stages_to_run
+from papercoder.pipeline.runner import DEBUG_ITERATIONS, StageRunner, parse_stages, run_async, stages_to_run
 from papercoder.pipeline.stats import StageStats
 
 __all__ = ["RunInterrupted", "RunResult", "default_run_dir", "paper_slug", "run_paper", "run_stage"]
@@ -159,7 +158,7 @@ def run_paper(
             skipped = [s for s in requested if s not in todo]
             for stage in skipped:
                 note(f"{stage}: already done, skipped")
-            results = asyncio.run(_run(runner, paper, todo))
+            results = run_async(_run(runner, paper, todo))
     except KeyboardInterrupt:
         _finish(manifest, paths, llm, "interrupted", log)
         log.write(f"run: interrupted; resume with: {command}")
@@ -214,7 +213,7 @@ def run_stage(
                 display.note(message)
 
             runner = StageRunner(paths, llm, manifest, concurrency=llm.concurrency, display=display, note=note)
-            results = asyncio.run(_run(runner, None, [stage]))
+            results = run_async(_run(runner, None, [stage]))
     except KeyboardInterrupt:
         _finish(manifest, paths, llm, "interrupted", log)
         raise RunInterrupted(paths.root, command) from None

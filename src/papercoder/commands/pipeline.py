@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -51,8 +52,7 @@ def run(
             debug_iterations=debug_iterations,
         )
     except RunInterrupted as exc:
-        print(str(exc), file=sys.stderr)
-        raise typer.Exit(130) from None
+        _stop(exc)
     print_summary(result.stages, result.repo, status=_status_text(result))
 
 
@@ -78,12 +78,20 @@ def _single_stage(stage: str):
                 show_progress=True,
             )
         except RunInterrupted as exc:
-            print(str(exc), file=sys.stderr)
-            raise typer.Exit(130) from None
+            _stop(exc)
         print_summary(result.stages, result.repo, status=_status_text(result))
 
     command.__name__ = f"{stage}_command"
     return command
+
+
+def _stop(interrupted: BaseException) -> None:
+    """Say how to resume, then exit at once: a local model's computation still running in a
+    worker thread cannot be stopped, and its answer is not needed (the call log has the rest)."""
+    print(str(interrupted), file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(130)
 
 
 def _status_text(result) -> str:

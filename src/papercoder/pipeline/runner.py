@@ -9,12 +9,14 @@ made, a resumed run rebuilds exactly what an uninterrupted run would have built.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import shutil
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from papercoder.errors import InputError
 from papercoder.llm import LLM
@@ -24,6 +26,7 @@ from papercoder.pipeline.progress import RunDisplay
 from papercoder.pipeline.stats import StageStats, snapshot
 
 DEBUG_ITERATIONS = 3
+T = TypeVar("T")
 
 # stage -> (module, function); resolved when the stage runs, so one missing stage does not
 # break the others.
@@ -88,6 +91,46 @@ def clear_outputs(paths: RunPaths, stage: str) -> None:
     target = {"plan": paths.planning, "analyze": paths.analysis, "code": paths.repo, "debug": paths.root / "debug"}.get(stage)
     if target is not None and target.exists():
         shutil.rmtree(target)
+
+
+class _NoWaitExecutor(ThreadPoolExecutor):
+    """The event loop's default executor, whose shutdown does not wait for running calls.
+
+    A local model computes in a worker thread that cannot be stopped; waiting for it would make
+    Ctrl-C hang until its answer is complete.
+    """
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        super().shutdown(wait=False, cancel_futures=True)
+
+
+def run_async(main: Coroutine[Any, Any, T]) -> T:
+    """Like ``asyncio.run``, but Ctrl-C cancels ``main`` at once, without waiting for threads.
+
+    ``main`` gets ``CancelledError`` at its current await (so stages record that they were
+    interrupted), then KeyboardInterrupt propagates to the caller.
+    """
+    loop = asyncio.new_event_loop()
+    loop.set_default_executor(_NoWaitExecutor(thread_name_prefix="papercoder"))
+    task = loop.create_task(main)
+    try:
+        return loop.run_until_complete(task)
+    except KeyboardInterrupt:
+        if not task.done():  # the interrupt came between steps: let ``main`` see the cancellation
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                loop.run_until_complete(task)
+        raise
+    finally:
+        try:
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for leftover in pending:
+                leftover.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            loop.close()
 
 
 def stage_function(stage: str) -> Callable[..., Awaitable[Any]]:
