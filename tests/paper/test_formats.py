@@ -149,3 +149,23 @@ def test_markdown_setext_headings(tmp_path):
     assert paper.title == "Setext Paper"
     assert [s.heading for s in paper.sections] == ["Method"]
     assert "A rule above." in paper.sections[0].text
+
+
+def test_folder_with_one_paper_file_is_read(tmp_path):
+    from papercoder.paper.readers import read_paper
+
+    (tmp_path / "notes.bib").write_text("@misc{x}")
+    (tmp_path / "paper.md").write_text("# Folder Paper\n\n## 1 Only\n\nText.\n")
+    assert read_paper(str(tmp_path)).title == "Folder Paper"
+    (tmp_path / "other.txt").write_text("Another\n")
+    with pytest.raises(InputError, match="several possible papers"):
+        read_paper(str(tmp_path))
+
+
+def test_file_without_extension_is_sniffed(tmp_path):
+    from papercoder.paper.readers import read_paper
+
+    path = tmp_path / "2504.17192"
+    path.write_text("\\documentclass{article}\\begin{document}\\section{Sniffed}x\\end{document}")
+    paper = read_paper(str(path))
+    assert paper.source_format == "latex" and paper.sections[0].heading == "1 Sniffed"
