@@ -7,6 +7,7 @@ fix is an :class:`~papercoder.errors.InputError` with one sentence saying what t
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 
@@ -67,7 +68,7 @@ def detect_format(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix in _BY_SUFFIX:
         return _BY_SUFFIX[suffix]
-    if suffix == "":
+    if suffix == "" or re.fullmatch(r"\.\d+(?:v\d+)?", suffix):  # no extension, or an arXiv id's "2504.17192"
         text = head.decode("utf-8", "replace")
         if "\\documentclass" in text or "\\begin{document}" in text or "\\section" in text:
             return "latex"
