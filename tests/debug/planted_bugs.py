@@ -184,4 +184,15 @@ CASES: list[Case] = [
             + block("train.py", "def train(model, x, y, lr, steps):\n", "import numpy as np\n\n\ndef train(model, x, y, lr, steps):\n")
         ],
     ),
+    Case(
+        "bug-off-the-smoke-path",
+        "train.py",
+        "    return loss\n",
+        "    return loss\n\n\ndef evaluate(model, x, y):\n    return mean_squared_error(model.predict(x), y)\n",
+        # the smoke run passes; the static check still sees an undefined name in unreached code
+        replies=[
+            "mean_squared_error is never defined.\n\n"
+            + block("train.py", "    return mean_squared_error(model.predict(x), y)\n", "    return float(np.mean((model.predict(x) - y) ** 2))\n")
+        ],
+    ),
 ]

@@ -39,7 +39,10 @@ def test_planted_bug_is_repaired(case, tmp_path):
     assert 0 < report.lines_changed <= 3 and report.lines_total > 50
     saved = json.loads((repo / ".papercoder/debug/report.json").read_text())
     assert saved["status"] == "passed" and saved["commits"] == report.commits
-    if case.name != "missing-requirement":
+    if case.name == "bug-off-the-smoke-path":
+        prompt = provider.calls[0]["request"].messages[1]["content"]
+        assert "runs, but the static checks" in prompt and "undefined name 'mean_squared_error'" in prompt
+    if case.name not in ("missing-requirement", "bug-off-the-smoke-path"):
         assert (repo / case.file).read_text() == SOUND[case.file]
 
 

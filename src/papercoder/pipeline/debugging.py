@@ -178,10 +178,13 @@ async def debug_repository(
         note(f"debug: smoke run {run.summary()}")
         _write_run_note(report_dir, iteration, command, run, findings)
         if run.ok:
-            report.status = "passed"
-            break
-        report.last_error = trim_error(run.stderr, run.stdout)
-        missing = missing_module(run, repo)
+            # a passing run may skip code paths: definite static errors still get a round
+            if not blocking_findings(findings) or iteration >= max_iterations:
+                report.status, report.last_error = "passed", ""
+                break
+        else:
+            report.last_error = trim_error(run.stderr, run.stdout)
+        missing = None if run.ok else missing_module(run, repo)
         if missing and missing not in attempted_modules:
             attempted_modules.add(missing)
             dist = distribution_for(missing)
@@ -201,7 +204,8 @@ async def debug_repository(
         iteration += 1
         progress(iteration, max_iterations)
         try:
-            applied, failed, transcript = await _repair_round(llm, repo, run, findings, paper_markdown, command, report.requirements_added)
+            shown = blocking_findings(findings) if run.ok else findings
+            applied, failed, transcript = await _repair_round(llm, repo, run, shown, paper_markdown, command, report.requirements_added)
         except BudgetExceededError as exc:
             report.status = "budget"
             report.warnings.append(str(exc))
@@ -211,7 +215,8 @@ async def debug_repository(
         current.applied, current.failed = applied, failed
         (report_dir / f"iteration-{iteration}-model.md").write_text(transcript, encoding="utf-8")
         summary = f"{len(applied)} edit(s) to {', '.join(sorted({a.split(' (')[0] for a in applied})) or 'nothing'}"
-        commit = git.commit_all(repo, f"papercoder debug: iteration {iteration}: {summary}\n\nSmoke run before: {run.summary()}\n{report.last_error[-1500:]}")
+        why = report.last_error[-1500:] if not run.ok else "\n".join(str(f) for f in blocking_findings(findings))
+        commit = git.commit_all(repo, f"papercoder debug: iteration {iteration}: {summary}\n\nSmoke run before: {run.summary()}\n{why}")
         current.commit = commit
         if commit:
             report.commits.append(commit)
@@ -311,6 +316,14 @@ def missing_module(run: RunResult, repo: Path) -> str | None:
     return top
 
 
+BLOCKING_KINDS = ("syntax", "local-import", "undefined-name", "missing-file", "config-key")
+
+
+def blocking_findings(findings: list[Finding]) -> list[Finding]:
+    """Findings that are errors whatever the run shows (a config key read with a default is not)."""
+    return [f for f in findings if f.kind in BLOCKING_KINDS and "with .get and a default" not in f.message]
+
+
 def _add_missing_requirements(repo: Path, findings: list[Finding]) -> list[str]:
     added = []
     for finding in findings:
@@ -346,6 +359,7 @@ async def _repair_round(
             "role": "user",
             "content": render(
                 "debug/repair",
+                passed=run.ok,
                 command=command,
                 result=result_line,
                 error=error,
