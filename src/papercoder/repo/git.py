@@ -35,10 +35,14 @@ def ensure_repository(repo: Path, message: str = "papercoder: the code before de
     """Make ``repo`` a git repository of its own (if needed) and commit what is there."""
     if not (repo / ".git").exists():
         _git(repo, "init", "-q")
-        exclude = repo / ".git" / "info" / "exclude"
-        exclude.parent.mkdir(parents=True, exist_ok=True)
-        existing = exclude.read_text() if exclude.exists() else ""
-        exclude.write_text(existing + "".join(f"{line}\n" for line in _EXCLUDE if line not in existing))
+    exclude = Path(_git(repo, "rev-parse", "--git-path", "info/exclude").stdout.strip())
+    exclude = exclude if exclude.is_absolute() else repo / exclude
+    exclude.parent.mkdir(parents=True, exist_ok=True)
+    existing = exclude.read_text().splitlines() if exclude.exists() else []
+    missing = [line for line in _EXCLUDE if line not in existing]
+    if missing:
+        text = "\n".join(existing + missing) + "\n"
+        exclude.write_text(text)
     commit_all(repo, message)
 
 
