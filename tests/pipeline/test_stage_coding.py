@@ -122,7 +122,7 @@ def test_missing_analysis_uses_the_logic_design(tmp_path):
     run.stage("coding")
     prompt = next(c["request"].messages[-1]["content"] for c in run.provider.calls
                   if "Write the complete file `model.py`" in c["request"].messages[-1]["content"])
-    assert "Logic of model.py" in prompt.split("## Analysis of model.py")[1]
+    assert "Logic of model.py" in prompt.split('<document title="Analysis of model.py">')[1]
     assert any("no analysis for model.py" in n for n in run.notes)
     assert sorted(p.name for p in run.paths.repo.glob("*.py")) == sorted(FILES)
 
