@@ -30,6 +30,7 @@ from papercoder.pipeline.turns import (
     fit_parts,
     min_answer,
     reduce,
+    stage_default,
     with_window_retries,
 )
 from papercoder.prompts import render
@@ -140,13 +141,14 @@ def file_messages(
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
     window = window or ctx.llm.context_window
+    default = stage_default(window, CODE_TOKENS)
     messages, taken = fit_parts(
-        parts, build, window=window, min_output=min_answer(window, CODE_TOKENS), steps=FIT_STEPS,
+        parts, build, window=window, min_output=min_answer(window, default), steps=FIT_STEPS,
         what=f"coding {path}",
     )
     if taken:
         ctx.note(f"coding {path}: to fit the context window, " + "; ".join(taken))
-    return messages, answer_room(window, messages, CODE_TOKENS)
+    return messages, answer_room(window, messages, default)
 
 
 def _fenced(path: str, code: str) -> str:
@@ -180,8 +182,9 @@ async def code_file(
         {"role": "assistant", "content": answer},
         {"role": "user", "content": render("coding/syntax_repair", path=path, error=error)},
     ]
-    room = answer_room(window, repair, CODE_TOKENS)
-    if room < min_answer(window, CODE_TOKENS) // 2:
+    default = stage_default(window, CODE_TOKENS)
+    room = answer_room(window, repair, default)
+    if room < min_answer(window, default) // 2:
         ctx.note(f"coding {path}: {error}; no room in the context window for a repair turn, kept for debugging")
         return code
     try:
