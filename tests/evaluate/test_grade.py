@@ -77,12 +77,16 @@ def test_grade_cli_on_the_real_rubric_matches_a_hand_computation(tmp_path, scrip
     assert f"{kind}: {expected * 100:.2f}%" in result.output
     assert "[PASS]" in result.output and "[FAIL]" in result.output
     assert raw["requirements"][:40] in result.output  # the tree is printed from its root
+    assert "-> decided by hash" not in result.output
     leaves = 58 if code_dev else 69
     assert len(scripted["llm"].provider.calls) == leaves
     saved = json.loads(next((repo / ".papercoder" / "eval").glob("grade-*.json")).read_text())
     assert saved["total"] == pytest.approx(expected)
     assert saved["leaves"] == leaves and saved["code_dev"] is code_dev
     assert scripted["log_path"] == repo / ".papercoder" / "eval" / "calls.sqlite"
+    explained = CliRunner().invoke(app, args + ["--explain", "--depth", "2"])
+    assert explained.exit_code == 0 and "-> decided by hash (" in explained.output
+    assert len(explained.output.splitlines()) < len(result.output.splitlines())
 
 
 def test_each_leaf_sees_the_files_relevant_to_it(tmp_path):
@@ -130,6 +134,18 @@ def test_invalid_leaf_answers_score_zero_and_are_counted(tmp_path):
     result = asyncio.run(grade_repo(repo, PAPER, rubric, llm))
     assert result.invalid == 1 and not result.grades["b"].valid and result.grades["b"].score == 0
     assert result.total == pytest.approx(0.5)
+    assert result.grades["b"].attempts == 2 and result.grades["a"].attempts == 1
+    assert sorted(c["request"].sample for c in llm.provider.calls) == [0, 0, 1]  # the retry is a new sample
+
+
+def test_an_unusable_leaf_answer_is_asked_again_once(tmp_path):
+    repo = make_repo(tmp_path / "repo", SMALL_REPO)
+    rubric = node_from_dict({"id": "r", "requirements": "all", "weight": 1, "sub_tasks": [
+        {"id": "a", "requirements": "prototype loss", "weight": 1, "task_category": "Code Development", "sub_tasks": []}]})
+    llm = judge(["Sure! The loss is implemented.", '{"explanation": "loss.py computes it", "score": 1}'])
+    result = asyncio.run(grade_repo(repo, PAPER, rubric, llm))
+    assert result.grades["a"].valid and result.total == 1.0 and result.grades["a"].attempts == 2
+    assert asyncio.run(grade_repo(repo, PAPER, rubric, judge(["no", "still no"]), retries=0)).total == 0.0
 
 
 def test_a_regrade_is_answered_from_the_call_log(tmp_path):

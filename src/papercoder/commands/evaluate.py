@@ -49,6 +49,7 @@ def grade_command(
     concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1, help="Judge calls at the same time."),
     files_tokens: int = typer.Option(24_000, "--files-tokens", min=0, help="Repository text per leaf at most, in tokens (0: as much as the context holds)."),
     depth: Optional[int] = typer.Option(None, "--depth", min=0, help="Print the tree only down to this depth."),
+    explain: bool = typer.Option(False, "--explain", help="Print the judge's explanation under each leaf."),
     out: Optional[Path] = typer.Option(None, "-o", "--out", help="Results folder (default: the run's eval/ or REPO/.papercoder/eval)."),
 ) -> None:
     """Grade REPO against a PaperBench rubric: each leaf 0/1, parents the weighted mean."""
@@ -58,7 +59,7 @@ def grade_command(
     judge = JudgeOptions(model=model, base_url=base_url, max_cost=max_cost, concurrency=concurrency)
     result, path = run_grade(repo, rubric, paper, code_dev=code_dev, judge=judge, out=out,
                              files_tokens=files_tokens or None)
-    typer.echo(format_grade(result, max_depth=depth))
+    typer.echo(format_grade(result, max_depth=depth, explain=explain))
     typer.echo(f"Results: {path}")
 
 

@@ -102,5 +102,5 @@ def run_grade(
     data = {"repo": str(repo_dir.resolve()), "paper": str(paper), "rubric": str(Path(rubric).resolve()),
             **result.to_dict()}
     path = write_json(out_dir / f"{name}.json", data)
-    (out_dir / f"{name}.md").write_text(format_grade(result) + "\n", encoding="utf-8")
+    (out_dir / f"{name}.md").write_text(format_grade(result, explain=True) + "\n", encoding="utf-8")
     return result, path

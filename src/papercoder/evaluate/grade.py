@@ -14,7 +14,7 @@ from typing import Any
 from papercoder.evaluate.calls import UsageTally, ask_all, parse_outcome
 from papercoder.evaluate.context import fit_paper, make_budget
 from papercoder.evaluate.files import LOG_SUFFIXES, RepoFile, Ranker, collect_files, pack, render_files
-from papercoder.evaluate.judge import parse_leaf_verdict
+from papercoder.evaluate.judge import Verdict, parse_leaf_verdict
 from papercoder.evaluate.rubric import CODE_DEV, RubricNode, category_counts, code_dev_only, score_tree
 from papercoder.errors import InputError
 from papercoder.llm import LLM
@@ -36,7 +36,8 @@ class LeafGrade:
     valid: bool
     error: str = ""
     files: list[str] = field(default_factory=list)
-    omitted: int = 0  # readable files not shown for lack of room
+    omitted: int = 0  # readable files not shown (not relevant, or no room)
+    attempts: int = 1  # answers asked for; more than 1 when an answer was unusable
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -103,12 +104,14 @@ async def grade_repo(
     code_dev: bool = False,
     temperature: float | None = None,
     files_tokens: int | None = FILES_TOKENS,
+    retries: int = 1,
 ) -> GradeResult:
     """Grade every leaf of ``rubric`` (only Code Development leaves with ``code_dev``).
 
     ``files_tokens`` caps the repository text shown per leaf (None: whatever the context
     holds). Every leaf also carries the paper, so on a large context the cap is what keeps
-    grading a 70-leaf rubric from costing 70 full windows.
+    grading a 70-leaf rubric from costing 70 full windows. A leaf whose answer is unusable
+    is asked again up to ``retries`` times; if none is usable it scores 0, counted invalid.
     """
     tree = code_dev_only(rubric) if code_dev else rubric
     if tree is None:
@@ -156,17 +159,32 @@ async def grade_repo(
 
     tally = UsageTally()
     answer_tokens = make_budget(llm.context_window, answer_tokens=ANSWER_TOKENS).output
-    outcomes = await ask_all(
-        [llm.acomplete(m, max_tokens=answer_tokens, temperature=temperature, stage="grade") for _, m, _, _ in leaves],
-        tally,
-    )
+
+    async def ask(indices: list[int], attempt: int) -> list[Verdict]:
+        outcomes = await ask_all(
+            [llm.acomplete(leaves[i][1], max_tokens=answer_tokens, temperature=temperature, stage="grade",
+                           sample=attempt) for i in indices],
+            tally,
+        )
+        return [parse_outcome(o, parse_leaf_verdict) for o in outcomes]
+
+    verdicts = await ask(list(range(len(leaves))), 0)
+    attempts = [1] * len(leaves)
+    for attempt in range(1, retries + 1):
+        # An unusable answer is asked again as a new sample (a distinct call, also logged).
+        again = [i for i, v in enumerate(verdicts) if not v.valid]
+        if not again:
+            break
+        for i, verdict in zip(again, await ask(again, attempt)):
+            attempts[i] += 1
+            if verdict.valid:
+                verdicts[i] = verdict
     grades: dict[str, LeafGrade] = {}
-    for (node, _, shown, omitted), outcome in zip(leaves, outcomes):
-        verdict = parse_outcome(outcome, parse_leaf_verdict)
+    for (node, _, shown, omitted), verdict, tries in zip(leaves, verdicts, attempts):
         explanation = verdict.critiques[0].critique if verdict.critiques else ""
         grades[node.id] = LeafGrade(
             id=node.id, score=int(verdict.score or 0), explanation=explanation, valid=verdict.valid,
-            error=verdict.error, files=[f.path for f in shown], omitted=omitted,
+            error=verdict.error, files=[f.path for f in shown], omitted=omitted, attempts=tries,
         )
     scores = score_tree(tree, {i: g.score for i, g in grades.items()})
     return GradeResult(tree=tree, grades=grades, scores=scores, code_dev=code_dev,

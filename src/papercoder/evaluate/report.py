@@ -66,8 +66,9 @@ def format_eval(result: EvalResult, *, critiques: int = 10) -> str:
     return "\n".join(lines)
 
 
-def format_tree(result: GradeResult, *, max_depth: int | None = None) -> str:
-    """The graded tree: one line per node with its score and weight, leaves marked pass/fail."""
+def format_tree(result: GradeResult, *, max_depth: int | None = None, explain: bool = False) -> str:
+    """The graded tree: one line per node with its score and weight, leaves marked pass/fail
+    (with ``explain``, each shown leaf is followed by the judge's explanation or error)."""
     lines = []
     for node, depth, _ in result.tree.walk():
         if max_depth is not None and depth > max_depth:
@@ -82,15 +83,19 @@ def format_tree(result: GradeResult, *, max_depth: int | None = None) -> str:
             head = f"{indent}{score * 100:5.1f}% "
         text = _one_line(node.requirements, max(40, 110 - len(head)))
         lines.append(f"{head}(w{node.weight:g}) {text}")
+        if explain and node.is_leaf:
+            g = result.grades[node.id]
+            why = g.explanation if g.valid else f"invalid answer: {g.error}"
+            lines.append(f"{indent}    -> {_one_line(why, 160)}")
     return "\n".join(lines)
 
 
-def format_grade(result: GradeResult, *, max_depth: int | None = None) -> str:
+def format_grade(result: GradeResult, *, max_depth: int | None = None, explain: bool = False) -> str:
     """The tree, then the total, the counts and the cost."""
     passed = sum(g.score for g in result.grades.values())
     kind = "Code-Dev " if result.code_dev else ""
     lines = [
-        format_tree(result, max_depth=max_depth),
+        format_tree(result, max_depth=max_depth, explain=explain),
         "",
         f"{kind}score: {result.total * 100:.2f}%  ({passed}/{len(result.grades)} leaves passed, "
         f"{result.invalid} invalid answers; judge {result.model})",
