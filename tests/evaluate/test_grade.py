@@ -13,6 +13,7 @@ from papercoder.cli import app
 from papercoder.evaluate import inputs
 from papercoder.evaluate.grade import grade_repo
 from papercoder.evaluate.rubric import node_from_dict
+from papercoder.paper import estimate_tokens
 
 REAL_RUBRIC = Path(__file__).resolve().parents[3] / "shared" / "rubrics" / "stochastic-interpolants.rubric.json"
 if not REAL_RUBRIC.exists():
@@ -114,6 +115,9 @@ def test_each_leaf_sees_the_files_relevant_to_it(tmp_path):
     assert result.grades["fid"].files[0] == "fid.py"
     assert result.grades["unet"].files[0] == "unet.py"
     assert result.grades["fid"].omitted >= 1  # the filler did not fit a 3000-token window
+    for call in llm.provider.calls:
+        request = call["request"]
+        assert estimate_tokens("".join(m["content"] for m in request.messages)) + request.max_tokens <= 3000
     assert result.total == pytest.approx(1 / 4)  # (1*1 + 0*3) / 4
     roomy = asyncio.run(grade_repo(repo, PAPER, rubric, judge(script, context_window=128_000)))
     assert roomy.grades["fid"].files == ["fid.py"]  # files sharing no term with the requirement stay out

@@ -90,6 +90,39 @@ def leaf_query(leaf: RubricNode, ancestors: tuple[RubricNode, ...]) -> str:
     return f"{leaf.requirements}\n{leaf.requirements}\n{parent}"
 
 
+def _ancestry_text(ancestors: tuple[RubricNode, ...]) -> str:
+    return "".join(a.requirements for a in ancestors)
+
+
+def _leaf_prompt(
+    node: RubricNode,
+    ancestors: tuple[RubricNode, ...],
+    ranker: Ranker,
+    paper_text: str,
+    file_budget: int,
+    systems: dict[str | None, str],
+) -> tuple[RubricNode, list[dict[str, str]], list[RepoFile], int]:
+    """The messages for one leaf, the files they show, and how many files they leave out."""
+    ranked = [(s, f) for s, f in ranker.ranked(leaf_query(node, ancestors))
+              if node.task_category != CODE_DEV or not _is_output(f.path)]
+    # Only files sharing a term with the requirement; when none does, every file in rank
+    # order, so the judge can at least say what is missing.
+    candidates = [f for s, f in ranked if s > 0] or [f for _, f in ranked]
+    packed = pack(candidates, file_budget)
+    shown = {f.path for f in packed.included}
+    not_shown = [f.path for _, f in ranked if f.path not in shown]
+    user = render(
+        "evaluate/leaf_user",
+        paper=paper_text,
+        repository=render_files(packed.included) or "(no readable files in the repository)",
+        omitted=", ".join(not_shown[:30]) + (f" and {len(not_shown) - 30} more" if len(not_shown) > 30 else ""),
+        ancestors=[a.requirements for a in ancestors],
+        requirement=node.requirements,
+    )
+    messages = [{"role": "system", "content": systems[node.task_category]}, {"role": "user", "content": user}]
+    return node, messages, packed.included, len(not_shown)
+
+
 def _is_output(path: str) -> bool:
     name = Path(path).name
     return Path(path).suffix.lower() in LOG_SUFFIXES and not name.startswith("requirements")
@@ -118,47 +151,24 @@ async def grade_repo(
         raise InputError("the rubric has no Code Development leaves; grade it without --code-dev")
     found = collect_files(repo, include_logs=not code_dev)
     ranker = Ranker(found.files)
-    system_by_category = {c: render("evaluate/leaf_system", category=c) for c in {l.task_category for l in tree.leaves()}}
-    longest_system = max(system_by_category.values(), key=len)
-    skeleton = render("evaluate/leaf_user", paper="", repository="", omitted="x" * 200, ancestors=[], requirement="")
-    notes: list[str] = []
+    systems = {c: render("evaluate/leaf_system", category=c) for c in {leaf.task_category for leaf in tree.leaves()}}
+    skeleton = render("evaluate/leaf_user", paper="", repository="", omitted="x" * 1200, ancestors=[], requirement="")
+    walked = [(node, ancestors) for node, _, ancestors in tree.walk() if node.is_leaf]
+    # One budget for all leaves (the largest prompt frame), so every leaf gets the same paper
+    # text: an identical prefix is what providers' prompt caches reuse.
+    longest = max(len(_ancestry_text(ancestors)) + len(node.requirements) for node, ancestors in walked)
+    budget = make_budget(llm.context_window, answer_tokens=ANSWER_TOKENS,
+                         overhead_text=max(systems.values(), key=len) + skeleton + "x" * longest)
+    paper_text, notes = fit_paper(paper, int(budget.available * PAPER_SHARE))
+    room = max(0, budget.available - estimate_tokens(paper_text))
+    file_budget = min(room, files_tokens) if files_tokens else room
     if found.skipped:
         notes.append(f"{len(found.skipped)} files were not read: " +
                      ", ".join(f"{p} ({r})" for p, r in list(found.skipped.items())[:20]))
-
-    leaves: list[tuple[RubricNode, list[dict[str, str]], list[RepoFile], int]] = []
-    for node, _, ancestors in tree.walk():
-        if not node.is_leaf:
-            continue
-        overhead = longest_system + skeleton + "".join(a.requirements for a in ancestors) + node.requirements
-        budget = make_budget(llm.context_window, answer_tokens=ANSWER_TOKENS, overhead_text=overhead)
-        paper_text, paper_notes = fit_paper(paper, int(budget.available * PAPER_SHARE))
-        for note in paper_notes:
-            if note not in notes:
-                notes.append(note)
-        ranked = [(s, f) for s, f in ranker.ranked(leaf_query(node, ancestors))
-                  if node.task_category != CODE_DEV or not _is_output(f.path)]
-        # Only files that share a term with the requirement; none at all, and the judge sees
-        # the repository in its usual order, so that it can at least say what is missing.
-        candidates = [f for s, f in ranked if s > 0] or [f for _, f in ranked]
-        room = max(0, budget.available - estimate_tokens(paper_text))
-        packed = pack(candidates, min(room, files_tokens) if files_tokens else room)
-        shown = {f.path for f in packed.included}
-        not_shown = [f.path for _, f in ranked if f.path not in shown]
-        user = render(
-            "evaluate/leaf_user",
-            paper=paper_text,
-            repository=render_files(packed.included) or "(no readable files in the repository)",
-            omitted=", ".join(not_shown[:30]) + (f" and {len(not_shown) - 30} more" if len(not_shown) > 30 else ""),
-            ancestors=[a.requirements for a in ancestors],
-            requirement=node.requirements,
-        )
-        messages = [{"role": "system", "content": system_by_category[node.task_category]},
-                    {"role": "user", "content": user}]
-        leaves.append((node, messages, packed.included, len(not_shown)))
+    leaves = [_leaf_prompt(node, ancestors, ranker, paper_text, file_budget, systems) for node, ancestors in walked]
 
     tally = UsageTally()
-    answer_tokens = make_budget(llm.context_window, answer_tokens=ANSWER_TOKENS).output
+    answer_tokens = budget.output
 
     async def ask(indices: list[int], attempt: int) -> list[Verdict]:
         outcomes = await ask_all(
