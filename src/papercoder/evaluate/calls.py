@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from papercoder.evaluate.judge import Verdict
@@ -37,7 +37,6 @@ class UsageTally:
     output_tokens: int = 0
     cost: float = 0.0
     cost_unknown: bool = False  # some call had no known price
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def add(self, outcome: CallOutcome) -> None:
         c = outcome.completion
