@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if not args.all_cores and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))  # a bare checkout
     from papercoder.errors import PapercoderError
     from papercoder.paper import read_paper
 

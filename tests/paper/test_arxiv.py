@@ -118,3 +118,13 @@ def test_no_network_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setenv("PAPERCODER_CACHE", str(tmp_path / "cache"))
     with pytest.raises(InputError, match="cannot reach"):
         read_paper("arxiv:2504.17192")
+
+
+def test_unwritable_cache_is_a_clear_error(arxiv_server, monkeypatch, tmp_path):
+    routes, _ = arxiv_server
+    routes["/e-print/2504.00003"] = b"%PDF-1.4 tiny"
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("PAPERCODER_CACHE", str(blocker))
+    with pytest.raises(InputError, match="cannot write the download cache"):
+        read_paper("arxiv:2504.00003")

@@ -102,9 +102,15 @@ def fetch_arxiv(arxiv_id: str) -> Path:
         data = _get(f"{base}/pdf/{arxiv_id}", arxiv_id)
     if not data:
         raise InputError(f"arXiv has no paper {arxiv_id} (neither source nor PDF); check the identifier.")
-    folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{stem}{_suffix(data)}"
     partial = target.with_name(target.name + ".part")
-    partial.write_bytes(data)
-    partial.replace(target)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        partial.write_bytes(data)
+        partial.replace(target)
+    except OSError as exc:
+        raise InputError(
+            f"cannot write the download cache {folder} ({exc.strerror or exc}); "
+            "set PAPERCODER_CACHE to a writable folder."
+        )
     return target
