@@ -64,7 +64,7 @@ def test_ungraded_leaves_score_zero_and_zero_weights_do_not_divide_by_zero():
     [
         (parent("r", 1, {"id": "x", "requirements": "", "weight": 1, "sub_tasks": [], "task_category": "Code Development"}), "requirements"),
         (parent("r", 1, leaf("x", -1)), "weight"),
-        (parent("r", 1, leaf("x", 1, "Vibes")), "task_category"),
+        (parent("r", 1, leaf("x", 1, 42)), "task_category"),
         (parent("r", 1, leaf("x", 1), leaf("x", 1)), "unique"),
         ([1, 2], "JSON object"),
     ],
@@ -79,3 +79,9 @@ def test_malformed_rubrics_are_input_errors(tmp_path, bad, words):
 def test_missing_rubric_file(tmp_path):
     with pytest.raises(InputError, match="does not exist"):
         load_rubric(tmp_path / "nope.json")
+
+
+def test_a_leaf_of_an_unknown_category_is_graded_but_not_code_dev():
+    tree = node_from_dict(parent("r", 1, leaf("x", 1, "Vibes"), leaf("y", 1)))
+    assert [n.id for n in tree.leaves()] == ["x", "y"]
+    assert [n.id for n in code_dev_only(tree).leaves()] == ["y"]

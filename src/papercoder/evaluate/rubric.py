@@ -79,10 +79,10 @@ def node_from_dict(data: Any, *, where: str = "rubric") -> RubricNode:
     if not isinstance(children, list):
         raise InputError(f"{label} has 'sub_tasks' that is not a list; fix the rubric file")
     category = data.get("task_category")
-    if not children and category not in CATEGORIES:
-        raise InputError(
-            f"{label} is a leaf with task_category {category!r}; expected one of {', '.join(CATEGORIES)}"
-        )
+    if category is not None and not isinstance(category, str):
+        raise InputError(f"{label} has task_category {category!r}; expected one of {', '.join(CATEGORIES)}")
+    # A leaf of another category (or none) is still graded, with generic instructions; only
+    # --code-dev leaves it out, since it is not Code Development.
     return RubricNode(
         id=node_id,
         requirements=requirements.strip(),
