@@ -106,3 +106,12 @@ def test_gzip_bomb_stopped_while_writing(tmp_path):
     dest.mkdir()
     with pytest.raises(InputError, match="expands past"):
         extract_archive(path, dest, max_bytes=100_000)
+
+
+def test_damaged_compressed_data_is_an_input_error(tmp_path):
+    path = make_tar(tmp_path / "damaged.tar.gz", [("main.tex", MAIN), ("body.tex", BODY * 2000)])
+    data = bytearray(path.read_bytes())
+    data[40:60] = b"\xff" * 20  # zlib reports "invalid bit length repeat"
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputError, match="not a readable"):
+        read_paper(str(path))

@@ -100,7 +100,9 @@ def _extract_tar(path: Path, dest: Path, budget: _Budget, max_members: int) -> N
                 if source is not None:
                     with source:
                         _copy(source, target, budget)
-    except (tarfile.TarError, EOFError, OSError, gzip.BadGzipFile) as exc:
+    except InputError:
+        raise
+    except Exception as exc:  # tarfile, gzip and zlib each have their own ways of saying "damaged"
         raise InputError(f"{path} is not a readable archive ({exc}); re-download it.")
 
 
@@ -127,7 +129,9 @@ def _extract_zip(path: Path, dest: Path, budget: _Budget, max_members: int) -> N
                     continue
                 with archive.open(info) as source:
                     _copy(source, target, budget)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
+    except InputError:
+        raise
+    except Exception as exc:  # damaged data, an encrypted member, an unknown compression method
         raise InputError(f"{path} is not a readable zip archive ({exc}); re-download it.")
 
 
@@ -147,7 +151,9 @@ def _extract_gzip_file(path: Path, dest: Path, budget: _Budget) -> None:
                         break
                     budget.spend(len(chunk))
                     out.write(chunk)
-    except (OSError, EOFError) as exc:
+    except InputError:
+        raise
+    except Exception as exc:  # gzip.BadGzipFile, EOFError, zlib.error
         raise InputError(f"{path} is not a readable gzip file ({exc}); re-download it.")
 
 
@@ -172,7 +178,7 @@ def _is_tar_gz(path: Path) -> bool:
     try:
         with gzip.open(path, "rb") as source:
             head = source.read(512)
-    except (OSError, EOFError):
+    except Exception:  # damaged: let the extraction say so
         return False
     return len(head) >= 262 and head[257:262] == b"ustar"
 
