@@ -214,3 +214,12 @@ def test_results_go_next_to_a_run_or_inside_any_other_repository(tmp_path):
     plain = make_repo(tmp_path / "plain", {"a.py": "x = 1\n"})
     assert results_dir(plain) == (plain / ".papercoder" / "eval").resolve()
     assert results_dir(plain, tmp_path / "out") == tmp_path / "out"
+
+
+@pytest.mark.parametrize("window, wanted, expected", [(8192, 4096, 2048), (8192, 1024, 1024), (128_000, 1024, 8000), (1000, 4096, 256)])
+def test_answer_reserve_grows_with_the_window_but_never_past_a_quarter(window, wanted, expected):
+    from papercoder.evaluate.context import make_budget
+
+    budget = make_budget(window, answer_tokens=wanted, overhead_text="x" * 400)
+    assert budget.output == expected
+    assert budget.available == max(0, window - expected - 100 - 64)

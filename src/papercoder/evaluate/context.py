@@ -28,8 +28,10 @@ class Budget:
 
 
 def make_budget(window: int, *, answer_tokens: int, overhead_text: str = "") -> Budget:
-    """A budget for ``window``: at most a quarter of it is kept for the answer."""
-    output = min(answer_tokens, max(256, window // 4))
+    """A budget for ``window``: ``answer_tokens`` kept for the answer, more on a large window
+    (a sixteenth of it: reasoning models spend output tokens before they answer), and never
+    more than a quarter of it."""
+    output = min(max(answer_tokens, window // 16), max(256, window // 4))
     return Budget(window=window, output=output, overhead=estimate_tokens(overhead_text) + 64)
 
 
