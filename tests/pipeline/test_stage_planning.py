@@ -151,3 +151,19 @@ def test_cut_plan_is_kept_and_noted(tmp_path):
     run.stage("planning")
     assert (run.paths.planning / "plan.md").read_text() == "## Method\nA two-layer\n"
     assert any("overall plan was cut" in n for n in run.notes)
+
+
+def test_long_nonsense_in_a_small_window_is_shortened_for_its_repair_turn(tmp_path):
+    huge = design_json(files=[f"file number {i}" for i in range(300)] + ["model.py"])
+    logic = logic_json(["model.py", "main.py"], {"model.py": [], "main.py": ["model.py"]})
+    model = PaperModel({"design": huge, "design_repair": huge, "logic": logic})
+    run = make_run(tmp_path, model, window=2048)
+    run.stage("planning")
+    assert "design_repair" in model.seen
+    repair = next(c["request"] for c in run.provider.calls if "has problems" in c["request"].messages[-1]["content"])
+    assert "shortened to fit the context window" in repair.messages[-2]["content"]
+    assert load(run, "design.json")["file_list"] == ["model.py", "main.py"]
+    assert any("shortened the design in the conversation" in n for n in run.notes)
+    for call in run.provider.calls:
+        request = call["request"]
+        assert sum(len(m["content"]) // 4 + 1 for m in request.messages) + request.max_tokens <= 2048

@@ -23,7 +23,15 @@ from papercoder.pipeline.codeutil import extract_code, fenced_blocks
 from papercoder.pipeline.context import StageContext
 from papercoder.pipeline.plancheck import Review, review_design, review_logic, salvage_design
 from papercoder.pipeline.schemas import Design, LogicDesign, TaskPlan, dump_model
-from papercoder.pipeline.turns import answer_room, fit_conversation, min_answer, stage_default, with_window_retries
+from papercoder.pipeline.turns import (
+    ContextBudgetError,
+    answer_room,
+    fit_conversation,
+    min_answer,
+    shorten,
+    stage_default,
+    with_window_retries,
+)
 from papercoder.prompts import render
 from papercoder.repo.paths import write_inside
 
@@ -33,6 +41,7 @@ DESIGN_TOKENS = 4096
 LOGIC_TOKENS = 6144
 CONFIG_TOKENS = 2048
 TURNS = 4
+REPAIR_QUOTE = 6000  # characters of a wrong answer quoted back in its repair turn
 EMPTY_CONFIG = "# papercoder: the model gave no usable config.yaml; the code uses its own documented defaults\n{}\n"
 
 M = TypeVar("M", bound=BaseModel)
@@ -50,7 +59,6 @@ async def run_planning(ctx: StageContext) -> None:
 
     plan = await talk.text_turn(render("planning/overall_plan", paper=paper), PLAN_TOKENS, "overall plan")
     write_inside(ctx.paths.planning, "plan.md", plan.strip() + "\n")
-    talk.plan = plan
     ctx.progress(STAGE, 1, TURNS)
 
     design = await talk.json_turn(
@@ -86,7 +94,6 @@ class _Conversation:
     def __init__(self, ctx: StageContext, paper: str):
         self.ctx = ctx
         self.paper = paper
-        self.plan = ""
         self.window = ctx.llm.context_window
         self.messages: list[Message] = [{"role": "system", "content": render("planning/system")}]
         self.answers: list[dict[str, str]] = []  # every answer as the model gave it, repairs included
@@ -95,14 +102,17 @@ class _Conversation:
         """The messages cut to fit the window (the plan first, then the paper) and ``max_tokens``."""
         window = self.window
         default = stage_default(window, default, prose=prose)
+        # earlier answers give way first (the plan, the design, the logic design), the paper last
+        answers = [
+            (index, messages[index]["content"], f"shortened the {name} in the conversation")
+            for index, name in ((2, "overall plan"), (4, "design"), (6, "logic design"))
+            if index < len(messages) - 1 and messages[index]["role"] == "assistant"
+        ]
         fitted, taken = fit_conversation(
             messages,
             window=window,
             min_output=min_answer(window, default),
-            shrinkable=[
-                (2, self.plan, "shortened the overall plan"),
-                (1, self.paper, "shortened the paper"),
-            ],
+            shrinkable=[*answers, (1, self.paper, "shortened the paper")],
         )
         for step in taken:
             self.ctx.note(f"planning: {step} to fit the context window of {window} tokens")
@@ -147,12 +157,12 @@ class _Conversation:
         text, parsed = await self._ask_json(self.messages, schema, default, what)
         result = review(parsed if parsed is not None else salvage(text))
         if parsed is not None and result.problems:
-            repair = [
-                *self.messages,
-                {"role": "assistant", "content": text},
-                {"role": "user", "content": render("planning/repair", what=what, problems=result.problem_text())},
-            ]
-            _, parsed2 = await self._ask_json(repair, schema, default, what)
+            repair = self._repair(text, render("planning/repair", what=what, problems=result.problem_text()))
+            try:
+                _, parsed2 = await self._ask_json(repair, schema, default, what)
+            except ContextBudgetError:
+                self.ctx.note(f"planning: no room in the context window for a repair turn of the {what}")
+                parsed2 = None
             if parsed2 is not None:
                 second = review(parsed2)
                 if len(second.problems) <= len(result.problems):
@@ -162,6 +172,14 @@ class _Conversation:
         # later turns see the checked answer, not the raw one
         self.messages.append({"role": "assistant", "content": dump_model(result.value)})
         return result.value
+
+    def _repair(self, answer: str, request: str) -> list[Message]:
+        """The conversation, the answer to repair (quoted at most ``REPAIR_QUOTE`` characters), the request."""
+        return [
+            *self.messages,
+            {"role": "assistant", "content": shorten(answer, REPAIR_QUOTE)},
+            {"role": "user", "content": request},
+        ]
 
     async def _ask_json(
         self, messages: list[Message], schema: type[M], default: int, what: str
@@ -182,14 +200,13 @@ class _Conversation:
         self.answers.append({"turn": "config", "text": text})
         config, error = parse_config(text)
         if error:
-            repair = [
-                *self.messages,
-                {"role": "assistant", "content": text},
-                {"role": "user", "content": render("planning/config_repair", error=error)},
-            ]
-            text, _, _ = await self._ask(repair, CONFIG_TOKENS)
-            self.answers.append({"turn": "config", "text": text})
-            config, error = parse_config(text)
+            repair = self._repair(text, render("planning/config_repair", error=error))
+            try:
+                text, _, _ = await self._ask(repair, CONFIG_TOKENS)
+                self.answers.append({"turn": "config", "text": text})
+                config, error = parse_config(text)
+            except ContextBudgetError:
+                self.ctx.note("planning: no room in the context window for a repair turn of config.yaml")
         if error:
             self.ctx.note(f"planning: config.yaml was still invalid after a repair turn ({error}); wrote an empty config")
             config = EMPTY_CONFIG
