@@ -103,6 +103,8 @@ def test_no_smoke_entry_and_fallbacks(tmp_path):
     (repo / "main.py").write_text("# --config and --smoke\n")
     assert smoke_command(repo) == "python main.py --config config.yaml --smoke"
     assert smoke_command(repo, cmd="python lib.py") == "python lib.py"
+    (repo / "reproduce.sh").write_text('if [ "$1" = "--smoke" ]; then python main.py --smoke; fi\n')
+    assert smoke_command(repo) == "bash reproduce.sh --smoke"
     (repo / "smoke.sh").write_text("python lib.py\n")
     assert smoke_command(repo) == "bash smoke.sh"
 

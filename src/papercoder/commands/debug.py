@@ -12,9 +12,9 @@ import typer
 from papercoder.errors import InputError
 from papercoder.llm.models import open_model
 from papercoder.pipeline.context import RunPaths
-from papercoder.pipeline.debugging import planned_entry_point, debug_repository
-from papercoder.repo.checks import check_repository, findings_json, format_findings
-from papercoder.repo.sandbox import Limits
+
+# the checks, the sandbox and the loop are imported when a command runs: the sandbox needs
+# POSIX modules, and the rest of the CLI must not depend on them
 
 
 def register(app: typer.Typer) -> None:
@@ -38,6 +38,8 @@ def check(
     as_json: bool = typer.Option(False, "--json", help="Print the findings as JSON (file, line, kind, message)."),
 ) -> None:
     """Static checks of a generated repository, without running it; exits 1 when something is found."""
+    from papercoder.repo.checks import check_repository, findings_json, format_findings
+
     repo, _ = resolve_target(target)
     findings = check_repository(repo)
     typer.echo(findings_json(findings) if as_json else format_findings(findings), nl=False)
@@ -58,6 +60,9 @@ def debug(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Run the repository's smoke check in a sandbox and repair it with the model until it passes."""
+    from papercoder.pipeline.debugging import debug_repository, planned_entry_point
+    from papercoder.repo.sandbox import Limits
+
     repo, paths = resolve_target(target)
     if paths is not None:
         log_path, report_dir = paths.calls, paths.root / "debug"

@@ -240,11 +240,15 @@ def _finish(report: DebugReport, repo: Path, baseline: dict[str, str], findings:
 
 
 def smoke_command(repo: Path, cmd: str | None = None, entry_point: str | None = None) -> str | None:
-    """The command of the smoke run: ``cmd``, else ``bash smoke.sh``, else the entry point."""
+    """The smoke run: ``cmd``, else ``bash smoke.sh``, else ``reproduce.sh --smoke`` when it takes
+    that flag, else the entry point (with ``--smoke`` when it takes it); None when nothing fits."""
     if cmd:
         return cmd
     if (repo / "smoke.sh").is_file():
         return "bash smoke.sh"
+    reproduce = repo / "reproduce.sh"
+    if reproduce.is_file() and "--smoke" in reproduce.read_text(encoding="utf-8", errors="replace"):
+        return "bash reproduce.sh --smoke"
     candidates = ([entry_point] if entry_point else []) + list(ENTRY_CANDIDATES)
     for name in candidates:
         path = repo / name

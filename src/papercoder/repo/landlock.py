@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import sys
 from dataclasses import dataclass
 
 # system call numbers: the same on every architecture (they postdate the unified table)
@@ -39,7 +40,9 @@ _libc.syscall.restype = ctypes.c_long
 
 
 def abi_version() -> int:
-    """The Landlock ABI the kernel offers; 0 when Landlock is absent or disabled."""
+    """The Landlock ABI the kernel offers; 0 when Landlock is absent or disabled (or not Linux)."""
+    if not sys.platform.startswith("linux"):
+        return 0  # the system call numbers below mean something else elsewhere
     try:
         version = _libc.syscall(_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(_VERSION_FLAG))
     except (AttributeError, OSError):

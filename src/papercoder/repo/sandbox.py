@@ -264,7 +264,11 @@ def _remove_cgroup(group: Path) -> None:
 
 def _count_processes(uid: int) -> int:
     count = 0
-    for entry in os.listdir("/proc"):
+    try:
+        entries = os.listdir("/proc")
+    except OSError:  # no /proc (not Linux): count none, the limit is then tighter
+        return 0
+    for entry in entries:
         if entry.isdigit():
             try:
                 if os.stat(f"/proc/{entry}").st_uid == uid:
@@ -331,11 +335,10 @@ def _run(
     except (OSError, subprocess.SubprocessError) as exc:
         raise SandboxError(f"could not start {argv[0]!r} in the sandbox: {exc}") from exc
     out, err = _Capture(limits.output_bytes), _Capture(limits.output_bytes)
-    timed_out = _pump(proc, out, err, start + limits.timeout)
+    reaper = _Reaper(proc.pid)
+    timed_out = _pump(proc, out, err, start + limits.timeout, reaper)
     _kill_group(proc.pid)
-    # wait4 also gives the CPU time of the whole tree: unshare reports a child killed by
-    # SIGXCPU only as exit status 1, so the CPU-time limit is recognised by the time used
-    _, status, usage = os.wait4(proc.pid, 0)
+    status, usage = reaper.wait()
     returncode = proc.returncode = os.waitstatus_to_exitcode(status)
     duration = time.monotonic() - start
     cpu_used = usage.ru_utime + usage.ru_stime
@@ -353,7 +356,7 @@ def _run(
     )
 
 
-def _pump(proc: subprocess.Popen, out: "_Capture", err: "_Capture", deadline: float) -> bool:
+def _pump(proc: subprocess.Popen, out: "_Capture", err: "_Capture", deadline: float, reaper: "_Reaper") -> bool:
     """Read both pipes until they close or the deadline; True when the deadline hit first."""
     selector = selectors.DefaultSelector()
     assert proc.stdout is not None and proc.stderr is not None
@@ -365,7 +368,7 @@ def _pump(proc: subprocess.Popen, out: "_Capture", err: "_Capture", deadline: fl
             now = time.monotonic()
             if now >= deadline:
                 return True
-            if exited_at is None and _has_exited(proc.pid):
+            if exited_at is None and reaper.poll():
                 exited_at = now
             if exited_at is not None and now - exited_at > 2.0:
                 break  # the main process is gone; a straggler holds the pipes open
@@ -382,9 +385,29 @@ def _pump(proc: subprocess.Popen, out: "_Capture", err: "_Capture", deadline: fl
         proc.stderr.close()
 
 
-def _has_exited(pid: int) -> bool:
-    """Whether ``pid`` has exited, without reaping it (its rusage is read later)."""
-    return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+class _Reaper:
+    """Waits for the child with ``wait4``, which also gives the CPU time of its whole tree.
+
+    unshare reports a child killed by SIGXCPU only as exit status 1, so the CPU-time limit is
+    recognised by the CPU time used; ``Popen.poll`` would reap the child and lose that figure.
+    """
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self.result: tuple[int, resource.struct_rusage] | None = None
+
+    def poll(self) -> bool:
+        if self.result is None:
+            pid, status, usage = os.wait4(self.pid, os.WNOHANG)
+            if pid:
+                self.result = (status, usage)
+        return self.result is not None
+
+    def wait(self) -> tuple[int, resource.struct_rusage]:
+        if self.result is None:
+            _, status, usage = os.wait4(self.pid, 0)
+            self.result = (status, usage)
+        return self.result
 
 
 def _kill_group(pgid: int) -> None:
