@@ -108,7 +108,7 @@ def read_s2orc(path: Path, *, keep_references: bool = False) -> Paper:
     """Read an s2orc JSON file into a :class:`Paper`."""
     try:
         data = json.loads(path.read_bytes().decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise InputError(f"{path} is not valid JSON ({exc}); give s2orc-doc2json output or another format.")
     if not looks_like_s2orc(data):
         raise InputError(
