@@ -54,6 +54,9 @@ def debug(
     max_iterations: int = typer.Option(3, "--max-iterations", min=0, help="Repair rounds at most."),
     cmd: Optional[str] = typer.Option(None, "--cmd", help="What to run instead of smoke.sh (a shell command)."),
     venv: bool = typer.Option(False, "--venv", help="Run in a virtual environment with requirements.txt installed."),
+    system_packages: bool = typer.Option(
+        True, "--system-packages/--no-system-packages", help="Let the --venv environment see the system's packages (reuses an installed torch)."
+    ),
     max_cost: Optional[float] = typer.Option(None, "--max-cost", help="Stop before spending more than this many USD."),
     timeout: float = typer.Option(120.0, "--timeout", min=1, help="Wall-clock seconds per run."),
     memory: int = typer.Option(8192, "--memory", min=64, help="Memory limit per process, in MiB."),
@@ -81,6 +84,7 @@ def debug(
             max_iterations=max_iterations,
             cmd=cmd,
             use_venv=venv,
+            venv_system_packages=system_packages,
             limits=Limits(timeout=timeout, memory_mb=memory),
             report_dir=report_dir,
             entry_point=entry,

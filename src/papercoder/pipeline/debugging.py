@@ -129,6 +129,7 @@ async def debug_repository(
     report_dir: Path | None = None,
     entry_point: str | None = None,
     venv_dir: Path | None = None,
+    venv_system_packages: bool = True,
     note: Callable[[str], None] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> DebugReport:
@@ -166,7 +167,7 @@ async def debug_repository(
                 report.commits.append(commit)
             findings = check_repository(repo)
         if venv is not None:
-            installed = ensure_venv(venv, repo / "requirements.txt")
+            installed = ensure_venv(venv, repo / "requirements.txt", system_site_packages=venv_system_packages)
             if not installed.ok:
                 report.warnings.append(installed.message)
         run = run_sandboxed(repo, command, limits=limits, venv=venv)
