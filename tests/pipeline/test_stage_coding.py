@@ -150,3 +150,11 @@ def test_request_rejected_as_too_long_is_rebuilt_smaller(tmp_path):
     assert provider.rejected  # some requests were too long for this tokenizer
     assert any("rejected the request as too long" in n for n in run.notes)
     assert (run.paths.repo / "main.py").read_text() == MAIN_PY
+
+
+def test_truncated_answer_without_room_to_continue_fails_clearly(tmp_path):
+    huge = "```python\n" + "x = 1\n" * 6000
+    run = planned(tmp_path, PaperModel({"code:model.py": FakeReply(huge, finish_reason="length")}), window=8192)
+    with pytest.raises(TruncatedError, match="no room to continue"):
+        run.stage("coding")
+    assert (run.paths.repo / "data.py").is_file()  # its neighbour in the layer finished and was kept

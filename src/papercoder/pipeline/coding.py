@@ -59,26 +59,28 @@ async def run_coding(ctx: StageContext) -> None:
     artifacts = load_artifacts(ctx.paths)
     tasks = artifacts.tasks
     analyses = _read_analyses(ctx, artifacts)
-    layers = dependency_layers(tasks.task_list, tasks.dependencies())
+    try:
+        layers = dependency_layers(tasks.task_list, tasks.dependencies())
+    except ValueError as exc:
+        raise InputError(f"{ctx.paths.tasks} has a {exc}; run the planning stage again") from None
     total = len(tasks.task_list)
     limit = asyncio.Semaphore(max(1, ctx.concurrency))
     written: dict[str, str] = {}
     done = 0
     ctx.progress(STAGE, 0, total)
 
+    async def code(path: str, earlier: dict[str, str]) -> str:
+        nonlocal done
+        async with limit:
+            text = await code_file(ctx, artifacts, analyses[path], earlier, path)
+        write_inside(ctx.paths.repo, path, text)
+        done += 1
+        ctx.progress(STAGE, done, total)
+        return text
+
     for layer in layers:
         earlier = dict(written)  # the context of this layer: earlier layers only
-
-        async def code(path: str) -> str:
-            nonlocal done
-            async with limit:
-                text = await code_file(ctx, artifacts, analyses[path], earlier, path)
-            write_inside(ctx.paths.repo, path, text)
-            done += 1
-            ctx.progress(STAGE, done, total)
-            return text
-
-        results = await asyncio.gather(*(code(path) for path in layer), return_exceptions=True)
+        results = await asyncio.gather(*(code(path, earlier) for path in layer), return_exceptions=True)
         for path, result in zip(layer, results):
             if isinstance(result, BaseException):
                 raise result  # the files that succeeded are on disk; the call log keeps every answer
@@ -124,7 +126,8 @@ def file_messages(
     for dep in deps:
         code = earlier[dep]
         reduced = extract_interface(code) if dep.endswith(".py") else None
-        parts.append(Part(f"dependency:{dep}", f"Code of {dep} (a dependency of {path})", _fenced(dep, code), _fenced(dep, reduced) if reduced else None))
+        title = f"Code of {dep} (a dependency of {path})"
+        parts.append(Part(f"dependency:{dep}", title, _fenced(dep, code), _fenced(dep, reduced) if reduced else None))
     for other in tasks.task_list:
         if other in earlier and other not in deps and other.endswith(".py"):
             interface = extract_interface(earlier[other])

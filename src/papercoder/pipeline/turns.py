@@ -15,6 +15,7 @@ from typing import TypeVar
 from papercoder.errors import PapercoderError
 from papercoder.llm import LLM, ContextLengthError, Message, TruncatedError
 from papercoder.paper import estimate_tokens
+from papercoder.pipeline.codeutil import join_continuation
 from papercoder.prompts import render
 
 
@@ -254,13 +255,12 @@ async def complete_text(
     Returns the text and whether a continuation was needed. A second cut raises
     :class:`~papercoder.llm.TruncatedError` with a message saying what to do.
     """
-    from papercoder.pipeline.codeutil import join_continuation
-
     try:
         completion = await llm.acomplete(messages, max_tokens=max_tokens, stage=stage)
         return completion.text, False
     except TruncatedError as exc:
-        partial = exc.completion.text
+        cut_off = exc.completion
+    partial = cut_off.text
     follow_up = [
         *messages,
         {"role": "assistant", "content": partial},
@@ -271,7 +271,7 @@ async def complete_text(
         raise TruncatedError(
             f"the answer for {what} was cut at the output limit and the context window has no room to continue it; "
             "use a model with a larger context window or output limit",
-            exc.completion,
+            cut_off,
         )
     try:
         rest = await llm.acomplete(follow_up, max_tokens=room, stage=stage)
