@@ -150,3 +150,29 @@ def test_table_of_contents_lines_are_not_headings():
     assert [s.heading for s in found.sections] == [
         "1 Introduction", "References", "A Proofs of the Main Theorem", "B Experimental Details and Setup"
     ]
+
+
+WIDE = "a body line that runs the full width of its column, as most do"
+
+
+def test_ieee_roman_sections_and_lettered_subsections():
+    found = structure_lines(
+        lines(
+            "Abstract—We follow the IEEE style.",
+            "I. INTRODUCTION", WIDE, WIDE, WIDE,
+            "A. Smith and B. Jones proposed this long ago, in a famous",  # a full-width body line
+            "II. RELATED WORK", WIDE, WIDE,
+            "A. Datasets", WIDE, WIDE, WIDE,
+            "B. Metrics", WIDE, WIDE, WIDE,
+            "IV. METHOD", WIDE, WIDE, WIDE,  # III lost in extraction: a jump of two is allowed
+            "A. Model", WIDE, WIDE, WIDE,
+            "REFERENCES", "[1] A. Smith.",
+            "APPENDIX A", "Proof.",
+        )
+    )
+    assert found.abstract == "We follow the IEEE style."
+    assert [(s.heading, s.level) for s in found.sections] == [
+        ("I. INTRODUCTION", 1), ("II. RELATED WORK", 1), ("A. Datasets", 2), ("B. Metrics", 2),
+        ("IV. METHOD", 1), ("A. Model", 2), ("REFERENCES", 1), ("APPENDIX A", 1),
+    ]
+    assert "A. Smith and B. Jones" in found.sections[0].text

@@ -40,6 +40,8 @@ class Structure:
 _NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,3})\.?\s+(\S.*)$")
 _LETTERED = re.compile(r"^([A-Z](?:\.\d{1,2}){0,3})\.?\s+(\S.*)$")
 _APPENDIX = re.compile(r"^(?:appendix|appendices)(?:\s+[A-Z](?:\.\d+)*)?\b\s*[.:]?\s*(.*)$", re.IGNORECASE)
+_ROMAN = re.compile(r"^([IVXL]{1,6})\.\s+(\S.*)$")
+_LETTER_SUBSECTION = re.compile(r"^([A-Z])\.\s+(\S.*)$")
 _INLINE_ABSTRACT = re.compile(r"^(Abstract|ABSTRACT)\s*[—–:.-]\s*(\S.*)$")
 _CAPTION = re.compile(r"^(?:Figure|Fig\.|Table|Algorithm)\s*(?:\d+|[A-Z]\.?\d+)\s*[:.|]")
 # Alone on a line, these are headings whatever their font (small caps are often not bold).
@@ -64,6 +66,26 @@ def _plausible_heading_text(text: str) -> bool:
     visible = [c for c in text if not c.isspace()]
     letters = sum(c.isalpha() for c in visible)
     return letters >= 0.6 * len(visible) and "=" not in text
+
+
+def _roman_value(numeral: str) -> int | None:
+    """The value of a Roman numeral up to L, or None when it is not one ("IIV")."""
+    values = {"I": 1, "V": 5, "X": 10, "L": 50}
+    total = 0
+    for index, char in enumerate(numeral):
+        value = values[char]
+        following = values[numeral[index + 1]] if index + 1 < len(numeral) else 0
+        total += -value if value < following else value
+    return total if total > 0 and _to_roman(total) == numeral else None
+
+
+def _to_roman(value: int) -> str:
+    out = ""
+    for number, letters in ((50, "L"), (40, "XL"), (10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I")):
+        while value >= number:
+            out += letters
+            value -= number
+    return out
 
 
 def _follows(current: list[int], candidate: list[int], *, lenient: bool) -> bool:
@@ -108,6 +130,8 @@ class _Scanner:
         self.letters: list[int] = []
         self.after_references = False
         self.in_appendix = False
+        self.roman = 0  # IEEE style: "II. RELATED WORK", then "A. Datasets" below it
+        self.roman_letter = 0
 
     def _bold_ok(self, line: Line) -> bool:
         return not self.fonts_known or bool(line.bold)
@@ -136,6 +160,9 @@ class _Scanner:
             if _follows(self.numbers, candidate, lenient=self.fonts_known):
                 self.numbers = candidate
                 return f"{match.group(1)} {match.group(2)}", len(candidate)
+        ieee = self._ieee_heading(text)
+        if ieee:
+            return ieee
         match = _LETTERED.match(text)
         if match and (self.after_references or self.in_appendix) and _plausible_heading_text(match.group(2)):
             label = match.group(1)
@@ -144,6 +171,24 @@ class _Scanner:
                 self.letters = candidate
                 self.in_appendix = True
                 return f"{label} {match.group(2)}", len(candidate)
+        return None
+
+    def _ieee_heading(self, text: str) -> tuple[str, int] | None:
+        """Roman-numbered sections and their lettered subsections, as IEEE styles number them."""
+        if self.in_appendix or self.after_references:
+            return None
+        short = self.fonts_known or len(text) < 0.9 * self.median  # body lines run the full width
+        match = _ROMAN.match(text)
+        if match and short and _plausible_heading_text(match.group(2)):
+            value = _roman_value(match.group(1))
+            if value is not None and 1 <= value - self.roman <= 2 and (self.roman or value == 1):
+                self.roman, self.roman_letter = value, 0
+                return f"{match.group(1)}. {match.group(2)}", 1
+        match = _LETTER_SUBSECTION.match(text)
+        if match and self.roman and short and _plausible_heading_text(match.group(2)):
+            if ord(match.group(1)) - ord("A") == self.roman_letter:
+                self.roman_letter += 1
+                return f"{match.group(1)}. {match.group(2)}", 2
         return None
 
     def continues_heading(self, heading: str, line: Line) -> bool:
