@@ -125,3 +125,16 @@ def test_layers_raise_on_cycle_and_cycles_are_found():
         dependency_layers(order, deps)
     assert find_cycles(order, deps) == [["a.py", "b.py", "c.py"], ["d.py"]]
     assert find_cycles(order, {"a.py": ["b.py"]}) == []
+
+
+def test_requirements_from_plan_and_imports():
+    from papercoder.pipeline.repofiles import requirements_text
+
+    sources = {
+        "main.py": "import os\nimport yaml\nfrom sklearn.metrics import f1_score\nfrom models.net import Net\nimport utils\n",
+        "models/net.py": "import torch.nn as nn\nimport numpy as np\nfrom google.protobuf import message\n",
+        "utils.py": "import json\n",
+        "notes.md": "import fake\n",
+    }
+    planned = ["torch>=2.0", "os", "json", "sklearn", "Numpy"]
+    assert requirements_text(planned, sources) == "torch>=2.0\nscikit-learn\nNumpy\nPyYAML\n"

@@ -28,13 +28,14 @@ PIP_NAMES = {
     "hydra": "hydra-core",
     "Crypto": "pycryptodome",
     "attr": "attrs",
-    "google": "protobuf",
     "tensorflow_datasets": "tensorflow-datasets",
     "torch_geometric": "torch-geometric",
     "sentence_transformers": "sentence-transformers",
     "pytorch_lightning": "pytorch-lightning",
 }
 _STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | {"__future__"}
+# Namespace packages whose pip name cannot be told from the import: left to the planned list.
+_AMBIGUOUS = frozenset({"google", "azure", "mpl_toolkits"})
 
 
 def _key(name: str) -> str:
@@ -67,7 +68,7 @@ def requirements_text(planned: list[str], sources: dict[str, str]) -> str:
         if path.endswith(".py"):
             imported.update(imported_top_level(sources[path]))
     for module in sorted(imported):
-        if module not in _STDLIB and module not in local:
+        if module not in _STDLIB and module not in local and module not in _AMBIGUOUS:
             add(PIP_NAMES.get(module, module))
     return "".join(f"{line}\n" for line in lines)
 
