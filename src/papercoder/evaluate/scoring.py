@@ -13,7 +13,7 @@ from typing import Any
 
 from papercoder.evaluate.calls import UsageTally, ask_all, parse_outcome
 from papercoder.evaluate.context import Budget, fit_paper, make_budget
-from papercoder.evaluate.files import Packed, RepoFiles, Ranker, collect_files, kind_rank, pack, render_files
+from papercoder.evaluate.files import Packed, RepoFile, RepoFiles, Ranker, collect_files, kind_rank, pack, render_files
 from papercoder.evaluate.judge import ScoreSummary, Verdict, aggregate, parse_verdict, top_critiques
 from papercoder.llm import LLM
 from papercoder.paper import Paper, estimate_tokens
@@ -58,7 +58,7 @@ class EvalResult:
         }
 
 
-def order_for_eval(files: RepoFiles, paper_text: str) -> list:
+def order_for_eval(files: RepoFiles, paper_text: str) -> list[RepoFile]:
     """Code before configuration before prose; within a kind, the files closest to the paper first."""
     ranker = Ranker(files.files)
     scored = zip(ranker.scores(paper_text), files.files)
