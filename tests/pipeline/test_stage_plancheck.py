@@ -37,6 +37,11 @@ def test_unsafe_odd_and_reserved_names_are_dropped():
     assert any("README.md" in f for f in review.fallbacks)
 
 
+def test_a_file_cannot_also_be_a_folder():
+    review = review_design(design(["model.py", "model.py/layers.py", "main.py"]))
+    assert review.value.file_list == ["model.py", "main.py"] and review.problems
+
+
 def test_missing_entry_point_is_added():
     review = review_design(design(["model.py", "trainer.py"], entry=""))
     assert review.value.entry_point == "main.py" and review.value.file_list[-1] == "main.py"

@@ -76,6 +76,11 @@ def review_design(design: Design) -> Review[Design]:
             review.fallbacks.append(f"dropped {rel} from the file list: papercoder writes it itself")
         elif rel not in files:
             files.append(rel)
+    # a file cannot also be a folder: keep the file, drop what would lie inside it
+    for name in [f for f in files if any(f.startswith(other + "/") for other in files)]:
+        files.remove(name)
+        review.problems.append(f"'{name}' lies inside a path that is also planned as a file")
+        review.fallbacks.append(f"dropped {name} from the file list: a file of the list is its folder")
     if len(files) > MAX_FILES:
         review.problems.append(f"file_list has {len(files)} files; plan at most {MAX_FILES}")
         review.fallbacks.append(f"kept the first {MAX_FILES} of {len(files)} planned files")
