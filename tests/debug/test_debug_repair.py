@@ -140,3 +140,14 @@ def test_run_debugging_stage_writes_the_report_in_the_run(tmp_path):
     prompt = provider.calls[0]["request"].messages[1]["content"]
     assert "Linear regression by gradient descent" in prompt and "smoke_steps" in prompt
     assert provider.calls[0]["request"].messages[0]["role"] == "system"
+
+
+def test_a_failing_model_call_stops_the_run_but_leaves_a_report(tmp_path):
+    from papercoder.llm import LLMError
+
+    case = next(c for c in CASES if c.name == "syntax-error")
+    repo = case.build(tmp_path / "repo")
+    with pytest.raises(LLMError, match="server said no"):
+        debug(repo, ScriptedProvider([FakeReply(error=LLMError("server said no"))]))
+    saved = json.loads((repo / ".papercoder/debug/report.json").read_text())
+    assert saved["status"] == "error" and saved["iterations"] == 1

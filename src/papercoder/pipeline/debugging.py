@@ -155,75 +155,101 @@ async def debug_repository(
     if use_venv:
         venv = Path(venv_dir) if venv_dir else report_dir / "venv"
     limits = limits or Limits()
+    job = _Job(repo, llm, command, limits, venv, venv_system_packages, max_iterations, paper_markdown, report_dir, note, progress)
+    try:
+        await _loop(job, report, initial)
+    except BaseException:
+        report.status = "error" if report.status == "running" else report.status
+        _finish(report, repo, baseline, check_repository(repo), report_dir, note)
+        raise
+    return _finish(report, repo, baseline, check_repository(repo), report_dir, note)
+
+
+@dataclass
+class _Job:
+    """The fixed settings of one debugging run."""
+
+    repo: Path
+    llm: LLM
+    command: str
+    limits: Limits
+    venv: Path | None
+    venv_system_packages: bool
+    max_iterations: int
+    paper: str | None
+    report_dir: Path
+    note: Callable[[str], None]
+    progress: Callable[[int, int], None]
+
+
+async def _loop(job: _Job, report: DebugReport, findings: list[Finding]) -> None:
+    """Run, repair, commit, until the run passes or a bound is reached; fills in ``report``."""
+    repo, command, venv, note = job.repo, job.command, job.venv, job.note
     attempted_modules: set[str] = set()
-    findings = initial
     iteration = 0
     while True:
         added = _add_missing_requirements(repo, findings)
         if added:
+            _commit(repo, report, f"papercoder debug: add {', '.join(added)} to requirements.txt")
             report.requirements_added += added
-            commit = git.commit_all(repo, f"papercoder debug: add {', '.join(added)} to requirements.txt")
-            if commit:
-                report.commits.append(commit)
             findings = check_repository(repo)
         if venv is not None:
-            installed = ensure_venv(venv, repo / "requirements.txt", system_site_packages=venv_system_packages)
+            installed = ensure_venv(venv, repo / "requirements.txt", system_site_packages=job.venv_system_packages)
             if not installed.ok:
                 report.warnings.append(installed.message)
-        run = run_sandboxed(repo, command, limits=limits, venv=venv)
-        for warning in run.warnings:
-            if warning not in report.warnings:
-                report.warnings.append(warning)
+        run = run_sandboxed(repo, command, limits=job.limits, venv=venv)
+        report.warnings += [w for w in run.warnings if w not in report.warnings]
         current = IterationNote(iteration, command, run.summary(), run.returncode, run.limit, len(findings), requirements_added=added)
         report.notes.append(current)
         note(f"debug: smoke run {run.summary()}")
-        _write_run_note(report_dir, iteration, command, run, findings)
+        _write_run_note(job.report_dir, iteration, command, run, findings)
         if run.ok:
             # a passing run may skip code paths: definite static errors still get a round
-            if not blocking_findings(findings) or iteration >= max_iterations:
+            if not blocking_findings(findings) or iteration >= job.max_iterations:
                 report.status, report.last_error = "passed", ""
-                break
+                return
         else:
             report.last_error = trim_error(run.stderr, run.stdout)
         missing = None if run.ok else missing_module(run, repo)
         if missing and missing not in attempted_modules:
+            # a package is missing: declare it (and install it in the venv), never code around it
             attempted_modules.add(missing)
             dist = distribution_for(missing)
             if add_requirement(repo, dist):
                 report.requirements_added.append(dist)
-                commit = git.commit_all(repo, f"papercoder debug: add {dist} to requirements.txt (No module named '{missing}')")
-                if commit:
-                    report.commits.append(commit)
+                _commit(repo, report, f"papercoder debug: add {dist} to requirements.txt (No module named '{missing}')")
             if venv is None:
                 report.status = "missing-dependency"
                 report.warnings.append(f"'{missing}' is not installed here; it is in requirements.txt now: install it, or rerun with --venv")
-                break
+                return
             continue
-        if iteration >= max_iterations:
+        if iteration >= job.max_iterations:
             report.status = "iteration-limit"
-            break
+            return
         iteration += 1
-        progress(iteration, max_iterations)
+        report.iterations = iteration
+        job.progress(iteration, job.max_iterations)
+        shown = blocking_findings(findings) if run.ok else findings
         try:
-            shown = blocking_findings(findings) if run.ok else findings
-            applied, failed, transcript = await _repair_round(llm, repo, run, shown, paper_markdown, command, report.requirements_added)
+            applied, failed, transcript = await _repair_round(job.llm, repo, run, shown, job.paper, command, report.requirements_added)
         except BudgetExceededError as exc:
             report.status = "budget"
             report.warnings.append(str(exc))
-            break
-        finally:
-            report.iterations = iteration
+            return
         current.applied, current.failed = applied, failed
-        (report_dir / f"iteration-{iteration}-model.md").write_text(transcript, encoding="utf-8")
+        write_inside(job.report_dir, f"iteration-{iteration}-model.md", transcript)
         summary = f"{len(applied)} edit(s) to {', '.join(sorted({a.split(' (')[0] for a in applied})) or 'nothing'}"
-        why = report.last_error[-1500:] if not run.ok else "\n".join(str(f) for f in blocking_findings(findings))
-        commit = git.commit_all(repo, f"papercoder debug: iteration {iteration}: {summary}\n\nSmoke run before: {run.summary()}\n{why}")
-        current.commit = commit
-        if commit:
-            report.commits.append(commit)
+        why = report.last_error[-1500:] if not run.ok else "\n".join(str(f) for f in shown)
+        current.commit = _commit(repo, report, f"papercoder debug: iteration {iteration}: {summary}\n\nSmoke run before: {run.summary()}\n{why}")
         note(f"debug: iteration {iteration}: {summary}" + (f", {len(failed)} block(s) did not apply" if failed else ""))
         findings = check_repository(repo)
-    return _finish(report, repo, baseline, findings if report.status != "passed" else check_repository(repo), report_dir, note)
+
+
+def _commit(repo: Path, report: DebugReport, message: str) -> str | None:
+    commit = git.commit_all(repo, message)
+    if commit:
+        report.commits.append(commit)
+    return commit
 
 
 def _finish(report: DebugReport, repo: Path, baseline: dict[str, str], findings: list[Finding], report_dir: Path, note) -> DebugReport:
