@@ -111,3 +111,15 @@ def test_script_folder_siblings_and_pyproject_dependencies(tmp_path):
     findings = check_repository(make_repo(tmp_path, files))
     assert [(f.file, f.kind) for f in findings] == [("src/main.py", "local-import")]
     assert "'nothing_here' is not defined in src/helpers.py" in findings[0].message
+
+
+def test_a_variable_holding_a_config_section_is_not_a_false_alarm(tmp_path):
+    files = {
+        "config.yaml": "model:\n  hidden: 8\n  layers: [{width: 4}]\ntraining:\n  lr: 0.1\n",
+        "model.py": "class Net:\n    def __init__(self, cfg):\n        self.h = cfg['hidden']\n        self.w = cfg['widht']\n",
+        "main.py": "import yaml\nconfig = yaml.safe_load('')\nnet = config['model']['hiden']\n",
+    }
+    messages = sorted(f.message for f in check_repository(make_repo(tmp_path, files)) if f.kind == "config-key")
+    assert len(messages) == 2
+    assert "config['model']['hiden'] is read but config.yaml has no key 'hiden' there" == messages[0]
+    assert "no key 'widht' at the top level or in any section" in messages[1]

@@ -354,6 +354,7 @@ def _config_findings(repo: Path, modules: dict[str, _Module]) -> list[Finding]:
     if not isinstance(config, dict):
         return []
     findings = []
+    sections = _sections(config)
     seen_files: set[str] = set()
     for module in modules.values():
         if module.tree is None or module.rel in seen_files:
@@ -361,11 +362,25 @@ def _config_findings(repo: Path, modules: dict[str, _Module]) -> list[Finding]:
         seen_files.add(module.rel)
         for line, keys, with_default in _config_reads(module.tree):
             missing = _missing_key(config, keys)
-            if missing is not None:
-                shown = "".join(f"[{k!r}]" for k in keys[: missing + 1])
-                how = " (read with .get and a default)" if with_default else ""
-                findings.append(Finding(module.rel, line, "config-key", f"config{shown} is read{how} but {rel} has no key {keys[missing]!r} there"))
+            if missing is None or any(_missing_key(section, keys) is None for section in sections):
+                continue  # found, or the variable holds a section of the config (a common pattern)
+            shown = "".join(f"[{k!r}]" for k in keys[: missing + 1])
+            how = " (read with .get and a default)" if with_default else ""
+            where = "there" if missing else "at the top level or in any section"
+            findings.append(Finding(module.rel, line, "config-key", f"config{shown} is read{how} but {rel} has no key {keys[missing]!r} {where}"))
     return findings
+
+
+def _sections(node: object) -> list[dict]:
+    """Every mapping nested inside ``node`` (not ``node`` itself)."""
+    found: list[dict] = []
+    values = node.values() if isinstance(node, dict) else node if isinstance(node, list) else []
+    for value in values:
+        if isinstance(value, dict):
+            found.append(value)
+        if isinstance(value, (dict, list)):
+            found += _sections(value)
+    return found
 
 
 def _missing_key(config: dict, keys: list[str]) -> int | None:
