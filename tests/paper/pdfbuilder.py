@@ -31,6 +31,7 @@ def build_pdf(
     owner_password: str | None = None,
     user_password: str | None = None,
     stamp: str | None = None,  # arXiv's vertical identifier line on the first page, in a big font
+    interleave: bool = False,
 ) -> Path:
     pdf = FPDF(format="A4", unit="mm")
     pdf.set_auto_page_break(False)
@@ -46,13 +47,18 @@ def build_pdf(
                 pdf.set_font("Times", "", 20)
                 pdf.text(8, 220, stamp)
         width = 180 / max(1, len(page.columns))
+        placed = []  # (row, column, x, y, style, text)
         for index, column in enumerate(page.columns):
             y = 22.0
-            for style, text in column:
-                weight, size = STYLES[style]
-                pdf.set_font("Times", weight, size)
-                pdf.text(15 + index * (width + 5), y, text)
-                y += size * 0.5
+            for row, (style, text) in enumerate(column):
+                placed.append((row, index, 15 + index * (width + 5), y, style, text))
+                y += STYLES[style][1] * 0.5
+        if interleave:  # row by row across the columns, as some producers write pages
+            placed.sort(key=lambda item: (item[0], item[1]))
+        for _, _, x, y, style, text in placed:
+            weight, size = STYLES[style]
+            pdf.set_font("Times", weight, size)
+            pdf.text(x, y, text)
         if page_numbers:
             pdf.set_font("Helvetica", "", 8)
             pdf.text(103, 287, str(number))

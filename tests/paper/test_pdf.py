@@ -125,3 +125,13 @@ def test_arxiv_stamp_is_neither_title_nor_text(tmp_path):
     paper = read_pdf(path)
     assert paper.title == "Sparse Widgets for Dense Gadgets"
     assert "2504.17192" not in paper.to_markdown()
+
+
+def test_interleaved_columns_put_back_in_order(tmp_path):
+    from pypdf import PdfReader
+
+    path = build_pdf(tmp_path / "rows.pdf", TWO_COLUMN_PAGES, interleave=True)
+    raw = PdfReader(str(path)).pages[0].extract_text()
+    assert raw.index("column ends here") < raw.index("the optimi-")  # the stream really is row by row
+    in_columns = read_pdf(build_pdf(tmp_path / "cols.pdf", TWO_COLUMN_PAGES))
+    assert read_pdf(path).to_markdown() == in_columns.to_markdown()

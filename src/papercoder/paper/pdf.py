@@ -13,6 +13,7 @@ import logging
 import re
 from collections import Counter
 from pathlib import Path
+from typing import NamedTuple
 
 from papercoder.errors import InputError
 from papercoder.paper.headings import finish_sections
@@ -25,8 +26,18 @@ _ARXIV_STAMP = re.compile(r"^arXiv:\d{4}\.\d{4,5}(?:v\d+)?\s+\[[^\]]+\]")
 _LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st"})
 
 
+class _Chunk(NamedTuple):
+    """A run of text as pypdf's visitor reports it: where it starts, its font."""
+
+    text: str
+    bold: bool
+    size: float
+    x: float | None
+    y: float | None
+
+
 class _PageText:
-    """One page's lines with, per line, whether it is bold and its largest font size."""
+    """Assembles chunks into lines with, per line, whether it is bold and its largest font size."""
 
     def __init__(self) -> None:
         self.lines: list[tuple[str, bool, float]] = []
@@ -35,25 +46,17 @@ class _PageText:
         self._chars = 0
         self._size = 0.0
 
-    def add(self, text: str, font: object, size: float, matrix: object, ctm: object) -> None:
-        name = str(font.get("/BaseFont", "")) if isinstance(font, dict) else ""
-        bold = bool(_BOLD_FONT.search(name.split("+")[-1]))
-        scale = 1.0
-        try:
-            scale = abs(float(matrix[3]) * float(ctm[3])) or 1.0  # type: ignore[index]
-        except (TypeError, ValueError, IndexError):
-            pass
-        pieces = text.split("\n")
-        for k, piece in enumerate(pieces):
+    def add(self, chunk: _Chunk) -> None:
+        for k, piece in enumerate(chunk.text.split("\n")):
             if k:
                 self._end_line()
             visible = sum(not c.isspace() for c in piece)
             self._text.append(piece)
             self._chars += visible
-            if bold:
+            if chunk.bold:
                 self._bold_chars += visible
             if visible:
-                self._size = max(self._size, size * scale)
+                self._size = max(self._size, chunk.size)
 
     def _end_line(self) -> None:
         text = "".join(self._text).strip()
@@ -61,9 +64,59 @@ class _PageText:
             self.lines.append((text, self._bold_chars >= 0.8 * self._chars > 0, self._size))
         self._text, self._bold_chars, self._chars, self._size = [], 0, 0, 0.0
 
-    def finish(self) -> "_PageText":
+    def finish(self) -> list[tuple[str, bool, float]]:
         self._end_line()
-        return self
+        return self.lines
+
+
+def _chunk(text: str, font: object, size: float, matrix: object, ctm: object) -> _Chunk:
+    name = str(font.get("/BaseFont", "")) if isinstance(font, dict) else ""
+    bold = bool(_BOLD_FONT.search(name.split("+")[-1]))
+    try:
+        m = [float(v) for v in matrix]  # type: ignore[union-attr]
+        c = [float(v) for v in ctm]  # type: ignore[union-attr]
+        x, y = c[0] * m[4] + c[2] * m[5] + c[4], c[1] * m[4] + c[3] * m[5] + c[5]
+        return _Chunk(text, bold, size * (abs(m[3] * c[3]) or 1.0), x, y)
+    except (TypeError, ValueError, IndexError):
+        return _Chunk(text, bold, size, None, None)
+
+
+def _interleaved(chunks: list[_Chunk], middle: float) -> bool:
+    """Does the content stream jump between the two columns of the page on most rows?
+
+    LaTeX writes a page column by column, and pypdf then reads it in order; a few producers
+    write row by row across the columns, which pypdf would read as "left half, right half".
+    """
+    sides = [c.x >= middle for c in chunks if c.text.strip() and c.x is not None]
+    if len(sides) < 8 or any(c.x is None for c in chunks if c.text.strip()):
+        return False
+    jumps = sum(1 for a, b in zip(sides, sides[1:]) if a != b)
+    return jumps >= max(6, 0.25 * len(sides))
+
+
+def _by_columns(chunks: list[_Chunk], middle: float) -> list[_Chunk]:
+    """The chunks of a row-by-row page re-read column by column, with line breaks between rows.
+
+    Text above the right column (a title block) comes first and text below it (a footer, a
+    page number) last, whatever its side.
+    """
+    visible = [c for c in chunks if c.text.strip()]
+    right = [c.y for c in visible if c.x >= middle]  # type: ignore[operator]
+    top, bottom = (max(right), min(right)) if right else (float("inf"), float("-inf"))
+
+    def key(c: _Chunk) -> tuple:
+        region = 0 if c.y > top + 1 else 2 if c.y < bottom - 1 else 1  # type: ignore[operator]
+        return (region, region == 1 and c.x >= middle, -round(c.y), c.x)  # type: ignore[arg-type,operator]
+
+    visible.sort(key=key)
+    out: list[_Chunk] = []
+    for previous, chunk in zip([None, *visible], visible):
+        text = chunk.text.replace("\n", " ")
+        if previous is not None:
+            same_row = key(previous)[:3] == key(chunk)[:3]
+            text = (" " if same_row else "\n") + text
+        out.append(chunk._replace(text=text))
+    return out
 
 
 def _open(path: Path):
@@ -92,16 +145,23 @@ def _open(path: Path):
     return reader, pages
 
 
-def _page_lines(page) -> _PageText:
-    collected = _PageText()
+def _page_lines(page) -> list[tuple[str, bool, float]]:
+    """(text, bold, font size) for each line of a page, in reading order."""
+    chunks: list[_Chunk] = []
 
     def visit(text, cm, tm, font, size):  # pypdf's visitor signature
-        collected.add(text, font, size, tm, cm)
+        chunks.append(_chunk(text, font, size, tm, cm))
 
     try:
         page.extract_text(visitor_text=visit)
+        middle = float(page.mediabox.width) / 2
+        if _interleaved(chunks, middle):
+            chunks = _by_columns(chunks, middle)
     except Exception:  # one broken page (bad font, odd operator) should not lose the paper
         pass
+    collected = _PageText()
+    for chunk in chunks:
+        collected.add(chunk)
     return collected.finish()
 
 
@@ -164,7 +224,7 @@ def _title(reader, first_page: list[tuple[str, bool, float]], fallback: str) -> 
 def read_pdf(path: Path, *, keep_references: bool = False) -> Paper:
     """Read a PDF paper into a :class:`Paper`."""
     reader, pages = _open(path)
-    raw = [_page_lines(page).lines for page in pages]
+    raw = [_page_lines(page) for page in pages]
     visible = sum(len(text) for lines in raw for text, _, _ in lines)
     if visible < 20 * len(pages) and visible < 200:
         raise InputError(
