@@ -2,8 +2,9 @@
 
 pypdf returns a page's text in content-stream order, which for papers typeset by LaTeX is
 column by column: the two columns of a conference paper come out in order. Its text visitor
-also reports each run's font, so we know which lines are bold (headings) and which run is the
-largest on the first page (the title). Running headers, footers and page numbers that repeat on
+also reports each run's font and position, so we know which lines are bold (headings), which
+run is the largest on the first page (the title), and can re-read by position the rare page
+that a producer wrote row by row across both columns. Running headers, footers and page numbers that repeat on
 many pages are dropped before the lines are structured.
 """
 
