@@ -39,6 +39,14 @@ def test_markdown_block_keeps_nested_fences():
     assert extract_code(same_length, "docs.md") == "# T\n```python\nx = 1\n```\nafter\n"
 
 
+def test_fence_closed_at_the_end_of_the_last_line():
+    assert extract_code("```python\nx = 1\nprint(x)```\n", "a.py") == "x = 1\nprint(x)\n"
+
+
+def test_fence_opened_mid_line():
+    assert extract_code("Here it is: ```python\nx = 1\n```\nDone.", "a.py") == "x = 1\n"
+
+
 def test_tilde_fences_and_longer_closing_fence():
     assert extract_code("~~~python\na = 1\n~~~", "a.py") == "a = 1\n"
     assert extract_code("```python\na = 1\n`````\n", "a.py") == "a = 1\n"

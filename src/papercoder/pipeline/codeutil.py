@@ -15,6 +15,9 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+# A fence glued to the end of a line of text: "Here it is: ```python", or "print(x)```".
+# Small models write both; the fence goes on a line of its own.
+_GLUED_FENCE = re.compile(r"^(.*[^`\s])[ \t]*(```[\w+.-]*)[ \t]*$", re.MULTILINE)
 _FENCE_OPEN = re.compile(r"^[ \t]{0,3}(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\s`]*)[^`]*$")
 
 # Fence languages that mean "this is a file of that kind"
@@ -47,7 +50,7 @@ def fenced_blocks(text: str) -> list[FencedBlock]:
     README with code examples inside stays one block. An unclosed last block (a truncated
     answer) is returned with ``closed=False``.
     """
-    lines = text.splitlines(keepends=True)
+    lines = _GLUED_FENCE.sub(r"\1\n\2", text).splitlines(keepends=True)
     blocks: list[FencedBlock] = []
     i = 0
     while i < len(lines):
