@@ -152,12 +152,13 @@ def run_paper(
                 concurrency=llm.concurrency,
                 display=display,
                 note=note,
+                event=log.write,
                 debug_iterations=debug_iterations,
             )
             todo = stages_to_run(requested, manifest)
             skipped = [s for s in requested if s not in todo]
             for stage in skipped:
-                note(f"{stage}: already done, skipped")
+                log.write(f"{stage}: already done, skipped")
             results = run_async(_run(runner, paper, todo))
     except KeyboardInterrupt:
         _finish(manifest, paths, llm, "interrupted", log)
@@ -212,7 +213,9 @@ def run_stage(
                 log.write(message)
                 display.note(message)
 
-            runner = StageRunner(paths, llm, manifest, concurrency=llm.concurrency, display=display, note=note)
+            runner = StageRunner(
+                paths, llm, manifest, concurrency=llm.concurrency, display=display, note=note, event=log.write
+            )
             results = run_async(_run(runner, None, [stage]))
     except KeyboardInterrupt:
         _finish(manifest, paths, llm, "interrupted", log)
@@ -236,7 +239,7 @@ async def _run(runner: StageRunner, paper: Any, todo: list[str]) -> dict[str, An
     try:
         runner.check(todo, inputs=paper is None)
         if paper is not None:
-            await runner.measure("fit", _prepare_paper(runner, paper))
+            await runner.measure("fit", _prepare_paper(runner, paper), bar=False)
         return await runner.run(todo)
     finally:
         await runner.llm.aclose()

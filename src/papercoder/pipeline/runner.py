@@ -150,6 +150,7 @@ class StageRunner:
         concurrency: int,
         display: RunDisplay,
         note: Callable[[str], None],
+        event: Callable[[str], None] | None = None,
         debug_iterations: int = DEBUG_ITERATIONS,
     ):
         self.paths = paths
@@ -157,7 +158,8 @@ class StageRunner:
         self.manifest = manifest
         self.concurrency = concurrency
         self.display = display
-        self.note = note
+        self.note = note  # decisions worth seeing: to the run log and above the bars
+        self.event = event or note  # stages starting and ending: the run log is enough
         self.debug_iterations = debug_iterations
         self.stats: dict[str, StageStats] = {}
         self._current: tuple[str, StageStats, float] | None = None
@@ -179,12 +181,13 @@ class StageRunner:
             note=self.note,
         )
 
-    async def measure(self, stage: str, work: Awaitable[Any]) -> Any:
-        """Await ``work`` as ``stage``: bar, figures and wall time."""
+    async def measure(self, stage: str, work: Awaitable[Any], *, bar: bool = True) -> Any:
+        """Await ``work`` as ``stage``: figures, wall time, and a bar (at once, or at its first progress)."""
         before = snapshot(self.llm)
         start = time.monotonic()
         self._current = (stage, before, start)
-        self.display.start(stage)
+        if bar:
+            self.display.start(stage)
         try:
             return await work
         finally:
@@ -218,7 +221,7 @@ class StageRunner:
         record.status, record.started, record.finished, record.detail = "running", now(), None, {}
         self.manifest.status = "running"
         self.manifest.save(self.paths.manifest)
-        self.note(f"{stage}: started")
+        self.event(f"{stage}: started")
         function = stage_function(stage)
         ctx = self.context(stage)
         try:
@@ -249,4 +252,4 @@ class StageRunner:
             self.manifest.error = error
         self.manifest.save(self.paths.manifest)
         detail = f" ({record.detail['status']})" if "status" in record.detail else ""
-        self.note(f"{stage}: {status}{detail}" + (f": {error}" if error else ""))
+        self.event(f"{stage}: {status}{detail}" + (f": {error}" if error else ""))
