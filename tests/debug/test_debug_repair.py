@@ -53,7 +53,7 @@ def test_blocks_that_never_apply_get_three_strikes(tmp_path):
     provider = ScriptedProvider(lambda messages: wrong)
     report = debug(repo, provider, max_iterations=1)
     assert report.status == "iteration-limit" and report.iterations == 1
-    assert len(provider.calls) == 3  # the answer, then two corrections, then the round ends
+    assert len(provider.calls) == 4  # the answer, then three rounds of feedback, then the round ends
     feedback = provider.calls[1]["request"].messages[-1]["content"]
     assert "was not applied" in feedback and "closest lines" in feedback and "from model import LinearModle" in feedback
     assert report.notes[0].failed and not report.notes[0].applied  # run 0 and the round after it

@@ -30,7 +30,7 @@ from papercoder.repo.sandbox import Limits, RunResult, run_sandboxed
 from papercoder.repo.venv import ensure_venv
 
 STAGE = "debug"
-EDIT_ATTEMPTS = 3  # answers per iteration: the first, then at most two corrections
+FEEDBACK_TURNS = 3  # blocks that did not apply go back to the model at most this often per round
 TEXT_SUFFIXES = (".py", ".sh", ".yaml", ".yml", ".txt", ".toml", ".cfg", ".json", ".ini")
 ENTRY_CANDIDATES = ("main.py", "train.py", "run.py", "run_experiment.py", "experiment.py")
 _SANDBOX_PATH = re.compile(r"(/[^\s\"']*?)?/papercoder-sandbox-[^/\s\"']+/repo/")
@@ -406,7 +406,7 @@ async def _repair_round(
     applied: list[str] = []
     failed: list[str] = []
     transcript: list[str] = []
-    for attempt in range(1, EDIT_ATTEMPTS + 1):
+    for attempt in range(1, FEEDBACK_TURNS + 2):
         completion = await llm.acomplete(messages, stage=STAGE, allow_truncated=True)
         transcript.append(f"## Answer {attempt}\n\n{completion.text}\n")
         parsed = parse_edits(completion.text)
@@ -415,7 +415,7 @@ async def _repair_round(
         failed = [f"{f.block.path} (block {f.block.index}): {f.reason.splitlines()[0]}" for f in outcome.failed] + parsed.problems
         if not outcome.failed and not parsed.problems and (parsed.blocks or applied):
             break
-        if attempt == EDIT_ATTEMPTS:
+        if attempt == FEEDBACK_TURNS + 1:
             break
         feedback = render(
             "debug/retry",
