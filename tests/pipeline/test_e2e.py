@@ -121,3 +121,20 @@ def test_over_http_killed_mid_coding_then_resumed_sends_no_request_twice(tmp_pat
 
 def _digest(messages: list[dict]) -> str:
     return hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).hexdigest()
+
+
+def test_single_stage_command_uses_the_model_the_run_used(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+    env = {**os.environ, "HOME": str(tmp_path), "NO_COLOR": "1"}
+    with FakeOpenAIServer(lambda body: answer(body["messages"])) as server:
+        run_paper(PAPER, out_dir=tmp_path / "run", model="openai:fake-model", base_url=server.base_url,
+                  stages=["plan", "analyze"], show_progress=False)
+        before = len(server.requests)
+        done = subprocess.run([sys.executable, "-m", "papercoder", "code", str(tmp_path / "run")], cwd=tmp_path,
+                              env=env, capture_output=True, text=True, timeout=120)
+        asked = [kind_of(r.body["messages"])[0] for r in server.requests[before:]]
+    assert done.returncode == 0, done.stderr
+    assert asked == ["code"] * len(FILES)
+    assert set(FILES) <= set(tree(tmp_path / "run" / "repo"))
+    manifest = Manifest.load(tmp_path / "run" / "manifest.json")
+    assert manifest.stages_done == ["plan", "analyze", "code"] and manifest.model == "openai:fake-model"
