@@ -68,11 +68,12 @@ def debug(
 
     repo, paths = resolve_target(target)
     if paths is not None:
-        log_path, report_dir = paths.calls, paths.root / "debug"
+        log_path, report_dir, venv_dir = paths.calls, paths.root / "debug", paths.root / "venv"
         paper = paths.paper.read_text(encoding="utf-8") if paths.paper.is_file() else None
         entry = planned_entry_point(paths.design)
     else:
         log_path, report_dir = repo / ".papercoder" / "calls.sqlite", repo / ".papercoder" / "debug"
+        venv_dir = repo / ".papercoder" / "venv"
         paper, entry = None, None
     log_path.parent.mkdir(parents=True, exist_ok=True)
     llm = open_model(model, base_url=base_url, log_path=log_path, max_cost=max_cost)
@@ -84,6 +85,7 @@ def debug(
             max_iterations=max_iterations,
             cmd=cmd,
             use_venv=venv,
+            venv_dir=venv_dir,
             venv_system_packages=system_packages,
             limits=Limits(timeout=timeout, memory_mb=memory),
             report_dir=report_dir,

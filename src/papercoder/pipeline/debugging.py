@@ -111,6 +111,7 @@ async def run_debugging(
         use_venv=use_venv,
         limits=limits,
         report_dir=ctx.paths.root / "debug",
+        venv_dir=ctx.paths.root / "venv",  # outside debug/, which a rerun of the stage clears
         entry_point=planned_entry_point(ctx.paths.design),
         note=ctx.note,
         progress=lambda done, total: ctx.progress(STAGE, done, total),
