@@ -176,3 +176,14 @@ def test_ieee_roman_sections_and_lettered_subsections():
         ("IV. METHOD", 1), ("A. Model", 2), ("REFERENCES", 1), ("APPENDIX A", 1),
     ]
     assert "A. Smith and B. Jones" in found.sections[0].text
+
+
+def test_lone_common_word_in_a_numbered_paper_is_not_a_heading():
+    found = structure_lines(
+        lines("1 Introduction", "Text.", "2 Method", "Results", "Accuracy", "3 Experiments", "More.",
+              "Acknowledgements", "Thanks.")
+    )
+    assert [s.heading for s in found.sections] == ["1 Introduction", "2 Method", "3 Experiments", "Acknowledgements"]
+    assert "Results" in found.sections[1].text
+    unnumbered = structure_lines(lines("Introduction", "Text.", "Results", "Good."))
+    assert [s.heading for s in unnumbered.sections] == ["Introduction", "Results"]

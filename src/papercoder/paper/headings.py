@@ -54,6 +54,15 @@ COMMON_HEADINGS = frozenset(
     }
 )
 
+# The headings a paper that numbers its sections still leaves unnumbered: front and back matter.
+UNNUMBERED_HEADINGS = frozenset(
+    name
+    for name in COMMON_HEADINGS
+    if name.startswith(("abstract", "acknowledg", "reference", "bibliograph", "append", "supplementary"))
+    or name in {"broader impact", "broader impacts", "ethics statement", "ethical considerations",
+                "impact statement", "reproducibility statement", "limitations"}
+)
+
 _NUMBER_PREFIX = re.compile(r"^(?:[A-Z]|\d+)(?:\.\d+)*\.?\s+")
 
 

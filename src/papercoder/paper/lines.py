@@ -15,7 +15,7 @@ import re
 import statistics
 from dataclasses import dataclass, field
 
-from papercoder.paper.headings import COMMON_HEADINGS, is_abstract, is_references, starts_appendix
+from papercoder.paper.headings import COMMON_HEADINGS, UNNUMBERED_HEADINGS, is_abstract, is_references, starts_appendix
 from papercoder.paper.model import Section
 
 
@@ -122,10 +122,13 @@ def _join(lines: list[str]) -> str:
 
 
 class _Scanner:
-    def __init__(self, lines: list[Line], *, fonts_known: bool = False) -> None:
+    def __init__(self, lines: list[Line], *, fonts_known: bool = False, numbered_paper: bool = False) -> None:
         lengths = [len(line.text.strip()) for line in lines if line.text.strip()]
         self.median = statistics.median(lengths) if lengths else 0
         self.fonts_known = fonts_known
+        # A paper that numbers its sections leaves only front and back matter unnumbered; without
+        # fonts to go by, a lone "Results" line is then a figure's label, not a heading.
+        self.numbered_paper = numbered_paper
         self.numbers: list[int] = []
         self.letters: list[int] = []
         self.after_references = False
@@ -143,7 +146,8 @@ class _Scanner:
             return None
         if not self._bold_ok(line) and text.rstrip(":").lower() not in _ALWAYS_HEADINGS:
             return None
-        if text.rstrip(":").lower() in COMMON_HEADINGS:
+        name = text.rstrip(":").lower()
+        if name in COMMON_HEADINGS and (not self.numbered_paper or name in UNNUMBERED_HEADINGS):
             bare = text.rstrip(":")
             if is_references(bare):
                 self.after_references = True
@@ -253,27 +257,30 @@ def _take_captions(lines: list[str], median: float) -> tuple[list[str], list[str
     return body, captions
 
 
-def _headings_are_bold(lines: list[Line]) -> bool:
+def _count_numbered(lines: list[Line], *, fonts_known: bool) -> int:
+    """How many numbered headings a scan finds."""
+    scanner = _Scanner(lines, fonts_known=fonts_known)
+    return sum(1 for line in lines if scanner.heading(line) and _NUMBERED.match(line.text.strip()))
+
+
+def _headings_are_bold(lines: list[Line], numbered: int) -> bool:
     """Do the fonts tell headings apart? Yes when bold lines alone give (nearly) as many numbered
-    headings as the numbering alone does.
+    headings as the numbering alone does (``numbered``).
 
     Then bold is required of every heading; a paper whose headings are set in a plain font (or a
     format without fonts) is read from the numbering alone.
     """
     if not any(line.bold for line in lines):
         return False
-
-    def count(fonts_known: bool) -> int:
-        scanner = _Scanner(lines, fonts_known=fonts_known)
-        return sum(1 for line in lines if scanner.heading(line) and _NUMBERED.match(line.text.strip()))
-
-    with_fonts = count(True)
-    return with_fonts >= 2 and with_fonts >= 0.7 * count(False)
+    with_fonts = _count_numbered(lines, fonts_known=True)
+    return with_fonts >= 2 and with_fonts >= 0.7 * numbered
 
 
 def structure_lines(lines: list[Line]) -> Structure:
     """Find headings, paragraphs and captions in a paper's lines (in reading order)."""
-    scanner = _Scanner(lines, fonts_known=_headings_are_bold(lines))
+    numbered = _count_numbered(lines, fonts_known=False)
+    fonts_known = _headings_are_bold(lines, numbered)
+    scanner = _Scanner(lines, fonts_known=fonts_known, numbered_paper=not fonts_known and numbered >= 3)
     result = Structure()
     front: list[str] = []
     blocks: list[tuple[str, int, bool, list[str]]] = []  # heading, level, appendix, lines
