@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from papercoder.errors import InputError
+from papercoder.errors import InputError, PapercoderError
 from papercoder.llm import LLM
 from papercoder.pipeline.context import RunPaths
 from papercoder.pipeline.manifest import STAGES, Manifest, now
@@ -164,6 +164,11 @@ def run_paper(
         _finish(manifest, paths, llm, "interrupted", log)
         log.write(f"run: interrupted; resume with: {command}")
         raise RunInterrupted(run_dir, command) from None
+    except PapercoderError as exc:
+        _finish(manifest, paths, llm, "failed", log)
+        log.write(f"run: failed: {exc}; resume with: {command}")
+        _add_resume_hint(exc, run_dir, command)
+        raise
     except BaseException:
         _finish(manifest, paths, llm, "failed", log)
         raise
@@ -220,6 +225,10 @@ def run_stage(
     except KeyboardInterrupt:
         _finish(manifest, paths, llm, "interrupted", log)
         raise RunInterrupted(paths.root, command) from None
+    except PapercoderError as exc:
+        _finish(manifest, paths, llm, "failed", log)
+        _add_resume_hint(exc, paths.root, command)
+        raise
     except BaseException:
         _finish(manifest, paths, llm, "failed", log)
         raise
@@ -274,6 +283,12 @@ async def _prepare_paper(runner: StageRunner, paper: Any) -> None:
         + (f" (shrunk from {result.tokens_before:,})" if result.shrunk else "")
         + f" -> {runner.paths.paper}"
     )
+
+
+def _add_resume_hint(exc: PapercoderError, run_dir: Path, command: str) -> None:
+    """Say, in the one line the CLI prints, that the work is kept and how to continue it."""
+    if exc.args and isinstance(exc.args[0], str) and command not in exc.args[0]:
+        exc.args = (f"{exc.args[0]} (work so far is kept in {run_dir}; after fixing this, continue with: {command})", *exc.args[1:])
 
 
 def _existing_manifest(paths: RunPaths, resume: bool) -> Manifest | None:

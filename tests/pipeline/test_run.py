@@ -232,3 +232,15 @@ def test_cli_refuses_a_used_run_directory_in_one_line(tmp_path):
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: run directory") and "--resume" in lines[0]
+
+
+def test_a_model_failure_keeps_the_work_and_says_how_to_continue(tmp_path):
+    from papercoder.llm import LLMError
+
+    provider = crashing_provider("CODE", after=2, error=LLMError("the server said no"))
+    with pytest.raises(LLMError) as caught:
+        run_paper(PAPER, out_dir=tmp_path / "run", provider=provider, concurrency=1, show_progress=False)
+    message = str(caught.value)
+    assert message.startswith("the server said no (work so far is kept in")
+    assert message.endswith(f"continue with: papercoder run {PAPER} -o {tmp_path / 'run'} --resume)")
+    assert Manifest.load(tmp_path / "run" / "manifest.json").stages_done == ["plan", "analyze"]
