@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -123,16 +124,21 @@ def run_paper(
 
         paper = read_paper(source)  # before creating anything: a bad input leaves no directory behind
 
+    fresh = existing is None and not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
     manifest = existing or Manifest()
     manifest.source = _absolute_source(source)
     manifest.model = model or manifest.model
     manifest.base_url = base_url or manifest.base_url
     manifest.error = None
+    try:
+        llm = _open_llm(paths, manifest, provider=provider, max_cost=max_cost, concurrency=concurrency, quiet=not show_progress)
+    except BaseException:
+        if fresh:  # nothing was done: leave no directory that would need --resume
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     log = _RunLog(paths.log)
-    log.write(f"run: {'resuming' if existing else 'starting'} on {manifest.source}")
-
-    llm = _open_llm(paths, manifest, provider=provider, max_cost=max_cost, concurrency=concurrency, quiet=not show_progress)
+    log.write(f"run: {'resuming' if existing else 'starting'} on {manifest.source} with {llm.model}")
     manifest.model = llm.model
     manifest.save(paths.manifest)
     command = resume_command(source, run_dir, requested)

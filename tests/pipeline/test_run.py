@@ -244,3 +244,11 @@ def test_a_model_failure_keeps_the_work_and_says_how_to_continue(tmp_path):
     assert message.startswith("the server said no (work so far is kept in")
     assert message.endswith(f"continue with: papercoder run {PAPER} -o {tmp_path / 'run'} --resume)")
     assert Manifest.load(tmp_path / "run" / "manifest.json").stages_done == ["plan", "analyze"]
+
+
+def test_a_model_that_cannot_be_opened_leaves_no_run_directory(tmp_path):
+    from papercoder.errors import ConfigError
+
+    with pytest.raises(ConfigError):
+        run_paper(PAPER, out_dir=tmp_path / "run", model="nosuchprovider:model", show_progress=False)
+    assert not (tmp_path / "run").exists()
