@@ -174,13 +174,15 @@ async def _condense_sections(
 async def _condense_text(llm: LLM, title: str, section: Section, target_tokens: int) -> str | None:
     """One section, condensed to about ``target_tokens``; long sections go in parts that fit."""
     window = llm.context_window
-    part_limit = max(200, (window - PROMPT_OVERHEAD_TOKENS) // 2)
+    # a third of the window per part and at most a quarter for the answer leave room for a
+    # tokenizer that counts more tokens than our estimate of four characters each
+    part_limit = max(200, (window - PROMPT_OVERHEAD_TOKENS) // 3)
     parts = split_paragraphs(section.text, part_limit)
     total = sum(estimate_tokens(p) for p in parts) or 1
     answers: list[str] = []
     for number, part in enumerate(parts, start=1):
         share = max(30, int(target_tokens * estimate_tokens(part) / total))
-        max_tokens = min(int(share * 1.5) + 32, max(64, window - estimate_tokens(part) - PROMPT_OVERHEAD_TOKENS))
+        max_tokens = min(int(share * 1.5) + 32, max(64, window // 4))
         prompt = render(
             "fit/condense",
             title=title,
