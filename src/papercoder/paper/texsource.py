@@ -197,9 +197,7 @@ class Flattener:
                     continue
                 value, used = self._condition(name, text[pos:])
                 pos += used
-                frames.append(_Frame(value, active))
-                if value is None and active:
-                    out.append("")  # an undecided conditional keeps both branches, without its tokens
+                frames.append(_Frame(value, active))  # undecided (None): both branches are kept
             elif kind == "else":
                 if frames:
                     frames[-1].in_else = True
