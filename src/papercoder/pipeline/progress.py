@@ -7,6 +7,7 @@ model's running totals on every refresh.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -44,7 +45,7 @@ class _UsageColumn(ProgressColumn):
 
 
 class RunDisplay:
-    """Progress bars for one run; a no-op when disabled or when stderr is not a terminal.
+    """Progress bars for one run, when enabled and stderr is a terminal (else notes as plain lines).
 
     ``stats(stage)`` returns the figures of a stage so far (or None when it has not started).
     """
@@ -52,6 +53,7 @@ class RunDisplay:
     def __init__(self, stats: Callable[[str], StageStats | None], *, enabled: bool = True, console: Console | None = None):
         self.console = console or Console(stderr=True)
         self.enabled = enabled and self.console.is_terminal
+        self.plain_notes = enabled and not self.enabled  # a pipe or log file: notes as plain lines
         self._progress = Progress(
             TextColumn("{task.description:<10}"),
             BarColumn(bar_width=30),
@@ -92,6 +94,8 @@ class RunDisplay:
         """A line above the bars (for decisions worth seeing, like shrinking the paper)."""
         if self.enabled:
             self._progress.console.print(Text(message, style="yellow"))
+        elif self.plain_notes:
+            print(message, file=sys.stderr, flush=True)
 
 
 def summary_table(stages: dict[str, StageStats], *, title: str | None = None) -> Table:
