@@ -167,3 +167,11 @@ def test_simulated_latency_is_time_to_first_token_plus_generation():
     with FakeOpenAIServer([Reply("x", output_tokens=100)], ttft=0.1, tokens_per_second=500) as server:
         completion = model(server).complete(ask("x"))
     assert 0.3 <= completion.latency < 1.5  # 0.1 s + 100 tokens at 500/s
+
+
+def test_server_that_rejects_reasoning_effort_gets_none():
+    rejection = Reply(fault="bad_request", text="Unrecognized request argument supplied: reasoning_effort")
+    with FakeOpenAIServer([rejection, "ok"]) as server:
+        llm = model(server, "openai:gpt-4.1", config=Config(reasoning_effort="low"))
+        assert llm.complete(ask("hi")).text == "ok"
+    assert server.requests[0].body["reasoning_effort"] == "low" and "reasoning_effort" not in server.requests[1].body

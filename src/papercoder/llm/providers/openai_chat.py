@@ -120,6 +120,9 @@ class OpenAIProvider:
         if "max_tokens" in lowered and "max_completion_tokens" in lowered and self._token_param == "max_tokens":
             self._token_param = "max_completion_tokens"
             return True
+        if "reasoning_effort" in lowered and self.reasoning_effort:
+            self.reasoning_effort = None  # not a reasoning model; options keep it for the cache key
+            return True
         if "temperature" in lowered and self._send_temperature and request.temperature is not None:
             self._send_temperature = False
             return True
