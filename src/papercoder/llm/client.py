@@ -217,7 +217,8 @@ class LLM:
         if self.max_cost is None:
             return 0.0
         text = "".join(m.get("content", "") for m in request.messages) + json.dumps(request.json_schema or "")
-        usage = Usage(input_tokens=estimate_tokens(text), output_tokens=request.max_tokens or DEFAULT_OUTPUT_ESTIMATE)
+        default_output = getattr(self.provider, "default_max_tokens", None) or DEFAULT_OUTPUT_ESTIMATE
+        usage = Usage(input_tokens=estimate_tokens(text), output_tokens=request.max_tokens or default_output)
         estimate = self.pricer.cost(usage)
         if estimate is None:
             raise BudgetExceededError(

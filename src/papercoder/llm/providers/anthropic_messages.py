@@ -6,6 +6,7 @@ Messages API's way of constraining output to a schema.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from typing import Any
 
@@ -37,10 +38,8 @@ class AnthropicProvider:
         max_tokens: int = DEFAULT_MAX_TOKENS,
         context_window: int | None = None,
     ):
-        try:
-            import anthropic  # noqa: F401
-        except ImportError:
-            raise ConfigError(f"anthropic: models need the anthropic SDK; run: {ANTHROPIC_EXTRA}") from None
+        if importlib.util.find_spec("anthropic") is None:
+            raise ConfigError(f"anthropic: models need the anthropic SDK; run: {ANTHROPIC_EXTRA}")
         self.name = name
         self.model = f"anthropic:{name}"
         self.base_url = base_url
