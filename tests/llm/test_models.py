@@ -93,3 +93,13 @@ def test_config_values_reach_the_llm(tmp_path):
         llm = open_model("served", base_url=server.base_url, config=config, log_path=tmp_path / "c.sqlite")
     assert (llm.concurrency, llm.max_cost, llm.retry.attempts, llm.context_window) == (7, 3.0, 2, 32768)
     assert llm.log is not None and llm.log.path == tmp_path / "c.sqlite"
+
+
+def test_missing_anthropic_sdk_names_the_extra(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "anthropic" else real(name, *a))
+    with pytest.raises(ConfigError, match=r"papercoder\[anthropic\]"):
+        build_provider(choose_model("anthropic:claude-sonnet-4-6", env={"ANTHROPIC_API_KEY": "k"}),
+                       env={"ANTHROPIC_API_KEY": "k"})
