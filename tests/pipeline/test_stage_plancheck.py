@@ -104,3 +104,24 @@ def test_clean_name_and_packages():
         "numpy",
         "scikit_learn",
     ]
+
+
+def test_schemas_accept_common_shapes_models_give():
+    d = Design.model_validate({
+        "implementation_approach": ["Use NumPy.", "Keep it small."],
+        "file_list": [{"path": "model.py", "description": "the model"}, "main.py"],
+        "entry_point": "python main.py --config config.yaml",
+        "class_diagram": "classDiagram", "sequence_diagram": "sequenceDiagram", "unclear_points": "the split",
+    })
+    assert d.file_list == ["model.py", "main.py"] and d.entry_point == "main.py"
+    assert d.implementation_approach == "Use NumPy.\nKeep it small." and d.unclear_points == ["the split"]
+    logic = LogicDesign.model_validate({
+        "required_packages": "numpy, torch>=2.0",
+        "logic_analysis": {"model.py": "the model", "main.py": {"analysis": "runs it", "depends_on": "model.py"}},
+        "task_list": "model.py, main.py",
+    })
+    assert logic.required_packages == ["numpy", "torch>=2.0"] and logic.task_list == ["model.py", "main.py"]
+    assert [(x.path, x.depends_on) for x in logic.logic_analysis] == [("model.py", []), ("main.py", ["model.py"])]
+    named = LogicDesign.model_validate({"required_packages": [], "task_list": [],
+                                        "logic_analysis": [{"file": "a.py", "analysis": "x"}]})
+    assert named.logic_analysis[0].path == "a.py"

@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 
 class Design(BaseModel):
@@ -38,6 +40,22 @@ class Design(BaseModel):
         default_factory=list, description="What the paper leaves unclear or unspecified."
     )
 
+    _coerce_files = field_validator("file_list", mode="before")(lambda value: _names(value))
+    _coerce_points = field_validator("unclear_points", mode="before")(lambda value: _text_list(value))
+    _coerce_texts = field_validator("class_diagram", "sequence_diagram", "implementation_approach", mode="before")(
+        lambda value: _text(value)
+    )
+
+    @field_validator("entry_point", mode="before")
+    @classmethod
+    def _entry(cls, value: Any) -> Any:
+        """``python main.py --config x`` names ``main.py``."""
+        if isinstance(value, str):
+            for token in value.split():
+                if token.endswith(".py"):
+                    return token
+        return value
+
 
 class FileLogic(BaseModel):
     """The logic analysis of one planned file."""
@@ -50,6 +68,20 @@ class FileLogic(BaseModel):
     depends_on: list[str] = Field(
         default_factory=list, description="Files of the file list whose code this file imports or calls."
     )
+
+    _coerce_path = field_validator("path", mode="before")(lambda value: _name(value))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _aliases(cls, data: Any) -> Any:
+        """``{"file": ...}`` or ``{"name": ...}`` for ``{"path": ...}``."""
+        if isinstance(data, dict) and "path" not in data:
+            for key in ("file", "name", "filename", "file_name"):
+                if key in data:
+                    return {**data, "path": data[key]}
+        return data
+    _coerce_analysis = field_validator("analysis", mode="before")(lambda value: _text(value))
+    _coerce_depends = field_validator("depends_on", mode="before")(lambda value: _names(value))
 
 
 class LogicDesign(BaseModel):
@@ -66,6 +98,12 @@ class LogicDesign(BaseModel):
         default="", description="Conventions every file must follow: config keys, shapes, names shared across files."
     )
     unclear_points: list[str] = Field(default_factory=list, description="What remains unclear.")
+
+    _coerce_packages = field_validator("required_packages", mode="before")(lambda value: _text_list(value, split=","))
+    _coerce_tasks = field_validator("task_list", mode="before")(lambda value: _names(value))
+    _coerce_logic = field_validator("logic_analysis", mode="before")(lambda value: _logic_items(value))
+    _coerce_points = field_validator("unclear_points", mode="before")(lambda value: _text_list(value))
+    _coerce_shared = field_validator("shared_knowledge", mode="before")(lambda value: _text(value))
 
 
 class TaskPlan(LogicDesign):
@@ -102,3 +140,48 @@ def load_tasks(path: Path) -> TaskPlan:
 def dump_model(model: BaseModel) -> str:
     """Stable JSON of a model: the same object always gives the same bytes (prompts depend on it)."""
     return json.dumps(model.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
+
+
+# --- leniency: common shapes models give instead of the schema's, mapped before validation ----
+
+
+def _name(value: Any) -> Any:
+    """A file named by an object (``{"path": "model.py", "description": ...}``) is its path."""
+    if isinstance(value, dict):
+        for key in ("path", "file", "name", "filename", "file_name"):
+            if isinstance(value.get(key), str):
+                return value[key]
+    return value
+
+
+def _names(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.replace("\n", ",").split(",") if part.strip()]
+    if isinstance(value, dict):  # {"model.py": "what it does", ...}
+        return list(value)
+    if isinstance(value, list):
+        return [_name(item) for item in value]
+    return value
+
+
+def _text(value: Any) -> Any:
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return "\n".join(value)
+    return value
+
+
+def _text_list(value: Any, split: str = "") -> Any:
+    if isinstance(value, str):
+        items = value.split(split) if split else [value]
+        return [item.strip() for item in items if item.strip()]
+    return value
+
+
+def _logic_items(value: Any) -> Any:
+    """``{"model.py": "what it does"}`` for ``[{"path": "model.py", "analysis": "what it does"}]``."""
+    if isinstance(value, dict):
+        return [
+            {"path": key, **item} if isinstance(item, dict) else {"path": key, "analysis": item}
+            for key, item in value.items()
+        ]
+    return value
