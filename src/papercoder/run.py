@@ -369,13 +369,26 @@ def _finish(manifest: Manifest, paths: RunPaths, llm: LLM, status: str, log: "_R
 
         with CallLog(paths.calls) as calls:
             per_label = calls.totals()
-        manifest.totals = {label: StageStats.from_totals(t).to_dict() for label, t in sorted(per_label.items())}
+        manifest.totals = {label: _totals_entry(StageStats.from_totals(t)) for label, t in sorted(per_label.items())}
+        if per_label:
+            everything = StageStats()
+            for totals in per_label.values():
+                everything = everything + StageStats.from_totals(totals)
+            manifest.totals["total"] = _totals_entry(everything)
     except Exception as exc:  # the totals are a convenience; never let them hide the real outcome
         log.write(f"run: could not read totals from the call log: {exc}")
     manifest.save(paths.manifest)
     calls_log = getattr(llm, "log", None)
     if calls_log is not None and hasattr(calls_log, "close"):
         calls_log.close()
+
+
+def _totals_entry(stats: StageStats) -> dict[str, Any]:
+    """A manifest entry: every call of a stage label over all attempts; time is the latency sum."""
+    entry = stats.to_dict()
+    entry["call_seconds"] = round(entry.pop("seconds"), 3)
+    entry["cost"] = round(entry["cost"], 6)
+    return entry
 
 
 class _RunLog:

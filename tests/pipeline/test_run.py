@@ -53,6 +53,7 @@ def test_full_run_writes_the_run_directory_and_manifest(tmp_path):
     assert manifest["created"].endswith("Z") and manifest["stages"]["code"]["finished"].endswith("Z")
     assert manifest["stages"]["debug"]["detail"] == {"status": "passed"}
     assert manifest["totals"]["coding"]["calls"] == len(STAND_IN_FILES)
+    assert manifest["totals"]["total"]["calls"] == CALLS_PER_RUN and "call_seconds" in manifest["totals"]["total"]
     assert manifest["paper"]["ready"] and manifest["paper"]["fit_steps"] == []
 
     assert [s for s in result.stages] == ["fit", "plan", "analyze", "code", "debug"]
