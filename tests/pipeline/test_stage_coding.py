@@ -158,3 +158,15 @@ def test_truncated_answer_without_room_to_continue_fails_clearly(tmp_path):
     with pytest.raises(TruncatedError, match="no room to continue"):
         run.stage("coding")
     assert (run.paths.repo / "data.py").is_file()  # its neighbour in the layer finished and was kept
+
+
+def test_empty_answer_keeps_an_empty_file_and_says_so(tmp_path):
+    refusal = "I cannot help with that."
+    run = planned(tmp_path, PaperModel({"code:model.py": refusal, "syntax_repair:model.py": refusal}))
+    run.stage("coding")
+    # prose without a fence is taken as the file: it does not parse, gets its repair turn, is kept
+    assert any("model.py" in n and "still does not parse" in n for n in run.notes)
+    empty = planned(tmp_path / "e", PaperModel({"code:model.py": "```python\n```"}))
+    empty.stage("coding")
+    assert (empty.paths.repo / "model.py").read_text() == ""
+    assert any("wrote no code" in n for n in empty.notes)

@@ -93,9 +93,10 @@ def extract_code(text: str, filename: str = "") -> str:
     Prefers blocks whose language matches the file's extension, then the longest block (the
     code, rather than a short usage example after it). Always ends with one newline.
     """
-    blocks = [b for b in fenced_blocks(text) if b.body.strip()]
-    if not blocks:
-        return _with_newline(text.strip("\n"))
+    found = fenced_blocks(text)
+    blocks = [b for b in found if b.body.strip()]
+    if not blocks:  # no fence: the answer is the file; only empty fences: the file is empty
+        return "" if found else _with_newline(text.strip("\n"))
     wanted = _LANGUAGES.get(PurePosixPath(filename).suffix.lower(), ())
     matching = [b for b in blocks if b.language in wanted]
     pool = matching or blocks

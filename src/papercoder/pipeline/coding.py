@@ -175,6 +175,8 @@ async def code_file(
     if continued:
         ctx.note(f"coding {path}: the answer was cut at the output limit and continued once")
     code = extract_code(answer, path)
+    if not code.strip():
+        ctx.note(f"coding {path}: the model wrote no code; an empty file was kept for the debugging stage")
     if not path.endswith(".py"):
         return code
     error = syntax_error(code)
