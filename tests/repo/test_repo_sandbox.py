@@ -27,9 +27,9 @@ def test_a_passing_run_in_a_copy(tmp_path):
 
 def test_sleeping_past_the_time_limit(tmp_path):
     repo = repo_with(tmp_path, "slow.py", "import time\nprint('start', flush=True)\ntime.sleep(60)\n")
-    result = run_sandboxed(repo, ["python", "slow.py"], limits=Limits(timeout=1.5))
+    result = run_sandboxed(repo, ["python", "slow.py"], limits=Limits(timeout=4))
     assert result.timed_out and result.limit == "time" and not result.ok
-    assert result.duration < 8
+    assert result.duration < 15
     assert "start" in result.stdout
 
 
@@ -37,7 +37,7 @@ def test_spinning_past_the_cpu_time_limit(tmp_path):
     repo = repo_with(tmp_path, "spin.py", "while True:\n    pass\n")
     result = run_sandboxed(repo, ["python", "spin.py"], limits=Limits(timeout=15, cpu_seconds=1))
     assert not result.ok and not result.timed_out and result.limit == "cpu-time"
-    assert result.duration < 8
+    assert result.duration < 14
 
 
 def test_allocating_past_the_memory_limit(tmp_path):
@@ -66,7 +66,7 @@ def test_fork_bomb_is_contained(tmp_path):
     # every child also leaves the process group, so only the limit and the PID namespace hold it
     code = "import os, time\nwhile True:\n    try:\n        if os.fork() == 0:\n            os.setsid()\n    except OSError:\n        time.sleep(0.01)\n"
     repo = repo_with(tmp_path, f"{marker}.py", code)
-    result = run_sandboxed(repo, ["python", f"{marker}.py"], limits=Limits(timeout=3, max_processes=12, memory_mb=256))
+    result = run_sandboxed(repo, ["python", f"{marker}.py"], limits=Limits(timeout=6, max_processes=12, memory_mb=256))
     assert not result.ok and result.limit == "processes"
     assert _marked_processes(marker) == []  # nothing survives the run
 
