@@ -128,13 +128,23 @@ def test_condensation_prompt_keeps_the_numbers_and_is_strict():
         render("fit/condense", title="T", heading="H", text="x", words=5)
 
 
-def test_truncation_is_the_last_resort():
+def test_when_condensing_is_not_enough_every_section_keeps_its_beginning():
     provider = ScriptedProvider(lambda messages: "This answer is useless. " * 2000, context_window=8192)
     result = fit(long_paper(), provider, budget=300)
+    assert "fit: cut every section" in result.steps[-1]
+    assert result.tokens_after <= 300 and TRUNCATION_MARK not in result.markdown
+    assert "useless" not in result.markdown  # a condensation longer than its section is not used
+    for heading, word in (("1 Introduction", "intro"), ("2 Method", "method"), ("3 Experiments", "experiment")):
+        body = result.markdown.split(f"## {heading}\n\n")[1]
+        assert body.startswith(f"The {word} method") and body.split("\n\n")[0].rstrip().endswith("[...]")
+
+
+def test_cutting_the_end_is_the_last_resort():
+    paper = Paper(title="Many", sections=[Section(f"{i} Part with a long heading of many words", "text " * 50) for i in range(200)])
+    result = fit(paper, ScriptedProvider(lambda messages: "x", context_window=8192), budget=400)
     assert result.steps[-1].startswith("fit: cut the paper's end")
     assert result.markdown.rstrip().endswith(TRUNCATION_MARK)
-    assert result.tokens_after <= 300
-    assert "useless" not in result.markdown  # a condensation longer than its section is not used
+    assert result.tokens_after <= 400
 
 
 def test_long_sections_are_condensed_in_parts_that_fit_a_small_window():

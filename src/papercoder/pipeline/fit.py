@@ -4,7 +4,8 @@ Every later prompt carries the paper beside plans, analyses and code, so the pap
 most ``FIT_SHARE`` of the window. When it is longer, it is shrunk in a fixed order, each step
 only if still needed, and each step is noted: references, then appendix sections, then figure
 and table captions, then a model-written condensation of each remaining section (stage label
-``fit``, cached like every call), and hard truncation as the last resort. Everything here is
+``fit``, cached like every call), then cutting every section to the same share of its length,
+and cutting the paper's end as the last resort. Everything here is
 deterministic given the model's answers, so a resumed run sends identical requests.
 """
 
@@ -120,6 +121,11 @@ async def fit_paper(
         if condensed:
             step(f"condensed {len(condensed)} section(s) with the model: {_list(condensed)}")
 
+    if size() > budget:
+        share = _trim_sections(paper, budget)
+        if share is not None:
+            step(f"cut every section to its first {share:.0%} or so, at sentence ends")
+
     markdown = paper.to_markdown()
     if estimate_tokens(markdown) > budget:
         markdown = truncate_markdown(markdown, budget)
@@ -210,6 +216,37 @@ async def _condense_text(llm: LLM, title: str, section: Section, target_tokens: 
         answers.append(text)
     joined = "\n\n".join(a for a in answers if a)
     return joined or None
+
+
+def _trim_sections(paper: Paper, budget: int) -> float | None:
+    """Cut each section's text to the same share of its length, so that every section keeps its
+    beginning (where methods and hyperparameters are usually stated) rather than the paper
+    losing its last sections. Returns the share kept, or None when there is no room at all."""
+    sizes = [len(s.text) for s in paper.sections]
+    without_text = estimate_tokens(
+        Paper(title=paper.title, abstract=paper.abstract, captions=paper.captions,
+              sections=[Section(s.heading, "", s.level, s.appendix) for s in paper.sections]).to_markdown()
+    )
+    room_chars = int((budget - without_text) * 4 * 0.97)  # a little margin for the cut marks
+    total = sum(sizes)
+    if room_chars <= 0 or total == 0:
+        return None
+    share = min(1.0, room_chars / total)
+    for section in paper.sections:
+        limit = int(len(section.text) * share)
+        if len(section.text) > limit:
+            section.text = _cut_at_sentence(section.text, limit)
+    return share
+
+
+def _cut_at_sentence(text: str, limit: int) -> str:
+    """The start of ``text``, at most ``limit`` characters, ending at a sentence end if one is near."""
+    mark = " [...]"
+    head = text[: max(0, limit - len(mark))]
+    end = max(head.rfind(". "), head.rfind(".\n"), head.rfind("\n\n"))
+    if end > len(head) // 2:
+        head = head[: end + 1]
+    return head.rstrip() + mark if head.strip() else ""
 
 
 def split_paragraphs(text: str, limit_tokens: int) -> list[str]:
