@@ -253,3 +253,41 @@ def test_a_model_that_cannot_be_opened_leaves_no_run_directory(tmp_path):
     with pytest.raises(ConfigError):
         run_paper(PAPER, out_dir=tmp_path / "run", model="nosuchprovider:model", show_progress=False)
     assert not (tmp_path / "run").exists()
+
+
+def test_progress_bars_on_a_terminal_and_the_summary_table():
+    import io
+
+    from rich.console import Console
+
+    from papercoder.pipeline.progress import RunDisplay, print_summary
+    from papercoder.pipeline.stats import StageStats
+
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=120, color_system=None)
+    live = {"code": StageStats(calls=3, input_tokens=1200, output_tokens=300, cost=0.25)}
+    with RunDisplay(lambda stage: live.get(stage), console=console) as display:
+        display.start("code")
+        display.update("code", 2, 7)
+        display.note("fit: something worth seeing")
+    screen = out.getvalue()
+    assert "2/7" in screen and "1,500 tok" in screen and "$0.2500" in screen and "fit: something worth seeing" in screen
+
+    quiet = io.StringIO()
+    with RunDisplay(lambda stage: None, console=Console(file=quiet, force_terminal=False), enabled=True) as display:
+        display.update("code", 1, 2)
+    assert quiet.getvalue() == ""
+
+    table = io.StringIO()
+    stages = {
+        "fit": StageStats(),
+        "plan": StageStats(calls=4, cached_calls=1, input_tokens=100, output_tokens=50, cost=0.5, seconds=2.0),
+        "code": StageStats(calls=2, input_tokens=10, output_tokens=5, cost_unknown=True, seconds=1.0),
+    }
+    print_summary(stages, EXAMPLE_PAPER.parent / "repo", console=Console(file=table, width=120))
+    lines = table.getvalue().splitlines()
+    assert not any(line.strip().startswith("fit") for line in lines)  # no call, no row
+    assert any(line.split()[:3] == ["plan", "4", "1"] and "$0.5000" in line for line in lines)
+    assert any(line.split()[:1] == ["code"] and "unknown" in line for line in lines)
+    assert any(line.split()[:2] == ["total", "6"] and "$0.5000 + unknown" in line for line in lines)
+    assert lines[-1] == f"repository: {EXAMPLE_PAPER.parent / 'repo'}"
