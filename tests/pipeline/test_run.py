@@ -291,3 +291,20 @@ def test_progress_bars_on_a_terminal_and_the_summary_table():
     assert any(line.split()[:1] == ["code"] and "unknown" in line for line in lines)
     assert any(line.split()[:2] == ["total", "6"] and "$0.5000 + unknown" in line for line in lines)
     assert lines[-1] == f"repository: {EXAMPLE_PAPER.parent / 'repo'}"
+
+
+def test_a_paper_too_long_for_the_window_is_fitted_logged_and_not_refitted_on_resume(tmp_path):
+    provider = echo_provider(context_window=2048)  # budget: 40% of 2048 tokens, less than the paper
+    result = run_paper(PAPER, out_dir=tmp_path / "run", provider=provider, stages=["plan"], show_progress=False)
+    run = tmp_path / "run"
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["paper"]["tokens_read"] > manifest["paper"]["budget"] == 819
+    assert manifest["paper"]["tokens_fitted"] <= 819 and len((run / "paper.md").read_text()) <= 819 * 4
+    assert any("condensed" in step for step in manifest["paper"]["fit_steps"])
+    assert "fit: condensed" in (run / "run.log").read_text()
+    assert result.stages["fit"].calls == sum(1 for p in prompts_of(provider) if not p.startswith("PLAN"))
+    assert manifest["totals"]["fit"]["calls"] == result.stages["fit"].calls > 0
+
+    again = echo_provider(context_window=2048)
+    run_paper(PAPER, out_dir=run, provider=again, resume=True, show_progress=False)
+    assert not any(p.startswith("PLAN") or "<section>" in p for p in prompts_of(again))
