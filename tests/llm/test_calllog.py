@@ -27,11 +27,12 @@ def test_schema_is_migrated_once_and_reopening_keeps_rows(tmp_path):
     assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def test_lookup_returns_only_good_answers(tmp_path):
+def test_lookup_returns_answers_not_failures(tmp_path):
     with CallLog(tmp_path / "calls.sqlite") as log:
         _record(log, key="cut", finish="length")
         _record(log, key="failed", text=None, finish=None, error="TransientError: 500")
-        assert log.lookup("cut") is None
+        cut = log.lookup("cut")
+        assert cut is not None and cut.finish_reason == "length"
         assert log.lookup("failed") is None
         assert log.lookup("never") is None
         _record(log, key="ok", text="first")

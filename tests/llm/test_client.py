@@ -86,15 +86,21 @@ def test_provider_options_are_hashed_but_keys_never_stored(tmp_path):
     assert b"sk-very-secret" not in (tmp_path / "calls.sqlite").read_bytes()
 
 
-def test_truncated_answer_raises_is_logged_and_never_served(tmp_path):
+def test_truncated_answer_raises_is_logged_and_served_again_as_truncated(tmp_path):
     provider = ScriptedProvider([FakeReply("half a fi", finish_reason="length"), "whole file"])
     with CallLog(tmp_path / "calls.sqlite") as log:
         llm = LLM(provider, log=log)
         with pytest.raises(TruncatedError) as caught:
             llm.complete(ask("write it"), stage="code")
         assert caught.value.completion.text == "half a fi"
-        assert llm.complete(ask("write it"), stage="code").text == "whole file"
-        assert [c.finish_reason for c in log.calls()] == ["length", "stop"]
+        # the same request is answered from the log, cut as before, and raises again: no new call
+        with pytest.raises(TruncatedError) as again:
+            llm.complete(ask("write it"), stage="code")
+        assert again.value.completion.text == "half a fi" and again.value.completion.cached
+        assert len(provider.calls) == 1
+        partial = llm.complete(ask("write it"), stage="code", allow_truncated=True)
+        assert partial.text == "half a fi" and partial.finish_reason == "length" and partial.cached
+        assert [c.finish_reason for c in log.calls()] == ["length", "length", "length"]
 
 
 def test_allow_truncated_returns_the_partial_answer():

@@ -173,11 +173,18 @@ class CallLog:
             return int(cursor.lastrowid)
 
     def lookup(self, request_hash: str) -> CallRecord | None:
-        """The latest good answer to this request: no error, not truncated, from the model itself."""
+        """The latest answer to this request: no error, from the model itself.
+
+        An answer cut at the output limit is served too: the identical request (same
+        ``max_tokens``) would be cut again, and the caller decides again what a cut means
+        (``acomplete`` raises TruncatedError, or continues with ``allow_truncated``). Serving it
+        keeps a resumed run from paying twice and keeps the continuation turns that followed it
+        byte for byte the same.
+        """
         with self._lock:
             row = self._db.execute(
                 f"SELECT {_COLUMNS} FROM calls WHERE request_hash = ? AND error IS NULL AND cached = 0 "
-                "AND response IS NOT NULL AND COALESCE(finish_reason, '') != 'length' "
+                "AND response IS NOT NULL "
                 "ORDER BY id DESC LIMIT 1",
                 (request_hash,),
             ).fetchone()
