@@ -15,7 +15,7 @@ import os
 from pathlib import PurePosixPath
 
 from papercoder.errors import InputError
-from papercoder.llm import ContextLengthError, Message
+from papercoder.llm import ContextLengthError, Message, TruncatedError
 from papercoder.pipeline.analysis import analysis_name
 from papercoder.pipeline.artifacts import PlanningArtifacts, load_artifacts, paper_title
 from papercoder.pipeline.codeutil import dependency_layers, extract_code, extract_interface
@@ -166,9 +166,18 @@ async def code_file(
 
     async def attempt(window: int) -> tuple[list[Message], str, bool, int]:
         messages, max_tokens = file_messages(ctx, artifacts, analysis, earlier, path, window)
-        answer, continued = await complete_text(
-            ctx.llm, messages, max_tokens=max_tokens, stage=STAGE, what=path, window=window
-        )
+        try:
+            answer, continued = await complete_text(
+                ctx.llm, messages, max_tokens=max_tokens, stage=STAGE, what=path, window=window
+            )
+        except TruncatedError as cut:
+            # Keep what was written rather than lose it: the note says the file is incomplete,
+            # the static checks flag it, and the debugging stage gets to finish it.
+            ctx.note(
+                f"coding {path}: INCOMPLETE: the answer was cut at the output limit even after a continuation; "
+                "the partial file was kept for the debugging stage (use a model with a larger output limit)"
+            )
+            return messages, cut.completion.text, False, window
         return messages, answer, continued, window
 
     messages, answer, continued, window = await with_window_retries(ctx.llm, attempt, ctx.note, f"coding {path}")
@@ -198,6 +207,9 @@ async def code_file(
         )
     except ContextLengthError:
         ctx.note(f"coding {path}: {error}; the repair turn did not fit the context window, kept for debugging")
+        return code
+    except TruncatedError:
+        ctx.note(f"coding {path}: {error}; the repair turn was cut at the output limit, kept for debugging")
         return code
     fixed = extract_code(fixed_answer, path)
     still = syntax_error(fixed)

@@ -8,6 +8,8 @@ shorter form, then text shortened in the middle, each step named so the stage ca
 
 from __future__ import annotations
 
+import dataclasses
+
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import TypeVar
@@ -253,7 +255,8 @@ async def complete_text(
     """The model's answer to ``messages``; an answer cut at its output limit is continued once.
 
     Returns the text and whether a continuation was needed. A second cut raises
-    :class:`~papercoder.llm.TruncatedError` with a message saying what to do.
+    :class:`~papercoder.llm.TruncatedError` with a message saying what to do; its completion
+    holds everything the model wrote (both pieces joined), so a caller may keep it.
     """
     try:
         completion = await llm.acomplete(messages, max_tokens=max_tokens, stage=stage)
@@ -276,9 +279,10 @@ async def complete_text(
     try:
         rest = await llm.acomplete(follow_up, max_tokens=room, stage=stage)
     except TruncatedError as again:
+        joined = dataclasses.replace(again.completion, text=join_continuation(partial, again.completion.text))
         raise TruncatedError(
             f"the answer for {what} was cut at the model's output limit twice (after one continuation); "
             "use a model with a larger output limit, or plan smaller files",
-            again.completion,
+            joined,
         ) from None
     return join_continuation(partial, rest.text), True
