@@ -51,15 +51,16 @@ class Review(Generic[T]):
 
 def clean_name(name: str) -> tuple[str | None, str]:
     """A model-proposed file name as a safe relative path, or ``None`` and why it is unusable."""
+    shown = repr(str(name)[:80])  # repr: a name with a newline must not break the one-line note
     try:
         rel = safe_relpath(str(name))
     except UnsafePathError:
-        return None, f"'{name}' is not a safe relative path (no absolute paths, no '..')"
+        return None, f"{shown} is not a safe relative path (no absolute paths, no '..')"
     parts = rel.split("/")
     if len(rel) > 120 or len(parts) > 5 or not all(_PART.match(p) for p in parts):
-        return None, f"'{name}' is not a usable file name (use letters, digits, '_', '-', '.', '/')"
+        return None, f"{shown} is not a usable file name (use letters, digits, '_', '-', '.', '/')"
     if PurePosixPath(rel).suffix.lower() not in TEXT_SUFFIXES:
-        return None, f"'{name}' is not a source file name with a usual extension such as .py"
+        return None, f"{shown} is not a source file name with a usual extension such as .py"
     return rel, ""
 
 
