@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-MODEL_HELP = "Judge model, e.g. openai:o3-mini, anthropic:claude-sonnet-4-5 (default: the configured model)."
+MODEL_HELP = "Judge model, e.g. openai:o3-mini, anthropic:claude-sonnet-4-6 (default: the configured model)."
 
 
 def register(app: typer.Typer) -> None:

@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
 
 def run(
     paper: str = typer.Argument(..., help="The paper: PDF, LaTeX (.tex, folder, .tar.gz), Markdown, s2orc JSON, text, or an arXiv id."),
-    model: Optional[str] = typer.Option(None, "-m", "--model", help="Model, e.g. openai:gpt-4.1, anthropic:claude-sonnet-4-5, local:smollm2."),
+    model: Optional[str] = typer.Option(None, "-m", "--model", help="Model, e.g. openai:gpt-4.1, anthropic:claude-sonnet-4-6, local:smollm2."),
     out: Optional[Path] = typer.Option(None, "-o", "--out", help="Run directory (default: runs/<paper-slug>)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in the run directory: done stages are skipped, answered calls come from the call log."),
     stages: Optional[str] = typer.Option(None, "--stages", help=STAGES_HELP),
