@@ -41,10 +41,7 @@ def open_judge(
     concurrency: int | None = None,
 ) -> LLM:
     """The judge model, recording every call in ``log_path`` so a rerun is answered from it."""
-    try:
-        from papercoder.llm import open_model
-    except ImportError:  # the model layer defines it in llm.models and may not re-export it
-        from papercoder.llm.models import open_model
+    from papercoder.llm import open_model
 
     if log_path is not None:
         log_path.parent.mkdir(parents=True, exist_ok=True)
