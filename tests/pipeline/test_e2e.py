@@ -138,3 +138,20 @@ def test_single_stage_command_uses_the_model_the_run_used(tmp_path, monkeypatch)
     assert set(FILES) <= set(tree(tmp_path / "run" / "repo"))
     manifest = Manifest.load(tmp_path / "run" / "manifest.json")
     assert manifest.stages_done == ["plan", "analyze", "code"] and manifest.model == "openai:fake-model"
+
+
+def test_resuming_a_finished_run_says_there_is_nothing_to_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+    env = {**os.environ, "HOME": str(tmp_path), "NO_COLOR": "1"}
+    with FakeOpenAIServer(lambda body: answer(body["messages"])) as server:
+        run_paper(PAPER, out_dir=tmp_path / "run", model="openai:fake-model", base_url=server.base_url,
+                  stages=["plan"], show_progress=False)
+        before = len(server.requests)
+        again = subprocess.run(
+            [sys.executable, "-m", "papercoder", "run", PAPER, "-o", str(tmp_path / "run"), "--resume",
+             "--stages", "plan", "-m", "openai:fake-model", "--base-url", server.base_url],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        )
+        assert len(server.requests) == before
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith("nothing to run: plan already done in ")

@@ -35,7 +35,6 @@ def run(
     debug_iterations: int = typer.Option(3, "--debug-iterations", min=0, help="Repair rounds of the debug stage at most."),
 ) -> None:
     """Turn PAPER into a code repository: plan, analyze, code, debug."""
-    from papercoder.pipeline.progress import print_summary
     from papercoder.run import RunInterrupted, run_paper
 
     try:
@@ -53,7 +52,7 @@ def run(
         )
     except RunInterrupted as exc:
         _stop(exc)
-    print_summary(result.stages, result.repo, status=_status_text(result))
+    _report(result)
 
 
 def _single_stage(stage: str):
@@ -64,7 +63,6 @@ def _single_stage(stage: str):
         concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1, help="Model calls at the same time."),
         base_url: Optional[str] = typer.Option(None, "--base-url", help="An OpenAI-compatible server."),
     ) -> None:
-        from papercoder.pipeline.progress import print_summary
         from papercoder.run import RunInterrupted, run_stage
 
         try:
@@ -79,7 +77,7 @@ def _single_stage(stage: str):
             )
         except RunInterrupted as exc:
             _stop(exc)
-        print_summary(result.stages, result.repo, status=_status_text(result))
+        _report(result)
 
     command.__name__ = f"{stage}_command"
     return command
@@ -92,6 +90,20 @@ def _stop(interrupted: BaseException) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(130)
+
+
+def _report(result) -> None:
+    """The summary table of what this invocation did, or why it did nothing."""
+    from papercoder.pipeline.progress import print_summary
+
+    if not result.stages and result.skipped:
+        print(
+            f"nothing to run: {', '.join(result.skipped)} already done in {result.run_dir} "
+            f"(its totals are in {result.run_dir / 'manifest.json'})"
+        )
+        print(f"repository: {result.repo}")
+        return
+    print_summary(result.stages, result.repo, status=_status_text(result))
 
 
 def _status_text(result) -> str:
