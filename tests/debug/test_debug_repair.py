@@ -51,8 +51,9 @@ def test_blocks_that_never_apply_get_three_strikes(tmp_path):
     repo = case.build(tmp_path / "repo")
     wrong = block("main.py", "from model import Linear_Model\n", "from model import LinearModel\n")
     provider = ScriptedProvider(lambda messages: wrong)
-    report = debug(repo, provider, max_iterations=1)
-    assert report.status == "iteration-limit" and report.iterations == 1
+    report = debug(repo, provider, max_iterations=3)
+    # nothing applied, so a second round would repeat the first request: the loop stops
+    assert report.status == "no-progress" and report.iterations == 1
     assert len(provider.calls) == 4  # the answer, then three rounds of feedback, then the round ends
     feedback = provider.calls[1]["request"].messages[-1]["content"]
     assert "was not applied" in feedback and "closest lines" in feedback and "from model import LinearModle" in feedback

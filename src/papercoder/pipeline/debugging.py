@@ -58,7 +58,7 @@ class IterationNote:
 class DebugReport:
     """The outcome of the debugging stage; written to ``debug/report.json``."""
 
-    status: str  # passed, iteration-limit, budget, no-smoke-entry, missing-dependency
+    status: str  # passed, iteration-limit, no-progress, budget, no-smoke-entry, missing-dependency
     iterations: int = 0  # repair rounds that asked the model
     command: str = ""
     lines_changed: int = 0
@@ -243,6 +243,15 @@ async def _loop(job: _Job, report: DebugReport, findings: list[Finding]) -> None
         why = report.last_error[-1500:] if not run.ok else "\n".join(str(f) for f in shown)
         current.commit = _commit(repo, report, f"papercoder debug: iteration {iteration}: {summary}\n\nSmoke run before: {run.summary()}\n{why}")
         note(f"debug: iteration {iteration}: {summary}" + (f", {len(failed)} block(s) did not apply" if failed else ""))
+        if not applied:
+            # Nothing changed, so the next round would send the very same request and get the
+            # same answer (from the call log, or from a deterministic model): stop here.
+            report.status = "no-progress"
+            report.warnings.append(
+                "the model's edits changed nothing; another round would ask the same question "
+                "(try a stronger model, or fix the error by hand and run papercoder debug again)"
+            )
+            return
         findings = check_repository(repo)
 
 
