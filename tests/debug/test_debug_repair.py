@@ -152,3 +152,31 @@ def test_a_failing_model_call_stops_the_run_but_leaves_a_report(tmp_path):
         debug(repo, ScriptedProvider([FakeReply(error=LLMError("server said no"))]))
     saved = json.loads((repo / ".papercoder/debug/report.json").read_text())
     assert saved["status"] == "error" and saved["iterations"] == 1
+
+
+def test_feedback_stops_when_the_conversation_outgrows_a_small_window(tmp_path):
+    case = next(c for c in CASES if c.name == "wrong-import-name")
+    repo = case.build(tmp_path / "repo")
+    rambling = block("main.py", "from model import Linear_Model\n", "from model import LinearModel\n") + "\n" + "so " * 1200
+    provider = ScriptedProvider(lambda messages: rambling, context_window=4096)
+    report = debug(repo, provider, max_iterations=1)
+    assert report.status == "no-progress"  # not a crash: the round ends when feedback no longer fits
+    requests = [c["request"] for c in provider.calls]
+    assert 1 <= len(requests) < 4  # fewer feedback turns than the usual three
+    for request in requests:  # every request left room for its answer inside the window
+        prompt = sum(len(m["content"]) // 4 + 4 for m in request.messages)
+        assert request.max_tokens and prompt + request.max_tokens <= 4096
+    transcript = (repo / ".papercoder/debug/iteration-1-model.md").read_text()
+    assert "Feedback stopped" in transcript
+
+
+def test_a_repair_prompt_too_long_for_the_model_ends_the_loop_with_context_limit(tmp_path):
+    case = next(c for c in CASES if c.name == "wrong-import-name")
+    repo = case.build(tmp_path / "repo")
+    from papercoder.llm import ContextLengthError
+
+    provider = ScriptedProvider([FakeReply(error=ContextLengthError("too long for this model", limit=2048))])
+    report = debug(repo, provider, max_iterations=2)
+    assert report.status == "context-limit" and report.iterations == 1
+    assert any("context window" in w for w in report.warnings)
+    assert (repo / ".papercoder/debug/report.json").is_file()

@@ -18,8 +18,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from papercoder.errors import InputError
-from papercoder.llm import LLM, BudgetExceededError, Message
+from papercoder.llm import LLM, BudgetExceededError, ContextLengthError, Message
 from papercoder.pipeline.context import StageContext
+from papercoder.pipeline.turns import answer_room, message_tokens, min_answer, stage_default
 from papercoder.prompts import render
 from papercoder.repo import git
 from papercoder.repo.checks import Finding, check_repository, python_files
@@ -31,6 +32,7 @@ from papercoder.repo.venv import ensure_venv
 
 STAGE = "debug"
 FEEDBACK_TURNS = 3  # blocks that did not apply go back to the model at most this often per round
+EDIT_TOKENS = 4096  # an answer of edit blocks, before capping to a small window
 TEXT_SUFFIXES = (".py", ".sh", ".yaml", ".yml", ".txt", ".toml", ".cfg", ".json", ".ini")
 ENTRY_CANDIDATES = ("main.py", "train.py", "run.py", "run_experiment.py", "experiment.py")
 _SANDBOX_PATH = re.compile(r"(/[^\s\"']*?)?/papercoder-sandbox-[^/\s\"']+/repo/")
@@ -58,7 +60,7 @@ class IterationNote:
 class DebugReport:
     """The outcome of the debugging stage; written to ``debug/report.json``."""
 
-    status: str  # passed, iteration-limit, no-progress, budget, no-smoke-entry, missing-dependency
+    status: str  # passed, iteration-limit, no-progress, budget, context-limit, no-smoke-entry, missing-dependency
     iterations: int = 0  # repair rounds that asked the model
     command: str = ""
     lines_changed: int = 0
@@ -236,6 +238,10 @@ async def _loop(job: _Job, report: DebugReport, findings: list[Finding]) -> None
         except BudgetExceededError as exc:
             report.status = "budget"
             report.warnings.append(str(exc))
+            return
+        except ContextLengthError as exc:
+            report.status = "context-limit"
+            report.warnings.append(f"the repair request does not fit the model's context window: {exc}")
             return
         current.applied, current.failed = applied, failed
         write_inside(job.report_dir, f"iteration-{iteration}-model.md", transcript)
@@ -416,8 +422,25 @@ async def _repair_round(
     applied: list[str] = []
     failed: list[str] = []
     transcript: list[str] = []
+    window = llm.context_window
+    default = stage_default(window, EDIT_TOKENS)
     for attempt in range(1, FEEDBACK_TURNS + 2):
-        completion = await llm.acomplete(messages, stage=STAGE, allow_truncated=True)
+        room = answer_room(window, messages, default)
+        if room < min_answer(window, default) // 2:
+            if attempt == 1:
+                raise ContextLengthError(
+                    f"a prompt of about {message_tokens(messages)} tokens leaves no room for an answer in {window}",
+                    window,
+                )
+            transcript.append("## Feedback stopped\n\nThe conversation no longer fits the context window.\n")
+            break
+        try:
+            completion = await llm.acomplete(messages, max_tokens=room, stage=STAGE, allow_truncated=True)
+        except ContextLengthError:
+            if attempt == 1:
+                raise
+            transcript.append("## Feedback stopped\n\nThe model said the conversation no longer fits its context.\n")
+            break
         transcript.append(f"## Answer {attempt}\n\n{completion.text}\n")
         parsed = parse_edits(completion.text)
         outcome = apply_edits(repo, parsed.blocks)
