@@ -143,52 +143,16 @@ def run_paper(
     manifest.save(paths.manifest)
     command = resume_command(source, run_dir, requested)
 
-    runner: StageRunner | None = None
-    try:
-        with RunDisplay(lambda stage: runner.live_stats(stage) if runner else None, enabled=show_progress) as display:
-
-            def note(message: str) -> None:
-                log.write(message)
-                display.note(message)
-
-            runner = StageRunner(
-                paths,
-                llm,
-                manifest,
-                concurrency=llm.concurrency,
-                display=display,
-                note=note,
-                event=log.write,
-                debug_iterations=debug_iterations,
-            )
-            todo = stages_to_run(requested, manifest)
-            skipped = [s for s in requested if s not in todo]
-            for stage in skipped:
-                log.write(f"{stage}: already done, skipped")
-            results = run_async(_run(runner, paper, todo))
-    except KeyboardInterrupt:
-        _finish(manifest, paths, llm, "interrupted", log)
-        log.write(f"run: interrupted; resume with: {command}")
-        raise RunInterrupted(run_dir, command) from None
-    except PapercoderError as exc:
-        _finish(manifest, paths, llm, "failed", log)
-        log.write(f"run: failed: {exc}; resume with: {command}")
-        _add_resume_hint(exc, run_dir, command)
-        raise
-    except BaseException:
-        _finish(manifest, paths, llm, "failed", log)
-        raise
-    _finish(manifest, paths, llm, "done", log)
-    debug_report = results.get("debug")
-    return RunResult(
-        run_dir=run_dir,
-        repo=paths.repo,
-        status="done",
-        stages=dict(runner.stats),
-        skipped=skipped,
-        debug_status=str(debug_report.status) if getattr(debug_report, "status", None) is not None else None,
-        manifest=manifest,
+    todo = stages_to_run(requested, manifest)
+    skipped = [s for s in requested if s not in todo]
+    for stage in skipped:
+        log.write(f"{stage}: already done, skipped")
+    runner, results = _drive(
+        paths, llm, manifest, log, command, paper, todo,
+        show_progress=show_progress, debug_iterations=debug_iterations,
     )
+    _finish(manifest, paths, llm, "done", log)
+    return _result(paths, runner, manifest, results, skipped)
 
 
 def run_stage(
@@ -215,36 +179,77 @@ def run_stage(
     manifest.error = None
     llm = _open_llm(paths, manifest, provider=provider, max_cost=max_cost, concurrency=concurrency, quiet=not show_progress)
     manifest.model = llm.model
-    command = shlex.join(["papercoder", {"plan": "plan", "analyze": "analyze", "code": "code"}.get(stage, stage), str(run_dir)])
+    command = shlex.join(["papercoder", stage, str(run_dir)])
+    runner, results = _drive(
+        paths, llm, manifest, log, command, None, [stage],
+        show_progress=show_progress, debug_iterations=DEBUG_ITERATIONS,
+    )
+    _finish(manifest, paths, llm, _overall_status(manifest), log)
+    return _result(paths, runner, manifest, results)
+
+
+def _drive(
+    paths: RunPaths,
+    llm: LLM,
+    manifest: Manifest,
+    log: _RunLog,
+    command: str,
+    paper: Any,
+    todo: list[str],
+    *,
+    show_progress: bool,
+    debug_iterations: int,
+) -> tuple[StageRunner, dict[str, Any]]:
+    """Run the ``todo`` stages (fitting ``paper`` first, when given) with a progress display;
+    on any stop, record it in the manifest and the run log.
+
+    Ctrl-C becomes :class:`RunInterrupted`; a user-fixable error gets the resume command added
+    to its one line. Either way the run directory keeps everything done so far.
+    """
     runner: StageRunner | None = None
     try:
-        with RunDisplay(lambda s: runner.live_stats(s) if runner else None, enabled=show_progress) as display:
+        with RunDisplay(lambda stage: runner.live_stats(stage) if runner else None, enabled=show_progress) as display:
 
             def note(message: str) -> None:
                 log.write(message)
                 display.note(message)
 
             runner = StageRunner(
-                paths, llm, manifest, concurrency=llm.concurrency, display=display, note=note, event=log.write
+                paths,
+                llm,
+                manifest,
+                concurrency=llm.concurrency,
+                display=display,
+                note=note,
+                event=log.write,
+                debug_iterations=debug_iterations,
             )
-            results = run_async(_run(runner, None, [stage]))
+            results = run_async(_run(runner, paper, todo))
     except KeyboardInterrupt:
         _finish(manifest, paths, llm, "interrupted", log)
+        log.write(f"run: interrupted; resume with: {command}")
         raise RunInterrupted(paths.root, command) from None
     except PapercoderError as exc:
         _finish(manifest, paths, llm, "failed", log)
+        log.write(f"run: failed: {exc}; resume with: {command}")
         _add_resume_hint(exc, paths.root, command)
         raise
     except BaseException:
         _finish(manifest, paths, llm, "failed", log)
         raise
-    _finish(manifest, paths, llm, _overall_status(manifest), log)
+    return runner, results
+
+
+def _result(
+    paths: RunPaths, runner: StageRunner, manifest: Manifest, results: dict[str, Any], skipped: list[str] | None = None
+) -> RunResult:
     report = results.get("debug")
     return RunResult(
         run_dir=paths.root,
         repo=paths.repo,
         status="done",
         stages=dict(runner.stats),
+        skipped=skipped or [],
         debug_status=str(report.status) if getattr(report, "status", None) is not None else None,
         manifest=manifest,
     )
