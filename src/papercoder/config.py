@@ -10,9 +10,11 @@ Read from ``papercoder.toml`` in the working folder, laid over the user-level
     max_cost = 5.0                          # USD per run
     timeout = 600                           # seconds per call
     retries = 5                             # tries per call on 429/5xx/timeouts
-    reasoning_effort = "high"               # for reasoning models
+    reasoning_effort = "high"               # for reasoning models ("none" sends none; default high for o-series)
+    reasoning = true                        # reserve room for hidden reasoning tokens (default: by model family)
+    reasoning_reserve = 16384               # hidden tokens reserved per call on top of the answer
     stream = false
-    max_output_tokens = 8192                # Anthropic's default max_tokens per call
+    max_output_tokens = 32768               # the model's output limit per answer; Anthropic's default max_tokens
     context_window = 32768                  # when the server's model is not in the price list
 
     [prices."openai:my-finetune"]           # USD per million tokens
@@ -23,6 +25,7 @@ Read from ``papercoder.toml`` in the working folder, laid over the user-level
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from dataclasses import dataclass, field, fields
@@ -55,6 +58,8 @@ class Config:
     timeout: float | None = None
     retries: int | None = None
     reasoning_effort: str | None = None
+    reasoning: bool | None = None
+    reasoning_reserve: int | None = None
     stream: bool | None = None
     max_output_tokens: int | None = None
     context_window: int | None = None
@@ -89,6 +94,8 @@ def _read(path: Path) -> dict[str, Any]:
             return tomllib.load(handle)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML ({exc}); fix the file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text; save it as UTF-8") from None
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
 
@@ -102,6 +109,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "timeout": (int, float),
     "retries": (int,),
     "reasoning_effort": (str,),
+    "reasoning": (bool,),
+    "reasoning_reserve": (int,),
     "stream": (bool,),
     "max_output_tokens": (int,),
     "context_window": (int,),
@@ -127,8 +136,10 @@ def _apply(config: Config, data: dict[str, Any], path: Path) -> None:
             raise ConfigError(f"{path}: {name} must be a {kind}, not {value!r}")
         if name in ("concurrency", "retries", "max_output_tokens", "context_window") and value < 1:
             raise ConfigError(f"{path}: {name} must be at least 1")
-        if name in ("max_cost", "timeout") and value <= 0:
-            raise ConfigError(f"{path}: {name} must be positive")
+        if name in ("max_cost", "timeout") and not (math.isfinite(value) and value > 0):
+            raise ConfigError(f"{path}: {name} must be a positive number, not {value!r}")
+        if name == "reasoning_reserve" and value < 0:
+            raise ConfigError(f"{path}: reasoning_reserve must be 0 or more tokens")
         setattr(config, name, value)
 
 

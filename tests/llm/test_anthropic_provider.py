@@ -54,10 +54,11 @@ def test_rate_limit_and_overload_are_retried():
     assert time.monotonic() - start >= 0.2 and len(server.requests) == 3
 
 
-def test_max_tokens_stop_is_truncation():
-    with FakeAnthropicServer([Reply.truncated("def f(")]) as server:
+def test_max_tokens_stop_is_truncation_after_asking_again_with_more_room():
+    with FakeAnthropicServer([Reply.truncated("def f(")] * 3) as server:
         with pytest.raises(TruncatedError):
             model(server).complete(ask("x"), max_tokens=5)
+    assert [r.body["max_tokens"] for r in server.requests] == [5, 10, 20]
 
 
 def test_prompt_too_long_is_a_context_length_error():

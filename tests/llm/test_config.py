@@ -56,3 +56,30 @@ def test_price_override_is_used_for_cost(tmp_path):
     usage = Usage(input_tokens=1_000_000, cached_input_tokens=500_000, output_tokens=100_000)
     llm = LLM(ScriptedProvider([FakeReply("a", usage=usage)]), prices=config.prices)
     assert llm.complete([{"role": "user", "content": "x"}]).cost == pytest.approx(5.0 + 0.5 + 2.0)
+
+
+import pytest as _pytest  # noqa: E402
+
+
+@_pytest.mark.parametrize("value", ["nan", "inf", "-1", "0"])
+def test_a_budget_that_is_not_a_positive_number_is_refused(tmp_path, monkeypatch, value):
+    from papercoder.config import load_config
+    from papercoder.errors import ConfigError
+    from papercoder.llm import LLM, ScriptedProvider
+
+    (tmp_path / "papercoder.toml").write_text(f"max_cost = {value}\n")
+    monkeypatch.chdir(tmp_path)
+    with _pytest.raises(ConfigError, match="max_cost"):
+        load_config()
+    with _pytest.raises(ConfigError, match="budget"):
+        LLM(ScriptedProvider([]), max_cost=float(value))
+
+
+def test_a_config_file_that_is_not_utf8_is_one_clear_error(tmp_path, monkeypatch):
+    from papercoder.config import load_config
+    from papercoder.errors import ConfigError
+
+    (tmp_path / "papercoder.toml").write_bytes('model = "caf\xe9"\n'.encode("latin-1"))
+    monkeypatch.chdir(tmp_path)
+    with _pytest.raises(ConfigError, match="UTF-8"):
+        load_config()

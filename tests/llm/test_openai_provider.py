@@ -82,7 +82,7 @@ def test_slow_reply_past_the_timeout_is_retried_then_reported(tmp_path):
 def test_finish_reason_length_is_surfaced():
     with FakeOpenAIServer([Reply.truncated("def f(")]) as server:
         with pytest.raises(TruncatedError, match="cut at its output limit"):
-            model(server).complete(ask("code"))
+            model(server).complete(ask("code"))  # no max_tokens: nothing to grow
 
 
 def test_context_length_error_carries_the_limit():
@@ -122,10 +122,11 @@ def test_server_that_rejects_max_tokens_gets_max_completion_tokens():
 
 def test_reasoning_models_get_max_completion_tokens_and_effort():
     with FakeOpenAIServer(["ok"]) as server:
-        llm = model(server, "openai:o3-mini", config=Config(reasoning_effort="high"))
+        llm = model(server, "openai:o3-mini", config=Config(reasoning_effort="medium", reasoning_reserve=1000))
         llm.complete(ask("hi"), max_tokens=64, temperature=0.3)
     body = server.requests[0].body
-    assert body["max_completion_tokens"] == 64 and body["reasoning_effort"] == "high" and "temperature" not in body
+    # the visible answer's 64 tokens plus the reserve for hidden reasoning
+    assert body["max_completion_tokens"] == 1064 and body["reasoning_effort"] == "medium" and "temperature" not in body
 
 
 def test_bare_model_name_with_base_url_is_a_compatible_server():

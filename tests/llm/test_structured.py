@@ -39,3 +39,26 @@ def test_validation_errors_name_the_fields():
         parse_into(Item, '{"name": 3}')
     message = str(caught.value)
     assert "name" in message and "count" in message and "does not match the schema" in message
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        # thoughts with JSON-looking text inside come before the real answer
+        ('<think>maybe {"name": "wrong", "count": 0}? no.</think>\n{"name": "right", "count": 2}', "right"),
+        # the server dropped the opening tag
+        ('I think {"name": "wrong"} is it.</think>{"name": "right", "count": 2}', "right"),
+        # reasoning prose with a brace set before the answer
+        ('Files could be {a, b}. Let me answer.\n```json\n{"name": "right", "count": 2}\n```', "right"),
+        # a value that does not fit the schema comes first: the next one is taken
+        ('First a note: {"note": 1}. The answer: {"name": "right", "count": 2}', "right"),
+    ],
+)
+def test_parse_into_takes_the_answer_not_the_thoughts(text, expected):
+    assert parse_into(Item, text).name == expected
+
+
+@pytest.mark.parametrize("text", ["[" * 100_000, "{" * 100_000, '{"a": ' * 50_000, "[" * 3000 + "]" * 3000])
+def test_hostile_nesting_is_a_value_error_not_a_recursion_error(text):
+    with pytest.raises(ValueError):
+        parse_into(Item, text)

@@ -8,18 +8,22 @@ budget cap, structured output with one repair turn, and surfacing truncation.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
+import math
 import time
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from papercoder.errors import ConfigError
 from papercoder.llm.accounting import Price, Pricer, StageTotals, estimate_tokens, sum_totals
 from papercoder.llm.calllog import CallLog, request_hash
 from papercoder.llm.errors import BudgetExceededError, LLMError, StructuredOutputError, TruncatedError
 from papercoder.llm.provider import Provider
+from papercoder.llm.reasoning import DEFAULT_RESERVE, REGROWTHS, is_reasoning_model, known_output_limit, strip_reasoning
 from papercoder.llm.retry import RetriesExhausted, RetryPolicy, call_with_retries
-from papercoder.llm.structured import extract_json
+from papercoder.llm.structured import extract_json, json_candidates
 from papercoder.llm.types import Completion, Message, RawResponse, Request, Usage
 
 DEFAULT_CONTEXT_WINDOW = 8192
@@ -45,7 +49,12 @@ class LLM:
         max_cost: float | None = None,
         prices: Pricer | dict[str, Price] | None = None,
         retry: RetryPolicy | None = None,
+        reasoning: bool | None = None,
+        reasoning_reserve: int | None = None,
+        output_limit: int | None = None,
     ):
+        if max_cost is not None and not (math.isfinite(max_cost) and max_cost > 0):
+            raise ConfigError(f"the budget must be a positive number of USD, not {max_cost!r}; e.g. --max-cost 2")
         self.provider = provider
         self.concurrency = max(1, int(concurrency))
         self.log = log
@@ -64,6 +73,12 @@ class LLM:
         self._totals: dict[str, StageTotals] = {}
         self._spent = log.spent() if (log is not None and max_cost is not None) else 0.0
         self._reserved = 0.0
+        self._reasoning = reasoning  # None: decided by the model's family and what it reports
+        self._saw_reasoning = False
+        self.reasoning_reserve = DEFAULT_RESERVE if reasoning_reserve is None else max(0, int(reasoning_reserve))
+        self.output_limit = (
+            output_limit or getattr(provider, "max_output_tokens", None) or known_output_limit(provider.model)
+        )
 
     @property
     def model(self) -> str:
@@ -73,6 +88,36 @@ class LLM:
     def context_window(self) -> int:
         """The model's context window in tokens, or a conservative default when unknown."""
         return self.provider.context_window or DEFAULT_CONTEXT_WINDOW
+
+    @property
+    def reasoning(self) -> bool:
+        """Whether calls reserve room for hidden reasoning tokens on top of the answer.
+
+        Configured (``reasoning = true`` / ``false``), else known from the model's family, else
+        learnt once the model reports reasoning tokens or writes ``<think>`` blocks.
+        """
+        if self._reasoning is not None:
+            return self._reasoning
+        return self._saw_reasoning or is_reasoning_model(self.model)
+
+    def output_room(self, messages: list[Message], answer_tokens: int | None) -> int | None:
+        """``max_tokens`` to send for a visible answer of ``answer_tokens``.
+
+        A reasoning model gets its reserve on top; the result never passes the model's output
+        limit nor what the context window leaves after the prompt, and is never below the answer
+        room asked for (the caller sized that to fit).
+        """
+        if answer_tokens is None:
+            return None
+        wanted = answer_tokens + (self.reasoning_reserve if self.reasoning else 0)
+        bounds = [wanted]
+        if self.output_limit:
+            bounds.append(self.output_limit)
+        window = self.provider.context_window
+        if window:
+            prompt = sum(estimate_tokens(m.get("content", "")) + 4 for m in messages)
+            bounds.append(window - prompt - max(128, window // 16))
+        return max(answer_tokens, min(bounds))
 
     def totals(self) -> dict[str, StageTotals]:
         """Calls, tokens, cost and time per stage label, for the calls made through this LLM."""
@@ -108,13 +153,27 @@ class LLM:
         """
         request = Request(
             messages=list(messages),
-            max_tokens=max_tokens,
+            max_tokens=self.output_room(messages, max_tokens),
             temperature=temperature,
             json_schema=schema.model_json_schema() if schema else None,
             schema_name=schema.__name__ if schema else None,
             sample=sample,
         )
         completion = await self._call(request, stage)
+        # A cut answer is asked again with twice the room before anyone repairs, continues or
+        # salvages it; each size is its own request, so a resumed run asks the same sequence.
+        answer = max_tokens
+        for _ in range(REGROWTHS if getattr(self.provider, "grow_cut_answers", True) else 0):
+            if completion.finish_reason != "length" or answer is None or request.max_tokens is None:
+                break
+            answer *= 2
+            room = self.output_room(messages, answer)
+            if room is None or room <= request.max_tokens:
+                break
+            request = dataclasses.replace(request, max_tokens=room)
+            completion = await self._call(request, stage)
+            completion.regrown = True
+        max_tokens = request.max_tokens
         if completion.finish_reason == "length" and not allow_truncated:
             raise TruncatedError(
                 f"the answer of {self.model} was cut at its output limit (stage {stage or '?'}); "
@@ -241,7 +300,7 @@ class LLM:
         )
         self._count(stage, usage=hit.usage, cost=0.0, seconds=0.0, cached=True, error=False)
         return Completion(
-            text=hit.text or "", usage=hit.usage, finish_reason=hit.finish_reason or "stop", cost=0.0,
+            text=self._visible(hit.text or "", hit.usage), usage=hit.usage, finish_reason=hit.finish_reason or "stop", cost=0.0,
             latency=0.0, model=self.model, cached=True, call_id=call_id,
         )
 
@@ -257,9 +316,16 @@ class LLM:
             )
         self._count(stage, usage=raw.usage, cost=cost, seconds=latency, cached=False, error=False)
         return Completion(
-            text=raw.text, usage=raw.usage, finish_reason=raw.finish_reason, cost=cost, latency=latency,
+            text=self._visible(raw.text, raw.usage), usage=raw.usage, finish_reason=raw.finish_reason, cost=cost, latency=latency,
             model=raw.model or self.model, call_id=call_id,
         )
+
+    def _visible(self, text: str, usage: Usage) -> str:
+        """The answer without its ``<think>`` blocks; notices that the model reasons."""
+        visible, thought = strip_reasoning(text)
+        if thought or usage.reasoning_tokens > 0:
+            self._saw_reasoning = True
+        return visible
 
     def _failed(self, key: str, payload: dict[str, Any], stage: str, start: float, exc: BaseException) -> None:
         latency = time.monotonic() - start
@@ -279,13 +345,24 @@ def _provider_prefix(model: str) -> str | None:
 
 
 def parse_into(schema: type[BaseModel], text: str) -> BaseModel:
-    """Extract JSON from ``text`` and validate it; ``ValueError`` says what is wrong."""
-    data = extract_json(text)
-    try:
-        return schema.model_validate(data)
-    except ValidationError as exc:
-        lines = [f"- {'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors()[:10]]
-        raise ValueError("the JSON does not match the schema:\n" + "\n".join(lines)) from None
+    """The first JSON value in ``text`` that validates against ``schema``.
+
+    ``ValueError`` says what is wrong with the first value found (or that none was found), in
+    words for the model's repair turn.
+    """
+    first: ValidationError | None = None
+    for data in json_candidates(text):
+        try:
+            return schema.model_validate(data)
+        except ValidationError as exc:
+            first = first or exc
+        except RecursionError:
+            continue
+    if first is None:
+        extract_json(text)  # raises the "no JSON found" message
+        raise ValueError("the answer holds no usable JSON object")
+    lines = [f"- {'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in first.errors()[:10]]
+    raise ValueError("the JSON does not match the schema:\n" + "\n".join(lines))
 
 
 def repair_message(problem: str, schema: type[BaseModel]) -> str:

@@ -41,6 +41,9 @@ class ScriptedProvider:
     context_window: int | None = 128_000
     supports_json_schema: bool = False
     calls: list[dict] = field(default_factory=list)
+    # Off by default, so a script's cut reply is followed by the reply the caller's own handling
+    # asks for (a continuation, a repair); on, a cut reply is first asked again with more room.
+    grow_cut_answers: bool = False
 
     async def generate(self, request: Request) -> RawResponse:
         start = time.monotonic()

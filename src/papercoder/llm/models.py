@@ -113,7 +113,7 @@ def build_provider(choice: ModelChoice, config: Config | None = None, env: Mappi
             )
         provider = OpenAIProvider(
             choice.name, base_url=choice.base_url, api_key=key, timeout=timeout, stream=bool(config.stream),
-            reasoning_effort=config.reasoning_effort, context_window=config.context_window,
+            reasoning_effort=effort_for(choice.name, config.reasoning_effort), context_window=config.context_window,
             price_provider="openai" if choice.explicit_provider else None,
         )
     elif choice.provider == "anthropic":
@@ -164,12 +164,25 @@ def open_model(
     log = CallLog(log_path) if log_path is not None else None
     return LLM(
         provider,
+        reasoning=config.reasoning,
+        reasoning_reserve=config.reasoning_reserve,
+        output_limit=config.max_output_tokens,
         concurrency=concurrency or config.concurrency or 4,
         log=log,
         max_cost=max_cost if max_cost is not None else config.max_cost,
         prices=config.prices,
         retry=retry or RetryPolicy(attempts=config.retries or RetryPolicy.attempts),
     )
+
+
+def effort_for(name: str, configured: str | None) -> str | None:
+    """The ``reasoning_effort`` to send: as configured (``none`` sends nothing), else ``high`` for
+    OpenAI's reasoning models, as the Paper2Code experiments ran o3-mini."""
+    from papercoder.llm.reasoning import OPENAI_REASONING, base_name
+
+    if configured is not None:
+        return None if configured.strip().lower() in ("", "none", "off") else configured
+    return "high" if base_name(name).startswith(OPENAI_REASONING) else None
 
 
 def announce_embedded_model() -> None:

@@ -62,3 +62,4 @@ class Completion:
     model: str = ""
     cached: bool = False  # served from the call log without a model call
     call_id: int | None = None  # row id in the call log, when there is one
+    regrown: bool = False  # asked again with more room after the first answer was cut

@@ -12,7 +12,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -94,7 +94,9 @@ class FakeServer:
         ttft: float = 0.0,
         tokens_per_second: float | None = None,
         models: tuple[str, ...] = ("fake-model",),
+        hidden_tokens: int = 0,
     ):
+        self.hidden_tokens = hidden_tokens  # a reasoning model: hidden tokens spent before each answer
         self._replies: list[str | Reply] | Script = replies if replies is not None else []
         self.ttft = ttft
         self.tokens_per_second = tokens_per_second
@@ -162,6 +164,23 @@ class FakeServer:
         if callable(replies):
             source = replies(body)
         return Reply(text=source) if isinstance(source, str) else source
+
+    def think(self, reply: Reply, limit: int | None) -> Reply:
+        """``reply`` as a reasoning model with ``hidden_tokens`` would give it under ``limit``.
+
+        The hidden tokens come first and count against the limit; what is left holds the
+        answer, cut (to nothing, if nothing is left) with finish reason "length" when it does
+        not fit. Usage reports the hidden tokens as reasoning tokens, inside the output tokens.
+        """
+        if not self.hidden_tokens or reply.fault:
+            return reply
+        hidden = self.hidden_tokens if limit is None else min(self.hidden_tokens, limit)
+        room = None if limit is None else limit - hidden
+        text, finish = reply.text, reply.finish_reason
+        if room is not None and count_tokens(text) > room:
+            text, finish = text[: max(0, room) * 4], "length"
+        visible = reply.output_tokens if reply.output_tokens is not None and text == reply.text else count_tokens(text) if text else 0
+        return replace(reply, text=text, finish_reason=finish, reasoning_tokens=hidden, output_tokens=visible + hidden)
 
     def record(self, request: RecordedRequest) -> None:
         with self._lock:

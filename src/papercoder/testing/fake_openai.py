@@ -5,6 +5,10 @@
         ...
         assert server.requests[0].body["model"] == "gpt-4.1"
 
+With ``hidden_tokens=N`` it acts as a reasoning model: N hidden tokens are spent before each
+answer, against ``max_completion_tokens`` (or ``max_tokens``), so a small limit cuts the answer,
+possibly to nothing, with finish reason "length" and the hidden tokens in usage.
+
 Serves ``POST /v1/chat/completions`` (plain and streaming, usage in the final chunk when
 ``stream_options.include_usage`` is set) and ``GET /v1/models``. See :class:`Reply` for faults.
 """
@@ -47,6 +51,8 @@ class FakeOpenAIServer(FakeServer):
         if reply.fault:
             self._fault(handler, reply)
             return
+        limit = body.get("max_completion_tokens") or body.get("max_tokens")
+        reply = self.think(reply, int(limit) if isinstance(limit, (int, float)) else None)
         usage = _usage(body, reply)
         model = body.get("model", "fake-model")
         time.sleep(self.ttft)

@@ -67,6 +67,9 @@ class LocalProvider:
             raise ConfigError(f"the model file {self.path} does not exist; give the path of a .gguf file")
         self.model = f"local:{label or self.path}"
         self.options: dict[str, Any] = {}
+        # A CPU model asked again with twice the room spends minutes to ramble twice as long;
+        # its cut answers go straight to the callers' continuation and repair paths.
+        self.grow_cut_answers = False
         try:
             trained = context_length(self.path)
         except (GGUFError, OSError) as exc:

@@ -17,8 +17,10 @@ from papercoder.llm.providers.common import PerLoop, context_limit, context_mess
 from papercoder.llm.retry import TransientError, parse_retry_after
 from papercoder.llm.types import Message, RawResponse, Request, Usage
 
+from papercoder.llm.reasoning import OPENAI_REASONING
+
 # Model families that take max_completion_tokens and a fixed temperature (OpenAI's reasoning models).
-REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
+REASONING_PREFIXES = OPENAI_REASONING
 SCHEMA_MODES = ("json_schema", "json_object", "prompt")
 
 
