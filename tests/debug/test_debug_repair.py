@@ -180,3 +180,12 @@ def test_a_repair_prompt_too_long_for_the_model_ends_the_loop_with_context_limit
     assert report.status == "context-limit" and report.iterations == 1
     assert any("context window" in w for w in report.warnings)
     assert (repo / ".papercoder/debug/report.json").is_file()
+
+
+def test_a_run_that_exits_0_with_an_empty_planned_module_is_never_passed(tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "main.py").write_text("import model\nprint('ok')\n")
+    (repo / "model.py").write_text("\n")
+    report = debug(repo, ScriptedProvider([]), max_iterations=0)
+    assert report.status == "empty-files" and "model.py is empty" in report.last_error

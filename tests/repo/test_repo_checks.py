@@ -123,3 +123,27 @@ def test_a_variable_holding_a_config_section_is_not_a_false_alarm(tmp_path):
     assert len(messages) == 2
     assert "config['model']['hiden'] is read but config.yaml has no key 'hiden' there" == messages[0]
     assert "no key 'widht' at the top level or in any section" in messages[1]
+
+
+def test_an_empty_module_is_a_finding_but_an_empty_init_is_not(tmp_path):
+    repo = make_repo(tmp_path, {"main.py": "  \n", "pkg/__init__.py": "", "pkg/a.py": "X = 1\n"})
+    found = check_repository(repo)
+    assert [(f.file, f.kind) for f in found] == [("main.py", "empty-file")]
+
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        "data: &a {self: *a}\n",  # refers to itself
+        "a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1]\n"
+        + "".join(f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(9)),  # billion laughs
+    ],
+)
+def test_a_hostile_config_yaml_is_a_finding_not_a_hang_or_a_crash(tmp_path, config):
+    repo = make_repo(tmp_path, {"main.py": "import yaml\nconfig = yaml.safe_load(open('config.yaml'))\nprint(config['x'])\n",
+                                "config.yaml": config, "requirements.txt": "PyYAML\n"})
+    found = check_repository(repo)
+    assert any(f.file == "config.yaml" and f.kind == "syntax" and "alias" in f.message for f in found)

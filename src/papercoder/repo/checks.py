@@ -25,12 +25,14 @@ from pathlib import Path
 import yaml
 from pyflakes import checker as flakes
 
+from papercoder.repo.yamlread import load_yaml
 from papercoder.repo.importmap import IMPORT_TO_DISTRIBUTION, covered, declared_dependencies, distribution_for, is_stdlib
 
 SKIP_DIRS = {".git", ".venv", "venv", "env", "__pycache__", ".papercoder", "node_modules", "build", "dist", ".eggs"}
 SCRIPTS = ("reproduce.sh", "smoke.sh")
 CONFIG_ROOTS = {"config", "cfg", "conf", "configs", "hparams", "hyperparams", "hp", "CONFIG", "CFG"}
 _UNDEFINED = {"UndefinedName", "UndefinedLocal", "UndefinedExport"}
+MAX_SOURCE_BYTES = 2_000_000  # a generated module larger than this is not parsed
 _CHECKED_SUFFIXES = (".py", ".sh", ".yaml", ".yml")
 _OUTPUT_OPTIONS = {">", ">>", "2>", "&>", "tee", "-o", "--output", "--out", "--save", "--save-path", "--output-dir"}
 
@@ -125,7 +127,12 @@ def _load_modules(repo: Path, findings: list[Finding]) -> dict[str, _Module]:
     modules: dict[str, _Module] = {}
     for path in python_files(repo):
         rel = path.relative_to(repo).as_posix()
+        if path.stat().st_size > MAX_SOURCE_BYTES:
+            findings.append(Finding(rel, 1, "too-large", f"{rel} is over {MAX_SOURCE_BYTES // 1_000_000} MB; not checked"))
+            continue
         source = path.read_text(encoding="utf-8", errors="replace")
+        if not source.strip() and path.name != "__init__.py":
+            findings.append(Finding(rel, 1, "empty-file", f"{rel} is empty: the file was planned but holds no code"))
         tree = None
         try:
             tree = ast.parse(source, filename=rel)
@@ -347,7 +354,7 @@ def _config_findings(repo: Path, modules: dict[str, _Module]) -> list[Finding]:
         return []
     rel = path.relative_to(repo).as_posix()
     try:
-        config = yaml.safe_load(path.read_text(encoding="utf-8", errors="replace"))
+        config = load_yaml(path.read_text(encoding="utf-8", errors="replace"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         return [Finding(rel, (mark.line + 1) if mark else 1, "syntax", f"{rel} is not valid YAML: {getattr(exc, 'problem', exc)}")]
@@ -374,12 +381,17 @@ def _config_findings(repo: Path, modules: dict[str, _Module]) -> list[Finding]:
 def _sections(node: object) -> list[dict]:
     """Every mapping nested inside ``node`` (not ``node`` itself)."""
     found: list[dict] = []
-    values = node.values() if isinstance(node, dict) else node if isinstance(node, list) else []
-    for value in values:
-        if isinstance(value, dict):
-            found.append(value)
-        if isinstance(value, (dict, list)):
-            found += _sections(value)
+    seen: set[int] = {id(node)}
+    stack = [node]
+    while stack:  # iterative, and each container once: a self-referring config cannot loop
+        current = stack.pop()
+        values = current.values() if isinstance(current, dict) else current if isinstance(current, list) else []
+        for value in values:
+            if isinstance(value, (dict, list)) and id(value) not in seen:
+                seen.add(id(value))
+                if isinstance(value, dict):
+                    found.append(value)
+                stack.append(value)
     return found
 
 
