@@ -7,7 +7,8 @@ The model is the fake server answering as a capable model would for examples/pro
 classifier.md (a 7-file plan; the answers of tests/pipeline/run_answers.py), each answer
 after a time to first token plus its output tokens at the given rate. Everything else is real:
 the OpenAI client over HTTP, the call log, the stages. Prints calls, tokens, wall time and the
-sum of call latencies (what a strictly sequential run would take).
+sum of call latencies (what a strictly sequential run would take). With --hidden-tokens N the
+server acts as a reasoning model: N hidden tokens per call count against max_completion_tokens.
 
 Target (issue 4): wall time <= 0.4 x the sum of call latencies at concurrency 8. The per-stage
 line shows where the wall time goes: the four planning turns are one conversation (each turn
@@ -30,26 +31,30 @@ sys.path.insert(0, str(ROOT / "tests" / "pipeline"))  # the scripted answers liv
 TARGET = 0.4
 
 
-def run_once(concurrency: int, ttft: float, tps: float) -> dict:
-    from run_answers import answer
+def run_once(concurrency: int, ttft: float, tps: float, hidden: int = 0) -> dict:
+    from run_answers import answer, long_answer
 
     from papercoder.llm.calllog import CallLog
     from papercoder.run import run_paper
     from papercoder.testing.fake_openai import FakeOpenAIServer
 
-    with tempfile.TemporaryDirectory() as tmp, FakeOpenAIServer(lambda body: answer(body["messages"]), ttft=ttft, tokens_per_second=tps) as server:
+    reply = (lambda body: long_answer(body["messages"])) if hidden else (lambda body: answer(body["messages"]))
+    served = "o3-mini" if hidden else "fake-model"
+    with tempfile.TemporaryDirectory() as tmp, FakeOpenAIServer(reply, ttft=ttft, tokens_per_second=tps, hidden_tokens=hidden) as server:
         run_dir = Path(tmp) / "run"
         start = time.perf_counter()
         result = run_paper(
             str(ROOT / "examples" / "prototype-classifier.md"),
             out_dir=run_dir,
-            model="openai:fake-model",
+            model=f"openai:{served}",
             base_url=server.base_url,
             stages=["plan", "analyze", "code"],
             concurrency=concurrency,
             show_progress=False,
         )
         wall = time.perf_counter() - start
+        files = _repo_files(run_dir)
+        log_lines = (run_dir / "run.log").read_text(encoding="utf-8").splitlines()
         with CallLog(run_dir / "calls.sqlite") as log:
             total = log.total()
             per_label = log.totals()
@@ -66,7 +71,29 @@ def run_once(concurrency: int, ttft: float, tps: float) -> dict:
         "output": total.usage.output_tokens,
         "wall": wall,
         "latency_sum": total.seconds,
+        "reasoning": total.usage.reasoning_tokens,
+        "status": result.status,
+        "fallbacks": getattr(result, "fallbacks", None),
+        "files": files,
+        "log": log_lines,
     }
+
+
+def _repo_files(run_dir: Path) -> dict:
+    """Planned source files of the run: how many, how many empty, how many do not parse."""
+    import ast
+    import json
+
+    planned = json.loads((run_dir / "planning" / "tasks.json").read_text())["task_list"]
+    empty = broken = 0
+    for path in planned:
+        text = (run_dir / "repo" / path).read_text() if (run_dir / "repo" / path).is_file() else ""
+        empty += not text.strip()
+        try:
+            ast.parse(text)
+        except SyntaxError:
+            broken += 1
+    return {"planned": len(planned), "empty": empty, "broken": broken}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ttft", type=float, default=0.3, help="simulated time to first token, seconds (default 0.3)")
     parser.add_argument("--tps", type=float, default=400.0, help="simulated output tokens per second (default 400)")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[8], help="concurrency levels to run (default 8)")
+    parser.add_argument("--hidden-tokens", type=int, default=0,
+                        help="act as a reasoning model (o3-mini) spending N hidden tokens per call, with designs "
+                             "and logic designs of 6-7k tokens (default 0: a plain model, short answers)")
     args = parser.parse_args(argv)
     os.environ.setdefault("OPENAI_API_KEY", "sk-benchmark-not-a-real-key")
 
@@ -81,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'concurrency':>11} {'calls':>6} {'input tok':>10} {'output tok':>10} {'wall s':>8} {'sum of latencies s':>19} {'wall/sum':>9}")
     ok = True
     for concurrency in args.concurrency:
-        r = run_once(concurrency, args.ttft, args.tps)
+        r = run_once(concurrency, args.ttft, args.tps, args.hidden_tokens)
         ratio = r["wall"] / r["latency_sum"] if r["latency_sum"] else float("nan")
         print(
             f"{concurrency:>11} {r['calls']:>6} {r['input']:>10,} {r['output']:>10,} {r['wall']:>8.2f} "
@@ -89,6 +119,13 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(" " * 11 + "  per stage, wall / sum of latencies: "
               + ", ".join(f"{name} {wall:.2f}/{latencies:.2f}" for name, (wall, latencies) in r["stages"].items()))
+        files = r["files"]
+        print(" " * 11 + f"  status {r['status']}, reasoning tokens {r['reasoning']:,}; planned files {files['planned']}, "
+              f"empty {files['empty']}, not parsing {files['broken']}")
+        if r["fallbacks"] is not None:
+            print("".join(f"{' ' * 13}fallback: {stage}: {message}\n" for stage, message in r["fallbacks"]), end="")
+        else:  # a version without statuses: what its run log says
+            print("".join(f"{' ' * 13}log: {line[21:]}\n" for line in r["log"] if "planning" in line or "coding" in line), end="")
         if concurrency >= 8:
             ok = ok and ratio <= TARGET
     print(f"target: wall <= {TARGET} x sum of latencies at concurrency 8: {'met' if ok else 'NOT met'}")

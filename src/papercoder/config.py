@@ -16,6 +16,7 @@ Read from ``papercoder.toml`` in the working folder, laid over the user-level
     stream = false
     max_output_tokens = 32768               # the model's output limit per answer; Anthropic's default max_tokens
     context_window = 32768                  # when the server's model is not in the price list
+    addendum = "addendum.md"                # clarifications sent with the paper (run --addendum)
 
     [prices."openai:my-finetune"]           # USD per million tokens
     input = 3.0
@@ -63,6 +64,7 @@ class Config:
     stream: bool | None = None
     max_output_tokens: int | None = None
     context_window: int | None = None
+    addendum: str | None = None  # a file of clarifications that `papercoder run` sends with the paper
     prices: dict[str, Price] = field(default_factory=dict)
     sources: list[Path] = field(default_factory=list)  # the files these settings came from
 
@@ -114,6 +116,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "stream": (bool,),
     "max_output_tokens": (int,),
     "context_window": (int,),
+    "addendum": (str,),
 }
 
 

@@ -19,10 +19,11 @@ from typing import Any
 from papercoder.errors import InputError, PapercoderError
 from papercoder.llm import LLM
 from papercoder.pipeline.context import RunPaths
-from papercoder.pipeline.manifest import STAGES, Manifest, now
+from papercoder.pipeline.manifest import FINISHED, STAGES, Manifest, now
 from papercoder.pipeline.progress import RunDisplay
 from papercoder.pipeline.runner import DEBUG_ITERATIONS, StageRunner, parse_stages, run_async, stages_to_run
 from papercoder.pipeline.stats import StageStats
+from papercoder.repo.paths import write_inside
 
 __all__ = ["RunInterrupted", "RunResult", "default_run_dir", "paper_slug", "run_paper", "run_stage"]
 
@@ -45,7 +46,8 @@ class RunResult:
 
     run_dir: Path
     repo: Path
-    status: str  # "done" when every requested stage finished
+    status: str  # "done", or "degraded" when a fallback fired (see ``fallbacks``); "partial" for one stage
+    fallbacks: list[tuple[str, str]] = field(default_factory=list)  # (stage, what fell back)
     stages: dict[str, StageStats] = field(default_factory=dict)  # this invocation, per stage ("fit" included)
     skipped: list[str] = field(default_factory=list)  # stages already done, not run again
     debug_status: str | None = None  # the debugging stage's outcome, when it ran
@@ -100,6 +102,7 @@ def run_paper(
     show_progress: bool = True,
     provider: Any = None,
     debug_iterations: int = DEBUG_ITERATIONS,
+    addendum: Path | str | None = None,
 ) -> RunResult:
     """Turn the paper at ``source`` into a repository in ``out_dir`` (default ``runs/<slug>``).
 
@@ -112,6 +115,13 @@ def run_paper(
     run_dir = Path(out_dir) if out_dir is not None else default_run_dir(source)
     paths = RunPaths(run_dir)
     existing = _existing_manifest(paths, resume)
+    addendum_text = read_addendum_file(addendum) if addendum is not None else None
+    if addendum_text is not None and existing is not None and paths.addendum.is_file():
+        if paths.addendum.read_text(encoding="utf-8") != addendum_text:
+            raise InputError(
+                f"{run_dir} was started with another addendum ({paths.addendum}); a resumed run keeps its own: "
+                "leave out --addendum, or start a new run with -o"
+            )
 
     paper = None
     if existing is None or not _paper_ready(paths, existing):
@@ -137,6 +147,8 @@ def run_paper(
         if fresh:  # nothing was done: leave no directory that would need --resume
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
+    if addendum_text is not None and not paths.addendum.is_file():
+        write_inside(run_dir, paths.addendum.name, addendum_text)
     log = _RunLog(paths.log)
     log.write(f"run: {'resuming' if existing else 'starting'} on {manifest.source} with {llm.model}")
     manifest.model = llm.model
@@ -151,7 +163,7 @@ def run_paper(
         paths, llm, manifest, log, command, paper, todo,
         show_progress=show_progress, debug_iterations=debug_iterations,
     )
-    _finish(manifest, paths, llm, "done", log)
+    _finish(manifest, paths, llm, manifest.outcome(), log)
     return _result(paths, runner, manifest, results, skipped)
 
 
@@ -185,7 +197,12 @@ def run_stage(
         show_progress=show_progress, debug_iterations=DEBUG_ITERATIONS,
     )
     _finish(manifest, paths, llm, _overall_status(manifest), log)
-    return _result(paths, runner, manifest, results)
+    result = _result(paths, runner, manifest, results)
+    # what this command did is the one stage: later ones are pending by design, not a failure
+    record = manifest.stage(stage)
+    result.status = record.status
+    result.fallbacks = [(stage, str(m)) for m in record.detail.get("fallbacks") or []]
+    return result
 
 
 def _drive(
@@ -247,7 +264,8 @@ def _result(
     return RunResult(
         run_dir=paths.root,
         repo=paths.repo,
-        status="done",
+        status=manifest.status,
+        fallbacks=manifest.fallbacks(),
         stages=dict(runner.stats),
         skipped=skipped or [],
         debug_status=str(report.status) if getattr(report, "status", None) is not None else None,
@@ -267,12 +285,14 @@ async def _run(runner: StageRunner, paper: Any, todo: list[str]) -> dict[str, An
 
 async def _prepare_paper(runner: StageRunner, paper: Any) -> None:
     """Fit the paper to the model's window and write ``paper.md``, the text every stage reads."""
+    from papercoder.paper import estimate_tokens
     from papercoder.pipeline.fit import fit_paper
-    from papercoder.repo.paths import write_inside
 
+    addendum = runner.paths.addendum.read_text(encoding="utf-8") if runner.paths.addendum.is_file() else ""
     result = await fit_paper(
         paper,
         runner.llm,
+        reserved=estimate_tokens(addendum) if addendum else 0,
         note=runner.note,
         progress=lambda _label, done, total: runner.display.update("fit", done, total),
     )
@@ -294,6 +314,29 @@ async def _prepare_paper(runner: StageRunner, paper: Any) -> None:
         + (f" (shrunk from {result.tokens_before:,})" if result.shrunk else "")
         + f" -> {runner.paths.paper}"
     )
+
+
+MAX_ADDENDUM_CHARS = 400_000
+
+
+def read_addendum_file(path: Path | str) -> str:
+    """The text of an addendum file (clarifications to the paper), checked to be usable text."""
+    target = Path(path)
+    if not target.is_file():
+        raise InputError(f"the addendum {target} is not a file; give the path of a Markdown or text file")
+    try:
+        data = target.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read the addendum {target}: {exc.strerror}") from None
+    if len(data) > MAX_ADDENDUM_CHARS:
+        raise InputError(f"the addendum {target} is over {MAX_ADDENDUM_CHARS // 1000} kB; give the clarifications only")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"the addendum {target} is not UTF-8 text; save it as UTF-8") from None
+    if "\x00" in text or not text.strip():
+        raise InputError(f"the addendum {target} is empty or not text; give a Markdown or text file")
+    return text.strip() + "\n"
 
 
 def _add_resume_hint(exc: PapercoderError, run_dir: Path, command: str) -> None:
@@ -363,7 +406,8 @@ def _open_llm(
 
 
 def _overall_status(manifest: Manifest) -> str:
-    return "done" if all(manifest.stage(s).status == "done" for s in STAGES) else "partial"
+    finished = all(manifest.stage(s).status in FINISHED for s in STAGES)
+    return manifest.outcome() if finished else "partial"
 
 
 def _finish(manifest: Manifest, paths: RunPaths, llm: LLM, status: str, log: "_RunLog") -> None:

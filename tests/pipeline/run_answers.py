@@ -71,7 +71,21 @@ Accuracy, mean negative log-likelihood of the true class, and expected calibrati
   default (population).
 - The paper does not say how ties in confidence bins are assigned: a confidence of exactly 1.0
   falls in the last bin, 0 in none.
+
+## Inventory
+- [E1] experiment: Table 1 (Section 3): the three methods for seeds 0 to 4, mean and standard deviation
+- [B1] baseline: nearest centroid in input space with tau = 1 (Section 3)
+- [A1] ablation: the temperature frozen at s = 0 (Table 1, second row)
+- [D1] dataset: the synthetic Gaussian mixture of Section 2.1, K = 4, D = 16
+- [M1] metric: accuracy
+- [M2] metric: negative log-likelihood of the true class
+- [M3] metric: expected calibration error, 15 equal-width bins
 """
+
+COVERS = {
+    "data.py": ["D1"], "model.py": [], "optim.py": [], "metrics.py": ["M1", "M2", "M3"],
+    "baselines.py": ["B1"], "train.py": ["A1"], "main.py": ["E1"],
+}
 
 DESIGN = {
     "implementation_approach": (
@@ -107,7 +121,8 @@ def _logic() -> dict:
     return {
         "required_packages": ["numpy>=1.24", "pyyaml>=6"],
         "logic_analysis": [
-            {"path": path, "analysis": f"{path} {PURPOSE[path]}.", "depends_on": DEPENDS[path]} for path in FILES
+            {"path": path, "analysis": f"{path} {PURPOSE[path]}.", "depends_on": DEPENDS[path], "covers": COVERS[path]}
+            for path in FILES
         ],
         "task_list": FILES,
         "shared_knowledge": (
@@ -174,9 +189,9 @@ def _markers() -> dict[str, object]:
         return re.compile(re.escape(line).replace(re.escape(marker), r"(\S+?)"))
 
     return {
-        "plan": _first_line("planning/overall_plan", paper=""),
+        "plan": _first_line("planning/overall_plan", paper="", addendum=""),
         "design": _first_line("planning/architecture_design"),
-        "logic": _first_line("planning/logic_design", files=[], entry_point="main.py"),
+        "logic": _first_line("planning/logic_design", files=[], entry_point="main.py", inventory=[]),
         "config": _first_line("planning/config"),
         "analysis": path_pattern("analysis/file", is_entry=False),
         "code": path_pattern("coding/file", is_entry=False, language="python"),
@@ -217,3 +232,28 @@ def answer(messages: list[dict]) -> str:
         section = re.search(r"<section>\n(.*)\n</section>", messages[-1]["content"], re.S).group(1)
         return section[: len(section) // 3]
     raise AssertionError("the scripted model was asked something unexpected: " + messages[-1]["content"][:300])
+
+
+_PADDING = (
+    "The implementation keeps every quantity of the paper explicit: shapes are stated at each step, "
+    "the configuration names every hyperparameter, and each function says which equation it follows. "
+)
+
+
+def long_answer(messages: list[dict], design_tokens: int = 6000, logic_tokens: int = 7000) -> str:
+    """As :func:`answer`, but with the design and logic design as long as a capable model writes
+    them for a large paper (about ``design_tokens`` and ``logic_tokens`` tokens)."""
+    kind, _ = kind_of(messages)
+    if kind == "other" and len(messages) > 2:  # a repair turn: answer the question it repairs again
+        return long_answer(messages[:-2], design_tokens, logic_tokens)
+    if kind == "design":
+        design = dict(DESIGN)
+        design["implementation_approach"] += "\n\n" + _PADDING * (design_tokens * 4 // len(_PADDING))
+        return "```json\n" + json.dumps(design, indent=2) + "\n```"
+    if kind == "logic":
+        logic = _logic()
+        each = logic_tokens * 4 // len(FILES) // len(_PADDING)
+        for item in logic["logic_analysis"]:
+            item["analysis"] += " " + _PADDING * each
+        return json.dumps(logic, indent=2)
+    return answer(messages)

@@ -42,7 +42,14 @@ Adam, lr 0.001, batch 32, 200 epochs.
 Test MSE.
 ## Unclear points
 Train/test split ratio: use 80/20.
+## Inventory
+- [E1] experiment: the regression experiment (Section 3): train and report test MSE
+- [D1] dataset: 1000 synthetic points y = sin(3x) + noise
+- [M1] metric: test mean squared error
 """
+
+# which inventory items each planned file implements
+DEFAULT_COVERS = {"data.py": ["D1"], "model.py": ["M1"], "main.py": ["E1"]}
 
 FILES = ["data.py", "model.py", "main.py"]
 
@@ -141,7 +148,8 @@ def logic_json(tasks=FILES, deps=None, packages=("numpy", "pyyaml"), **overrides
     data = {
         "required_packages": list(packages),
         "logic_analysis": [
-            {"path": path, "analysis": f"Logic of {path}: implements its part of the paper.", "depends_on": d}
+            {"path": path, "analysis": f"Logic of {path}: implements its part of the paper.", "depends_on": d,
+             "covers": DEFAULT_COVERS.get(path, [])}
             for path, d in deps.items()
         ],
         "task_list": list(tasks),
@@ -159,6 +167,7 @@ def fenced(code: str, language: str = "python") -> str:
 _FILE = re.compile(r"Write the complete file `([^`]+)`")
 _ANALYSIS = re.compile(r"implementation analysis of `([^`]+)`")
 _BROKEN_FILE = re.compile(r"The file `([^`]+)` you wrote does not parse")
+_EMPTY_FILE = re.compile(r"Your answer held no code for `([^`]+)`")
 
 
 def classify(messages: list[dict]) -> str:
@@ -169,6 +178,8 @@ def classify(messages: list[dict]) -> str:
     if "cut off at the output limit" in last:
         code = next((m["content"] for m in messages if _FILE.search(m["content"])), "")
         return "continue:" + (_FILE.search(code).group(1) if code else "?")
+    if match := _EMPTY_FILE.search(last):
+        return "empty_retry:" + match.group(1)
     if match := _BROKEN_FILE.search(last):
         return "syntax_repair:" + match.group(1)
     if match := _FILE.search(last):
@@ -239,6 +250,10 @@ class Run:
     @property
     def paths(self) -> RunPaths:
         return self.ctx.paths
+
+    @property
+    def fallbacks(self) -> list[str]:
+        return self.ctx.fallbacks
 
     def stage(self, stage: str) -> None:
         func = {"planning": run_planning, "analysis": run_analysis, "coding": run_coding}[stage]

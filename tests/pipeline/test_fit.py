@@ -68,9 +68,10 @@ def test_a_paper_that_fits_is_left_alone():
     assert result.markdown == paper.to_markdown() and result.steps == [] and provider.calls == []
 
 
-def test_budget_is_forty_percent_of_the_window():
+def test_budget_is_forty_percent_of_a_small_window_and_half_of_a_large_one():
     assert paper_budget(8192) == 3276
-    assert paper_budget(128_000) == 51_200
+    assert paper_budget(128_000) == 64_000
+    assert paper_budget(200_000, reserved=1000) == 99_000  # an addendum's tokens come off
 
 
 def test_references_go_first_and_nothing_more_when_that_suffices():
@@ -87,8 +88,15 @@ def test_then_appendices_then_captions_in_that_order():
     paper = long_paper()
     body = Paper(paper.title, paper.abstract, paper.sections[:3]).to_markdown()
     notes: list[str] = []
-    result = fit(paper, ScriptedProvider([]), budget=estimate_tokens(body) + 5, notes=notes)
+    # a model whose condensation saves nothing: the appendix is tried first, then dropped
+    provider = ScriptedProvider(
+        lambda messages: re.search(r"<section>\n(.*)\n</section>", messages[-1]["content"], re.S).group(1) + " So.",
+        context_window=8192,
+    )
+    result = fit(paper, provider, budget=estimate_tokens(body) + 5, notes=notes)
     assert [s.split(" ")[1] for s in result.steps] == ["dropped", "dropped", "dropped"]
+    asked = [re.search(r"Section: (.*)", c["request"].messages[-1]["content"]).group(1) for c in provider.calls]
+    assert asked[:3] == ["A Proofs", "A.1 Lemma", "Appendix B: More results"]
     assert "references" in result.steps[0]
     assert "3 appendix section(s)" in result.steps[1] and '"A.1 Lemma"' in result.steps[1]
     assert "caption" in result.steps[2]
@@ -108,10 +116,11 @@ def test_condensation_by_the_model_is_logged_cached_and_deterministic(tmp_path):
     provider = shortening_model()
     log = CallLog(tmp_path / "calls.sqlite")
     result = fit(paper, provider, budget=700, log=log)
+    assert any("condensed 3 appendix section(s)" in step for step in result.steps)
     assert any("condensed 3 section(s)" in step for step in result.steps)
     assert result.tokens_after <= 700 and TRUNCATION_MARK not in result.markdown
     assert "1 Introduction" in result.markdown and "2 Method" in result.markdown
-    assert len(provider.calls) == 3
+    assert len(provider.calls) == 6  # three appendix sections, then three of the main text
     assert all(call["request"].max_tokens for call in provider.calls)
     assert {r.stage for r in log.calls()} == {"fit"}
 

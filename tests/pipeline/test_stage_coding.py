@@ -168,7 +168,22 @@ def test_empty_answer_keeps_an_empty_file_and_says_so(tmp_path):
     run.stage("coding")
     # prose without a fence is taken as the file: it does not parse, gets its repair turn, is kept
     assert any("model.py" in n and "still does not parse" in n for n in run.notes)
-    empty = planned(tmp_path / "e", PaperModel({"code:model.py": "```python\n```"}))
+    assert any("still does not parse" in f for f in run.fallbacks)  # and the stage is degraded
+    empty = planned(tmp_path / "e", PaperModel({"code:model.py": "```python\n```", "empty_retry:model.py": "```python\n```"}))
     empty.stage("coding")
     assert (empty.paths.repo / "model.py").read_text() == ""
-    assert any("wrote no code" in n for n in empty.notes)
+    assert "empty_retry:model.py" in empty.provider.replies.seen  # asked once more before giving up
+    assert any("wrote no code, twice" in f for f in empty.fallbacks)
+
+
+def test_an_empty_answer_asked_again_gives_the_file(tmp_path):
+    run = planned(tmp_path, PaperModel({"code:model.py": "```python\n```", "empty_retry:model.py": fenced("X = 1\n")}))
+    run.stage("coding")
+    assert (run.paths.repo / "model.py").read_text() == "X = 1\n"
+    assert not run.fallbacks
+
+
+def test_a_closing_fence_never_opened_still_gives_the_code(tmp_path):
+    run = planned(tmp_path, PaperModel({"code:model.py": "X = 1\nY = 2\n```"}))
+    run.stage("coding")
+    assert (run.paths.repo / "model.py").read_text() == "X = 1\nY = 2\n"

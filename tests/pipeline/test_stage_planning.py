@@ -25,7 +25,8 @@ def test_malformed_design_json_is_repaired(tmp_path):
 
 def test_design_json_never_valid_salvages_file_names(tmp_path):
     broken = 'file_list: "data.py", "main.py" and so on {'
-    run = make_run(tmp_path, PaperModel({"design": broken, "json_repair": broken, "logic": logic_json(["data.py", "main.py"], {"data.py": [], "main.py": ["data.py"]})}))
+    logic = logic_json(["data.py", "main.py"], {"data.py": [], "main.py": ["data.py"]})
+    run = make_run(tmp_path, PaperModel({"design": broken, "json_repair": broken, "logic": logic, "logic_repair": logic}))
     run.stage("planning")
     assert load(run, "design.json")["file_list"] == ["data.py", "main.py"]
     assert any("not valid JSON" in n for n in run.notes)
@@ -156,8 +157,8 @@ def test_cut_plan_is_kept_and_noted(tmp_path):
 def test_long_nonsense_in_a_small_window_is_shortened_for_its_repair_turn(tmp_path):
     huge = design_json(files=[f"file number {i}" for i in range(300)] + ["model.py"])
     logic = logic_json(["model.py", "main.py"], {"model.py": [], "main.py": ["model.py"]})
-    model = PaperModel({"design": huge, "design_repair": huge, "logic": logic})
-    run = make_run(tmp_path, model, window=2048)
+    model = PaperModel({"design": huge, "design_repair": huge, "logic": logic, "logic_repair": logic})
+    run = make_run(tmp_path, model, window=3072)
     run.stage("planning")
     assert "design_repair" in model.seen
     repair = next(c["request"] for c in run.provider.calls if "has problems" in c["request"].messages[-1]["content"])
@@ -166,4 +167,4 @@ def test_long_nonsense_in_a_small_window_is_shortened_for_its_repair_turn(tmp_pa
     assert any("shortened the design in the conversation" in n for n in run.notes)
     for call in run.provider.calls:
         request = call["request"]
-        assert sum(len(m["content"]) // 4 + 1 for m in request.messages) + request.max_tokens <= 2048
+        assert sum(len(m["content"]) // 4 + 1 for m in request.messages) + request.max_tokens <= 3072

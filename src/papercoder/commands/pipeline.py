@@ -33,10 +33,15 @@ def run(
     concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1, help="Model calls at the same time."),
     base_url: Optional[str] = typer.Option(None, "--base-url", help="An OpenAI-compatible server (vLLM, Ollama, llama.cpp, ...)."),
     debug_iterations: int = typer.Option(3, "--debug-iterations", min=0, help="Repair rounds of the debug stage at most."),
+    addendum: Optional[Path] = typer.Option(None, "--addendum", help="Clarifications to the paper (dataset links, scope), sent right after the paper in every request and never shortened; default: addendum in papercoder.toml."),
 ) -> None:
     """Turn PAPER into a code repository: plan, analyze, code, debug."""
+    from papercoder.config import load_config
     from papercoder.run import RunInterrupted, run_paper
 
+    if addendum is None:
+        configured = load_config().addendum
+        addendum = Path(configured).expanduser() if configured else None
     try:
         result = run_paper(
             paper,
@@ -49,6 +54,7 @@ def run(
             concurrency=concurrency,
             show_progress=True,
             debug_iterations=debug_iterations,
+            addendum=addendum,
         )
     except RunInterrupted as exc:
         _stop(exc)
@@ -92,9 +98,17 @@ def _stop(interrupted: BaseException) -> None:
     os._exit(130)
 
 
+# Exit codes of `papercoder run` and the one-stage commands (the README lists them).
+EXIT_DONE = 0  # every stage finished with everything asked for
+EXIT_DEGRADED = 1  # finished, but a fallback fired or something is cut, empty or does not run
+# 2: the run stopped on an error (bad input, model, budget): one `error:` line says what to do
+# 130: interrupted (Ctrl-C); the message says how to resume
+
+
 def _report(result) -> None:
-    """The summary table of what this invocation did, or why it did nothing."""
-    from papercoder.pipeline.progress import print_summary
+    """The summary table of what this invocation did (or why it did nothing), the run's status
+    and every fallback; then exit with the code that status stands for."""
+    from papercoder.pipeline.progress import print_fallbacks, print_summary
 
     if not result.stages and result.skipped:
         print(
@@ -102,8 +116,12 @@ def _report(result) -> None:
             f"(its totals are in {result.run_dir / 'manifest.json'})"
         )
         print(f"repository: {result.repo}")
-        return
-    print_summary(result.stages, result.repo, status=_status_text(result))
+    else:
+        print_summary(result.stages, result.repo, status=_status_text(result))
+    print_fallbacks(result.status, result.fallbacks)
+    sys.stdout.flush()
+    if result.status != "done":
+        raise typer.Exit(EXIT_DEGRADED)
 
 
 def _status_text(result) -> str:

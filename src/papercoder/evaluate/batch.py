@@ -108,7 +108,7 @@ def unique_slugs(papers: list[str]) -> list[str]:
 
 def is_done(record: dict[str, Any] | None, options: BatchOptions) -> bool:
     """A record counts as done when the run finished and every requested result is in it."""
-    if not record or record.get("status") != "done" or record.get("error"):
+    if not record or record.get("status") not in ("done", "degraded") or record.get("error"):
         return False
     if options.evaluate and record.get("eval") is None:
         return False
@@ -151,7 +151,7 @@ def run_one(paper: str, slug: str, options: BatchOptions) -> dict[str, Any]:
     except Exception as exc:  # one paper's bug must not stop the others; the record keeps it
         record["error"] = f"{type(exc).__name__}: {exc}"
     record["time"] = round(time.monotonic() - start, 2)
-    if record["error"] and record["status"] == "done":
+    if record["error"] and record["status"] in ("done", "degraded"):
         record["status"] = "eval failed"
     return record
 

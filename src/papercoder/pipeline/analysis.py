@@ -25,7 +25,7 @@ from papercoder.prompts import render
 from papercoder.repo.paths import write_inside
 
 STAGE = "analysis"
-ANALYSIS_TOKENS = 4096
+ANALYSIS_TOKENS = 8192
 
 # What gives way, in order, when a prompt would not fit the context window.
 FIT_STEPS = [
@@ -100,8 +100,8 @@ async def analyse_file(ctx: StageContext, artifacts: PlanningArtifacts, path: st
     completion = await with_window_retries(ctx.llm, attempt, ctx.note, f"analysis of {path}")
     text = completion.text.strip()
     if completion.finish_reason == "length":
-        ctx.note(f"analysis of {path}: cut at the output limit; kept as it is")
+        ctx.degrade(f"analysis of {path}: cut at the output limit even with more room; kept as it is")
     if not text:
-        ctx.note(f"analysis of {path}: the model wrote nothing; the logic design stands in for it")
+        ctx.degrade(f"analysis of {path}: the model wrote nothing; the logic design stands in for it")
         text = artifacts.tasks.logic_of(path).analysis.strip() or f"(no analysis of {path})"
     return text + "\n"

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from papercoder.errors import InputError
 from papercoder.pipeline.context import RunPaths
+from papercoder.pipeline.inventory import Item, load_inventory
 from papercoder.pipeline.schemas import Design, TaskPlan, load_design, load_tasks
 from papercoder.pipeline.turns import Part
 from papercoder.prompts import render
@@ -25,11 +26,18 @@ class PlanningArtifacts:
     design: Design
     tasks: TaskPlan
     config: str
+    addendum: str = ""
+    inventory: tuple[Item, ...] = ()
 
     def context_parts(self) -> list[Part]:
-        """The shared context of analysis and coding prompts, in a fixed order."""
+        """The shared context of analysis and coding prompts, in a fixed order.
+
+        The addendum comes right after the paper and is never shortened (no fitting step names it).
+        """
+        addendum = [Part("addendum", "Clarifications to the paper (they take precedence)", self.addendum)] if self.addendum else []
         return [
             Part("paper", "The paper", self.paper.strip()),
+            *addendum,
             Part("plan", "Overall implementation plan", self.plan.strip()),
             Part("design", "Architecture design", render("planning/design_summary", design=self.design).strip()),
             Part("logic", "Logic design", render("planning/logic_summary", tasks=self.tasks).strip()),
@@ -59,6 +67,8 @@ def load_artifacts(paths: RunPaths) -> PlanningArtifacts:
         design=design,
         tasks=tasks,
         config=paths.config.read_text(encoding="utf-8"),
+        addendum=paths.addendum.read_text(encoding="utf-8").strip() if paths.addendum.is_file() else "",
+        inventory=tuple(load_inventory(paths.inventory)),
     )
 
 

@@ -95,13 +95,27 @@ def extract_code(text: str, filename: str = "") -> str:
     """
     found = fenced_blocks(text)
     blocks = [b for b in found if b.body.strip()]
-    if not blocks:  # no fence: the answer is the file; only empty fences: the file is empty
+    if not blocks:
+        before = _before_lone_closing_fence(text)
+        if before is not None:  # the model closed a fence it never opened: the code is above it
+            return _with_newline(before.strip("\n"))
+        # no fence: the answer is the file; only empty fences: the file is empty
         return "" if found else _with_newline(text.strip("\n"))
     wanted = _LANGUAGES.get(PurePosixPath(filename).suffix.lower(), ())
     matching = [b for b in blocks if b.language in wanted]
     pool = matching or blocks
     best = max(pool, key=lambda b: len(b.body))  # max keeps the first of equals: deterministic
     return _with_newline(best.body.rstrip())
+
+
+def _before_lone_closing_fence(text: str) -> str | None:
+    """The text above a bare fence that is the answer's only fence and its last line, else None."""
+    lines = _GLUED_FENCE.sub(r"\1\n\2", text).rstrip().splitlines()
+    fences = [i for i, line in enumerate(lines) if _FENCE_OPEN.match(line)]
+    if len(fences) != 1 or fences[0] != len(lines) - 1 or lines[-1].strip().strip("`~"):
+        return None
+    before = "\n".join(lines[:-1])
+    return before if before.strip() else None
 
 
 def has_open_fence(text: str) -> bool:

@@ -37,7 +37,7 @@ from papercoder.prompts import render
 from papercoder.repo.paths import resolve_inside, write_inside
 
 STAGE = "coding"
-CODE_TOKENS = 8192
+CODE_TOKENS = 16384  # a safety bound, not a style: a 1,000-line file fits
 
 # What gives way, in order, when a file's prompt would not fit the context window.
 FIT_STEPS = [
@@ -151,6 +151,8 @@ def file_messages(
     )
     if taken:
         ctx.note(f"coding {path}: to fit the context window, " + "; ".join(taken))
+    if deps and "left out its dependencies' interfaces" in taken:
+        ctx.degrade(f"coding {path}: written without the interfaces of {', '.join(deps)}, which did not fit the window")
     return messages, answer_room(window, messages, default)
 
 
@@ -171,11 +173,11 @@ async def code_file(
                 ctx.llm, messages, max_tokens=max_tokens, stage=STAGE, what=path, window=window
             )
         except TruncatedError as cut:
-            # Keep what was written rather than lose it: the note says the file is incomplete,
-            # the static checks flag it, and the debugging stage gets to finish it.
-            ctx.note(
-                f"coding {path}: INCOMPLETE: the answer was cut at the output limit even after a continuation; "
-                "the partial file was kept for the debugging stage (use a model with a larger output limit)"
+            # Keep what was written rather than lose it: the run is degraded, the static checks
+            # flag the file, and the debugging stage gets to finish it.
+            ctx.degrade(
+                f"coding {path}: INCOMPLETE: the answer was cut at the output limit even with more room and a "
+                "continuation; the partial file was kept for the debugging stage (use a model with a larger output limit)"
             )
             return messages, cut.completion.text, False, window
         return messages, answer, continued, window
@@ -185,7 +187,10 @@ async def code_file(
         ctx.note(f"coding {path}: the answer was cut at the output limit and continued once")
     code = extract_code(answer, path)
     if not code.strip():
-        ctx.note(f"coding {path}: the model wrote no code; an empty file was kept for the debugging stage")
+        answer, code = await _ask_again_for_empty(ctx, messages, answer, path, window)
+    if not code.strip():
+        ctx.degrade(f"coding {path}: the model wrote no code, twice; an empty file was kept for the debugging stage")
+        return code
     if not path.endswith(".py"):
         return code
     error = syntax_error(code)
@@ -199,25 +204,48 @@ async def code_file(
     default = stage_default(window, CODE_TOKENS)
     room = answer_room(window, repair, default)
     if room < min_answer(window, default) // 2:
-        ctx.note(f"coding {path}: {error}; no room in the context window for a repair turn, kept for debugging")
+        ctx.degrade(f"coding {path}: {error}; no room in the context window for a repair turn, kept for debugging")
         return code
     try:
         fixed_answer, _ = await complete_text(
             ctx.llm, repair, max_tokens=room, stage=STAGE, what=f"{path} (syntax repair)", window=window
         )
     except ContextLengthError:
-        ctx.note(f"coding {path}: {error}; the repair turn did not fit the context window, kept for debugging")
+        ctx.degrade(f"coding {path}: {error}; the repair turn did not fit the context window, kept for debugging")
         return code
     except TruncatedError:
-        ctx.note(f"coding {path}: {error}; the repair turn was cut at the output limit, kept for debugging")
+        ctx.degrade(f"coding {path}: {error}; the repair turn was cut at the output limit, kept for debugging")
         return code
     fixed = extract_code(fixed_answer, path)
     still = syntax_error(fixed)
     if still is None:
         ctx.note(f"coding {path}: repaired a syntax error ({error})")
         return fixed
-    ctx.note(f"coding {path}: still does not parse after a repair turn ({still}); kept for the debugging stage")
+    ctx.degrade(f"coding {path}: still does not parse after a repair turn ({still}); kept for the debugging stage")
     return fixed
+
+
+async def _ask_again_for_empty(
+    ctx: StageContext, messages: list[Message], answer: str, path: str, window: int
+) -> tuple[str, str]:
+    """One more turn for an answer that held no code: ``(answer, code)``, the code maybe still empty."""
+    language = _LANGUAGE.get(PurePosixPath(path).suffix.lower(), "")
+    retry = [
+        *messages,
+        {"role": "assistant", "content": answer or "(no answer)"},
+        {"role": "user", "content": render("coding/empty_retry", path=path, language=language)},
+    ]
+    default = stage_default(window, CODE_TOKENS)
+    room = answer_room(window, retry, default)
+    if room < min_answer(window, default) // 2:
+        return answer, ""
+    ctx.note(f"coding {path}: the answer held no code; asked once more")
+    try:
+        again, _ = await complete_text(ctx.llm, retry, max_tokens=room, stage=STAGE, what=f"{path} (empty answer)", window=window)
+    except (ContextLengthError, TruncatedError) as exc:
+        partial = getattr(getattr(exc, "completion", None), "text", "") or ""
+        return partial, extract_code(partial, path) if partial else ""
+    return again, extract_code(again, path)
 
 
 def syntax_error(code: str) -> str | None:
@@ -243,4 +271,7 @@ def write_extras(ctx: StageContext, artifacts: PlanningArtifacts, written: dict[
     for name, text in (("reproduce.sh", reproduce_script(entry)), ("smoke.sh", smoke_script(entry))):
         write_inside(repo, name, text)
         os.chmod(resolve_inside(repo, name), 0o755)
-    write_inside(repo, "README.md", readme_text(paper_title(artifacts.paper), artifacts.design, tasks, ctx.llm.model))
+    readme = readme_text(
+        paper_title(artifacts.paper), artifacts.design, tasks, ctx.llm.model, artifacts.inventory, written
+    )
+    write_inside(repo, "README.md", readme)

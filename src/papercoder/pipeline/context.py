@@ -32,6 +32,14 @@ class RunPaths:
         return self.planning / "plan.md"
 
     @property
+    def inventory(self) -> Path:  # turn 1's inventory: experiments, baselines, datasets... as JSON
+        return self.planning / "inventory.json"
+
+    @property
+    def addendum(self) -> Path:  # clarifications that travel with the paper (optional)
+        return self.root / "addendum.md"
+
+    @property
     def design(self) -> Path:  # turn 2: architecture design, JSON of the design schema
         return self.planning / "design.json"
 
@@ -77,5 +85,17 @@ class StageContext:
     concurrency: int = 4
     # progress(stage, done, total): called as units of work (files) finish
     progress: Callable[[str, int, int], None] = field(default=lambda stage, done, total: None)
-    # note(message): a decision worth recording (a fallback taken, a section condensed)
+    # note(message): a decision worth recording (a section condensed, context cut to fit)
     note: Callable[[str], None] = field(default=lambda message: None)
+    # what made this stage's result less than asked for (see :meth:`degrade`)
+    fallbacks: list[str] = field(default_factory=list)
+
+    def degrade(self, message: str) -> None:
+        """Record that a fallback or salvage fired, or a result is incomplete or empty.
+
+        The note goes to the run log like any other; the stage then ends ``degraded`` instead
+        of ``done``, the summary names the message, and ``papercoder run`` exits non-zero.
+        """
+        if message not in self.fallbacks:
+            self.fallbacks.append(message)
+            self.note(message)

@@ -32,7 +32,7 @@ from papercoder.repo.venv import ensure_venv
 
 STAGE = "debug"
 FEEDBACK_TURNS = 3  # blocks that did not apply go back to the model at most this often per round
-EDIT_TOKENS = 4096  # an answer of edit blocks, before capping to a small window
+EDIT_TOKENS = 8192  # an answer of edit blocks, before capping to a small window
 TEXT_SUFFIXES = (".py", ".sh", ".yaml", ".yml", ".txt", ".toml", ".cfg", ".json", ".ini")
 ENTRY_CANDIDATES = ("main.py", "train.py", "run.py", "run_experiment.py", "experiment.py")
 _SANDBOX_PATH = re.compile(r"(/[^\s\"']*?)?/papercoder-sandbox-[^/\s\"']+/repo/")
@@ -60,7 +60,7 @@ class IterationNote:
 class DebugReport:
     """The outcome of the debugging stage; written to ``debug/report.json``."""
 
-    status: str  # passed, iteration-limit, no-progress, budget, context-limit, no-smoke-entry, missing-dependency
+    status: str  # passed, empty-files, iteration-limit, no-progress, budget, context-limit, no-smoke-entry, missing-dependency
     iterations: int = 0  # repair rounds that asked the model
     command: str = ""
     lines_changed: int = 0
@@ -208,7 +208,12 @@ async def _loop(job: _Job, report: DebugReport, findings: list[Finding]) -> None
         _write_run_note(job.report_dir, iteration, command, run, findings)
         if run.ok:
             # a passing run may skip code paths: definite static errors still get a round
+            empty = [f for f in findings if f.kind == "empty-file"]
             if not blocking_findings(findings) or iteration >= job.max_iterations:
+                if empty:  # an empty module exits 0, but nothing was implemented: never "passed"
+                    report.status = "empty-files"
+                    report.last_error = "; ".join(f.message for f in empty)
+                    return
                 report.status, report.last_error = "passed", ""
                 return
         else:
@@ -363,7 +368,7 @@ def missing_module(run: RunResult, repo: Path) -> str | None:
     return top
 
 
-BLOCKING_KINDS = ("syntax", "local-import", "undefined-name", "missing-file", "config-key")
+BLOCKING_KINDS = ("syntax", "local-import", "undefined-name", "missing-file", "config-key", "empty-file")
 
 
 def blocking_findings(findings: list[Finding]) -> list[Finding]:

@@ -1,11 +1,12 @@
 """Fitting a long paper into the model's context window.
 
 Every later prompt carries the paper beside plans, analyses and code, so the paper may take at
-most ``FIT_SHARE`` of the window. When it is longer, it is shrunk in a fixed order, each step
-only if still needed, and each step is noted: references, then appendix sections, then figure
-and table captions, then a model-written condensation of each remaining section (stage label
-``fit``, cached like every call), then cutting every section to the same share of its length,
-and cutting the paper's end as the last resort. Everything here is
+most a share of the window (:func:`paper_budget`). When it is longer, it is shrunk in a fixed
+order, each step only if still needed, and each step is noted: references, then a model-written
+condensation of the appendix sections (stage label ``fit``, cached like every call), then the
+appendix itself, then a condensation of each remaining section, then figure and table captions,
+then cutting every section to the same share of its length, and cutting the paper's end as the
+last resort. Everything here is
 deterministic given the model's answers, so a resumed run sends identical requests.
 """
 
@@ -21,7 +22,7 @@ from papercoder.llm import LLM, ContextLengthError, TruncatedError
 from papercoder.paper.model import Paper, Section, estimate_tokens
 from papercoder.prompts import render
 
-FIT_SHARE = 0.4  # of the context window, at most, for the paper
+FIT_SHARE = 0.4  # of a context window under LARGE_WINDOW, at most, for the paper
 MIN_CONDENSE_TOKENS = 80  # sections shorter than this are kept as they are
 PROMPT_OVERHEAD_TOKENS = 400  # the condensation prompt's own words, with a margin
 TRUNCATION_MARK = "[The rest of the paper was cut here to fit the model's context window.]"
@@ -46,9 +47,20 @@ class FitResult:
         return bool(self.steps)
 
 
-def paper_budget(context_window: int, share: float = FIT_SHARE) -> int:
-    """Tokens the paper may take in a window of ``context_window`` tokens."""
-    return max(256, int(context_window * share))
+LARGE_WINDOW = 100_000  # from this window size on, the paper may take LARGE_SHARE
+LARGE_SHARE = 0.5
+
+
+def paper_budget(context_window: int, share: float | None = None, reserved: int = 0) -> int:
+    """Tokens the paper may take in a window of ``context_window`` tokens.
+
+    A large window gives the paper a larger share (half of 200k leaves 100k for everything
+    else a request carries), so a long paper keeps its appendix there; ``reserved`` tokens (the
+    addendum, which is never shrunk) come off the paper's share.
+    """
+    if share is None:
+        share = LARGE_SHARE if context_window >= LARGE_WINDOW else FIT_SHARE
+    return max(256, int(context_window * share) - reserved)
 
 
 def is_references(section: Section) -> bool:
@@ -77,9 +89,10 @@ async def fit_paper(
     budget: int | None = None,
     note: Callable[[str], None] = lambda message: None,
     progress: Callable[[str, int, int], None] = lambda stage, done, total: None,
+    reserved: int = 0,
 ) -> FitResult:
-    """Shrink ``paper`` until its Markdown fits ``budget`` tokens (default: 40% of the window)."""
-    budget = budget or paper_budget(llm.context_window)
+    """Shrink ``paper`` until its Markdown fits ``budget`` tokens (default: see :func:`paper_budget`)."""
+    budget = budget or paper_budget(llm.context_window, reserved=reserved)
     paper = copy.deepcopy(paper)
     before = estimate_tokens(paper.to_markdown())
     result = FitResult(markdown=paper.to_markdown(), tokens_before=before, tokens_after=before, budget=budget)
@@ -104,22 +117,30 @@ async def fit_paper(
         paper.sections = [s for s in paper.sections if not is_references(s)]
         step(f"dropped the references ({len(references)} section(s))")
 
+    # appendices hold the hyperparameters, tables and prompts of main-text experiments:
+    # condensed first, dropped only when that is not enough
     if size() > budget:
         flags = appendix_flags(paper.sections)
-        dropped = [s.heading for s, flag in zip(paper.sections, flags) if flag]
-        if dropped:
-            paper.sections = [s for s, flag in zip(paper.sections, flags) if not flag]
-            step(f"dropped {len(dropped)} appendix section(s): {_list(dropped)}")
-
-    if size() > budget and paper.captions:
-        count = len(paper.captions)
-        paper.captions = []
-        step(f"dropped {count} figure and table caption(s)")
+        appendix = [i for i, flag in enumerate(flags) if flag]
+        if appendix:
+            condensed = await _condense_sections(paper, llm, budget, progress, only=appendix)
+            if condensed:
+                step(f"condensed {len(condensed)} appendix section(s) with the model: {_list(condensed)}")
+        if size() > budget:
+            dropped = [s.heading for s, flag in zip(paper.sections, flags) if flag]
+            if dropped:
+                paper.sections = [s for s, flag in zip(paper.sections, flags) if not flag]
+                step(f"dropped {len(dropped)} appendix section(s): {_list(dropped)}")
 
     if size() > budget:
         condensed = await _condense_sections(paper, llm, budget, progress)
         if condensed:
             step(f"condensed {len(condensed)} section(s) with the model: {_list(condensed)}")
+
+    if size() > budget and paper.captions:  # captions name what each table and figure shows
+        count = len(paper.captions)
+        paper.captions = []
+        step(f"dropped {count} figure and table caption(s)")
 
     if size() > budget:
         share = _trim_sections(paper, budget)
@@ -141,13 +162,15 @@ async def fit_paper(
 
 
 async def _condense_sections(
-    paper: Paper, llm: LLM, budget: int, progress: Callable[[str, int, int], None]
+    paper: Paper, llm: LLM, budget: int, progress: Callable[[str, int, int], None], only: list[int] | None = None
 ) -> list[str]:
-    """Ask the model to shorten each long section in proportion; returns the headings shortened."""
+    """Ask the model to shorten each long section (of ``only``, if given) in proportion; returns
+    the headings shortened."""
     fixed = estimate_tokens(Paper(title=paper.title, abstract=paper.abstract, captions=paper.captions).to_markdown())
     headings = sum(estimate_tokens(s.heading) + 2 for s in paper.sections)
     sizes = [estimate_tokens(s.text) for s in paper.sections]
-    long_ones = [i for i, n in enumerate(sizes) if n >= MIN_CONDENSE_TOKENS]
+    chosen = set(range(len(sizes)) if only is None else only)
+    long_ones = [i for i, n in enumerate(sizes) if n >= MIN_CONDENSE_TOKENS and i in chosen]
     short_total = sum(n for i, n in enumerate(sizes) if i not in long_ones)
     room = budget - fixed - headings - short_total
     long_total = sum(sizes[i] for i in long_ones)

@@ -17,6 +17,9 @@ from papercoder import __version__
 from papercoder.errors import InputError
 
 STAGES = ("plan", "analyze", "code", "debug")  # in pipeline order
+# A stage that finished: ``done`` with everything asked for, ``degraded`` when a fallback fired,
+# something came out cut, empty or unparsable, or (debug) the code does not pass its smoke run.
+FINISHED = ("done", "degraded")
 
 
 def now() -> str:
@@ -28,7 +31,7 @@ def now() -> str:
 class StageRecord:
     """One stage's entry in the manifest."""
 
-    status: str = "pending"  # pending, running, done, failed, interrupted
+    status: str = "pending"  # pending, running, done, degraded, failed, interrupted
     started: str | None = None
     finished: str | None = None
     seconds: float = 0.0  # wall time of the last attempt
@@ -44,7 +47,7 @@ class Manifest:
     base_url: str | None = None
     title: str = ""
     papercoder_version: str = __version__
-    status: str = "new"  # new, running, done, failed, interrupted
+    status: str = "new"  # new, running, done, degraded, failed, interrupted
     created: str = field(default_factory=now)
     updated: str = field(default_factory=now)
     paper: dict[str, Any] = field(default_factory=dict)  # format, tokens, how it was fitted
@@ -54,7 +57,20 @@ class Manifest:
 
     @property
     def stages_done(self) -> list[str]:
-        return [s for s in STAGES if self.stage(s).status == "done"]
+        return [s for s in STAGES if self.stage(s).status in FINISHED]
+
+    def fallbacks(self) -> list[tuple[str, str]]:
+        """``(stage, message)`` for every fallback recorded by the finished stages."""
+        return [
+            (s, str(message))
+            for s in STAGES
+            if self.stage(s).status == "degraded"
+            for message in (self.stage(s).detail.get("fallbacks") or [])
+        ]
+
+    def outcome(self) -> str:
+        """``degraded`` when any finished stage is, else ``done``."""
+        return "degraded" if any(self.stage(s).status == "degraded" for s in STAGES) else "done"
 
     def stage(self, name: str) -> StageRecord:
         return self.stages.setdefault(name, StageRecord())

@@ -15,6 +15,7 @@ from pathlib import PurePosixPath
 from typing import Generic, TypeVar
 
 from papercoder.pipeline.codeutil import extract_code, fenced_blocks, find_cycles
+from papercoder.pipeline.inventory import Item, uncovered
 from papercoder.pipeline.schemas import Design, FileLogic, LogicDesign, TaskPlan
 from papercoder.repo.paths import UnsafePathError, safe_relpath
 
@@ -39,7 +40,8 @@ class Review(Generic[T]):
 
     value: T
     problems: list[str] = field(default_factory=list)
-    fallbacks: list[str] = field(default_factory=list)
+    fallbacks: list[str] = field(default_factory=list)  # the plan lost or guessed something: degraded
+    fixes: list[str] = field(default_factory=list)  # tidied with nothing lost: a note is enough
 
     def problem_text(self) -> str:
         """The problems as a bulleted list for the model, capped so a nonsense answer stays short."""
@@ -74,7 +76,7 @@ def review_design(design: Design) -> Review[Design]:
             review.problems.append(why)
             review.fallbacks.append(f"dropped {str(name)[:80]!r} from the file list: {why}")
         elif rel.lower() in RESERVED:
-            review.fallbacks.append(f"dropped {rel} from the file list: papercoder writes it itself")
+            review.fixes.append(f"dropped {rel} from the file list: papercoder writes it itself")
         elif rel not in files:
             files.append(rel)
     # a file cannot also be a folder: keep the file, drop what would lie inside it
@@ -123,11 +125,11 @@ def _choose_entry(proposed: str, files: list[str], review: Review[Design]) -> st
     if conventional:
         if proposed.strip() and proposed.strip() != DEFAULT_ENTRY:
             review.problems.append(f"entry_point '{proposed}' is not a Python file of file_list")
-            review.fallbacks.append(f"took {conventional[0]} as the entry point instead of {proposed!r}")
+            review.fixes.append(f"took {conventional[0]} as the entry point instead of {proposed!r}")
         return conventional[0]
     if rel is not None and rel.endswith(".py"):
         review.problems.append(f"entry_point '{rel}' is not in file_list; add it or name a listed file")
-        review.fallbacks.append(f"added the entry point {rel} to the file list")
+        review.fixes.append(f"added the entry point {rel} to the file list")
         return rel
     review.problems.append("there is no entry point: entry_point must name a file of file_list that runs the experiment")
     review.fallbacks.append(f"added the entry point {DEFAULT_ENTRY} to the file list")
@@ -152,7 +154,7 @@ def salvage_design(text: str) -> Design:
     return Design(implementation_approach="", file_list=names, class_diagram="", sequence_diagram="")
 
 
-def review_logic(logic: LogicDesign, design: Design) -> Review[TaskPlan]:
+def review_logic(logic: LogicDesign, design: Design, inventory: list[Item] | None = None) -> Review[TaskPlan]:
     """Check the logic design against the (already reviewed) design; fix what fails.
 
     The task list must name exactly the planned files; every dependency must be a planned file;
@@ -173,7 +175,7 @@ def review_logic(logic: LogicDesign, design: Design) -> Review[TaskPlan]:
     lacking = [f for f in tasks if f not in entries]
     if lacking:
         review.problems.append("logic_analysis has no entry for: " + ", ".join(lacking))
-        review.fallbacks.append("no logic analysis for " + ", ".join(lacking) + " (the analysis stage writes one)")
+        review.fixes.append("no logic analysis for " + ", ".join(lacking) + " (the analysis stage writes one)")
     deps = {f: list(entries[f].depends_on) if f in entries else [] for f in tasks}
     position = {f: i for i, f in enumerate(tasks)}
     for group in find_cycles(tasks, deps):
@@ -185,17 +187,73 @@ def review_logic(logic: LogicDesign, design: Design) -> Review[TaskPlan]:
         members = set(group)
         for f in group:
             deps[f] = [d for d in deps[f] if d not in members or position[d] < position[f]]
+    _review_dependencies(tasks, deps, design.entry_point, review)
     review.value = TaskPlan(
         required_packages=clean_packages(logic.required_packages),
         logic_analysis=[
-            FileLogic(path=f, analysis=entries[f].analysis if f in entries else "", depends_on=deps[f]) for f in tasks
+            FileLogic(
+                path=f,
+                analysis=entries[f].analysis if f in entries else "",
+                depends_on=deps[f],
+                covers=_clean_ids(entries[f].covers) if f in entries else [],
+            )
+            for f in tasks
         ],
         task_list=tasks,
         shared_knowledge=logic.shared_knowledge.strip(),
         unclear_points=[p.strip() for p in logic.unclear_points if p.strip()],
         entry_point=design.entry_point,
     )
+    if inventory:
+        missing_items = uncovered(inventory, review.value, design.unclear_points + review.value.unclear_points)
+        if missing_items:
+            ids = ", ".join(item.id for item in missing_items)
+            review.problems.append(
+                f"no file covers these inventory items, and no unclear point says why: {ids}; add each ID to the "
+                "covers of the file that implements it, or explain in unclear_points why it is left out"
+            )
+            review.fallbacks.append(f"inventory items that no file covers: {ids}")
     return review
+
+
+def _clean_ids(ids: list[str]) -> list[str]:
+    """Inventory IDs as the plan writes them (``e1``, ``[E1]``, ``E-1`` -> ``E1``), each once."""
+    cleaned: list[str] = []
+    for raw in ids:
+        match = re.match(r"^\W*([A-Za-z]{1,2})\W?(\d{1,3})\b", str(raw))
+        ident = f"{match.group(1).upper()}{int(match.group(2))}" if match else str(raw).strip()
+        if ident and ident not in cleaned:
+            cleaned.append(ident)
+    return cleaned
+
+
+def _review_dependencies(tasks: list[str], deps: dict[str, list[str]], entry: str, review: Review[TaskPlan]) -> None:
+    """Every file must see the interfaces it uses, so a plan of several files where nothing
+    depends on anything (every file written blind) or whose entry point uses no other file is
+    sent back; the fallback makes the entry point depend on every other Python file."""
+    python = [f for f in tasks if f.endswith(".py")]
+    if len(python) < 2 or entry not in deps:
+        return
+    others = [f for f in python if f != entry]
+    if not any(deps.values()):
+        review.problems.append(
+            "no file lists any depends_on, so every file would be written without the interfaces of the files it "
+            "uses; list in depends_on every planned file that each file imports or calls"
+        )
+    elif not deps[entry]:
+        review.problems.append(
+            f"the entry point {entry} depends on no file; list in its depends_on every planned file it imports or runs"
+        )
+    else:
+        return
+    deps[entry] = [f for f in others if f not in deps[entry]] + deps[entry]
+    for f in others:  # nothing may depend on the entry point now, or it would be a cycle
+        deps[f] = [d for d in deps[f] if d != entry]
+    # the entry point now comes after everything it depends on
+    if entry in tasks and tasks.index(entry) != len(tasks) - 1:
+        tasks.remove(entry)
+        tasks.append(entry)
+    review.fallbacks.append(f"the plan gave {entry} no dependencies; made it depend on every other Python file")
 
 
 def _review_task_list(names: list[str], known: set[str], review: Review[TaskPlan]) -> list[str]:
@@ -232,7 +290,7 @@ def _review_entries(items: list[FileLogic], known: set[str], review: Review[Task
                 review.fallbacks.append(f"dropped the dependency of {rel} on {str(dep)[:80]!r}: not a planned file")
             elif dep_rel != rel and dep_rel not in deps:
                 deps.append(dep_rel)
-        entries[rel] = FileLogic(path=rel, analysis=item.analysis.strip(), depends_on=deps)
+        entries[rel] = FileLogic(path=rel, analysis=item.analysis.strip(), depends_on=deps, covers=list(item.covers))
     return entries
 
 

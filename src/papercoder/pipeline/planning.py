@@ -20,7 +20,8 @@ from pydantic import BaseModel
 from papercoder.errors import InputError
 from papercoder.llm import Completion, Message, StructuredOutputError
 from papercoder.pipeline.codeutil import extract_code, fenced_blocks
-from papercoder.pipeline.context import StageContext
+from papercoder.pipeline.context import RunPaths, StageContext
+from papercoder.pipeline.inventory import parse_inventory, save_inventory
 from papercoder.pipeline.plancheck import Review, review_design, review_logic, salvage_design
 from papercoder.pipeline.schemas import Design, LogicDesign, TaskPlan, dump_model
 from papercoder.pipeline.turns import (
@@ -34,12 +35,13 @@ from papercoder.pipeline.turns import (
 )
 from papercoder.prompts import render
 from papercoder.repo.paths import write_inside
+from papercoder.repo.yamlread import load_yaml
 
 STAGE = "planning"
-PLAN_TOKENS = 4096
-DESIGN_TOKENS = 4096
-LOGIC_TOKENS = 6144
-CONFIG_TOKENS = 2048
+PLAN_TOKENS = 12288  # answer limits are safety bounds sized for a capable model on a long paper
+DESIGN_TOKENS = 12288
+LOGIC_TOKENS = 16384
+CONFIG_TOKENS = 4096
 TURNS = 4
 REPAIR_QUOTE = 6000  # characters of a wrong answer quoted back in its repair turn
 EMPTY_CONFIG = "# papercoder: the model gave no usable config.yaml; the code uses its own documented defaults\n{}\n"
@@ -54,11 +56,18 @@ async def run_planning(ctx: StageContext) -> None:
     paper = ctx.paths.paper.read_text(encoding="utf-8")
     if not paper.strip():
         raise InputError(f"{ctx.paths.paper} is empty; ingest the paper again")
+    addendum = read_addendum(ctx.paths)
     talk = _Conversation(ctx, paper)
     ctx.progress(STAGE, 0, TURNS)
 
-    plan = await talk.text_turn(render("planning/overall_plan", paper=paper), PLAN_TOKENS, "overall plan")
+    plan = await talk.text_turn(
+        render("planning/overall_plan", paper=paper, addendum=addendum), PLAN_TOKENS, "overall plan"
+    )
     write_inside(ctx.paths.planning, "plan.md", plan.strip() + "\n")
+    inventory = parse_inventory(plan)
+    save_inventory(ctx.paths.inventory, inventory)
+    if not inventory:
+        ctx.degrade("planning: the overall plan has no inventory of experiments, baselines and datasets to cover")
     ctx.progress(STAGE, 1, TURNS)
 
     design = await talk.json_turn(
@@ -71,9 +80,9 @@ async def run_planning(ctx: StageContext) -> None:
     ctx.progress(STAGE, 2, TURNS)
 
     tasks: TaskPlan = await talk.json_turn(
-        render("planning/logic_design", files=design.file_list, entry_point=design.entry_point),
+        render("planning/logic_design", files=design.file_list, entry_point=design.entry_point, inventory=inventory),
         LogicDesign,
-        lambda logic: review_logic(logic, design),
+        lambda logic: review_logic(logic, design, inventory),
         lambda text: LogicDesign(required_packages=[], logic_analysis=[], task_list=[]),
         "logic design",
         LOGIC_TOKENS,
@@ -136,9 +145,9 @@ class _Conversation:
         text, _, finish = await self._ask(self.messages, default, prose=True)
         self.answers.append({"turn": what, "text": text})
         if finish == "length":
-            self.ctx.note(f"planning: the {what} was cut at the output limit; kept as it is")
+            self.ctx.degrade(f"planning: the {what} was cut at the output limit even with more room; kept as it is")
         if not text.strip():
-            self.ctx.note(f"planning: the model wrote an empty {what}")
+            self.ctx.degrade(f"planning: the model wrote an empty {what}")
             text = f"(the model wrote no {what})"
         self.messages.append({"role": "assistant", "content": text})
         return text
@@ -167,8 +176,10 @@ class _Conversation:
                 second = review(parsed2)
                 if len(second.problems) <= len(result.problems):
                     result = second
+        for fix in result.fixes:
+            self.ctx.note(f"planning ({what}): {fix}")
         for fallback in result.fallbacks:
-            self.ctx.note(f"planning ({what}): {fallback}")
+            self.ctx.degrade(f"planning ({what}): {fallback}")
         # later turns see the checked answer, not the raw one
         self.messages.append({"role": "assistant", "content": dump_model(result.value)})
         return result.value
@@ -188,7 +199,7 @@ class _Conversation:
             text, parsed, _ = await self._ask(messages, default, schema=schema)
         except StructuredOutputError as exc:
             self.answers.append({"turn": what, "text": exc.text})
-            self.ctx.note(f"planning: the {what} was not valid JSON even after a repair turn; using what could be salvaged")
+            self.ctx.degrade(f"planning: the {what} was not valid JSON even after a repair turn; using what could be salvaged")
             return exc.text, None
         self.answers.append({"turn": what, "text": text})
         return text, parsed
@@ -208,16 +219,24 @@ class _Conversation:
             except ContextBudgetError:
                 self.ctx.note("planning: no room in the context window for a repair turn of config.yaml")
         if error:
-            self.ctx.note(f"planning: config.yaml was still invalid after a repair turn ({error}); wrote an empty config")
+            self.ctx.degrade(f"planning: config.yaml was still invalid after a repair turn ({error}); wrote an empty config")
             config = EMPTY_CONFIG
-        elif not yaml.safe_load(config):
-            self.ctx.note("planning: config.yaml holds no settings; the code uses its own documented defaults")
+        elif not load_yaml(config):
+            self.ctx.degrade("planning: config.yaml holds no settings; the code uses its own documented defaults")
         self.messages.append({"role": "assistant", "content": "```yaml\n" + config.strip() + "\n```"})
         return config
 
     def save(self, path: Path) -> None:
         data = {"messages": self.messages, "answers": self.answers}
         write_inside(path.parent, path.name, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def read_addendum(paths: RunPaths) -> str:
+    """The run's addendum (clarifications given with ``--addendum``), or ``""``."""
+    try:
+        return paths.addendum.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return ""
 
 
 def parse_config(text: str) -> tuple[str, str]:
@@ -228,7 +247,7 @@ def parse_config(text: str) -> tuple[str, str]:
     """
     body = extract_code(text, "config.yaml") if fenced_blocks(text) else text.strip() + "\n"
     try:
-        data = yaml.safe_load(body)
+        data = load_yaml(body)
     except yaml.YAMLError as exc:
         return "", "it is not valid YAML: " + " ".join(str(exc).split())[:300]
     if data is None:

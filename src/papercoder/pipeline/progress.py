@@ -130,6 +130,19 @@ def print_summary(stages: dict[str, StageStats], repo: Path, *, console: Console
     console.print(f"repository: {repo}{suffix}", highlight=False, soft_wrap=True)
 
 
+def print_fallbacks(status: str, fallbacks: list[tuple[str, str]], *, console: Console | None = None) -> None:
+    """``status: done``, or the status and every fallback that made the run less than asked for."""
+    console = console or Console(width=120, soft_wrap=True)
+    if status == "done":
+        console.print("status: done", highlight=False)
+        return
+    what = {"degraded": "the run finished, but not everything came out as asked",
+            "partial": "some stages have not run yet"}.get(status, "")
+    console.print(f"status: {status}" + (f" ({what})" if what else ""), highlight=False)
+    for stage, message in fallbacks:
+        console.print(f"  - {stage}: {message}", highlight=False, markup=False)
+
+
 def _cells(stats: StageStats) -> list[str]:
     return [
         f"{stats.calls:,}",

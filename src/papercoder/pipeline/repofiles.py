@@ -6,11 +6,13 @@ writes the same bytes.
 
 from __future__ import annotations
 
+import ast
 import re
 import sys
 from pathlib import PurePosixPath
 
 from papercoder.pipeline.codeutil import imported_top_level
+from papercoder.pipeline.inventory import Item, files_covering
 from papercoder.pipeline.plancheck import clean_packages
 from papercoder.pipeline.schemas import Design, TaskPlan
 from papercoder.prompts import render
@@ -82,10 +84,27 @@ def local_modules(paths: list[str]) -> set[str]:
     return names
 
 
-def readme_text(title: str, design: Design, tasks: TaskPlan, model: str = "") -> str:
-    """The README of the generated repository: what it is, its files, how to run it."""
+def readme_text(
+    title: str,
+    design: Design,
+    tasks: TaskPlan,
+    model: str = "",
+    inventory: list[Item] | tuple[Item, ...] = (),
+    sources: dict[str, str] | None = None,
+) -> str:
+    """The README of the generated repository: what it is, where each item of the paper is
+    implemented (file and functions), what is not implemented and why, its files, how to run it."""
     files = [{"path": item.path, "summary": _first_sentence(item.analysis)} for item in tasks.logic_analysis]
     unclear = list(dict.fromkeys(design.unclear_points + tasks.unclear_points))
+    mapped, missing = [], []
+    for item in inventory:
+        where = files_covering(item, tasks)
+        if where:
+            names = [name for path in where for name in _matching_names(item.text, (sources or {}).get(path, ""))]
+            mapped.append({"id": item.id, "text": item.text, "files": where, "names": names[:6]})
+        else:
+            reason = next((p for p in unclear if re.search(rf"\b{item.id}\b", p)), "no file of the plan covers it")
+            missing.append({"id": item.id, "text": item.text, "reason": reason})
     return render(
         "coding/repo_readme",
         title=title,
@@ -94,7 +113,30 @@ def readme_text(title: str, design: Design, tasks: TaskPlan, model: str = "") ->
         files=files,
         entry_point=tasks.entry_point,
         unclear=unclear,
+        mapped=mapped,
+        missing=missing,
     )
+
+
+def _matching_names(text: str, source: str) -> list[str]:
+    """Top-level functions and classes (and methods) of ``source`` whose name shares a word with ``text``."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError):
+        return []
+    words = {w for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) > 2}
+    found: list[str] = []
+    for node in tree.body:
+        candidates = [node] + (list(node.body) if isinstance(node, ast.ClassDef) else [])
+        for item in candidates:
+            if not isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) or item.name.startswith("_"):
+                continue
+            parts = {p for p in re.split(r"_|(?<=[a-z0-9])(?=[A-Z])", item.name) if p}
+            if words & {p.lower() for p in parts}:
+                name = f"{node.name}.{item.name}" if item is not node else item.name
+                if name not in found:
+                    found.append(name)
+    return found
 
 
 def _first_sentence(text: str, limit: int = 160) -> str:

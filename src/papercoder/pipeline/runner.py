@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from papercoder.errors import InputError
 from papercoder.llm import LLM
 from papercoder.pipeline.context import RunPaths, StageContext
-from papercoder.pipeline.manifest import STAGES, Manifest, now
+from papercoder.pipeline.manifest import FINISHED, STAGES, Manifest, now
 from papercoder.pipeline.progress import RunDisplay
 from papercoder.pipeline.stats import StageStats, snapshot
 
@@ -70,7 +70,7 @@ def stages_to_run(requested: list[str], manifest: Manifest, *, force: bool = Fal
     """
     todo: list[str] = []
     for stage in requested:
-        if todo or force or manifest.stage(stage).status != "done":
+        if todo or force or manifest.stage(stage).status not in FINISHED:
             todo.append(stage)
     if todo and todo[0] == "debug" and manifest.stage("debug").status in ("running", "failed", "interrupted"):
         todo.insert(0, "code")
@@ -230,6 +230,8 @@ class StageRunner:
                 status = getattr(result, "status", None)
                 if status is not None:
                     record.detail["status"] = str(status)
+                    if str(status) != "passed":
+                        ctx.degrade(f"debug: the repository does not pass its smoke run ({status})")
             else:
                 result = await self.measure(stage, function(ctx))
         except (KeyboardInterrupt, asyncio.CancelledError):
@@ -238,7 +240,9 @@ class StageRunner:
         except BaseException as exc:
             self._end(stage, "failed", f"{type(exc).__name__}: {exc}")
             raise
-        self._end(stage, "done")
+        if ctx.fallbacks:
+            record.detail["fallbacks"] = list(ctx.fallbacks)
+        self._end(stage, "degraded" if ctx.fallbacks else "done")
         return result
 
     def _end(self, stage: str, status: str, error: str | None = None) -> None:

@@ -68,6 +68,9 @@ class FileLogic(BaseModel):
     depends_on: list[str] = Field(
         default_factory=list, description="Files of the file list whose code this file imports or calls."
     )
+    covers: list[str] = Field(
+        default_factory=list, description="The IDs of the plan's inventory items this file implements, e.g. 'E1', 'B2'."
+    )
 
     _coerce_path = field_validator("path", mode="before")(lambda value: _name(value))
 
@@ -82,6 +85,7 @@ class FileLogic(BaseModel):
         return data
     _coerce_analysis = field_validator("analysis", mode="before")(lambda value: _text(value))
     _coerce_depends = field_validator("depends_on", mode="before")(lambda value: _names(value))
+    _coerce_covers = field_validator("covers", mode="before")(lambda value: _text_list(value, split=","))
 
 
 class LogicDesign(BaseModel):
