@@ -447,7 +447,13 @@ class _RunLog:
         self.path = path
 
     def write(self, message: str) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as handle:
-            handle.write(f"{now()} {message}\n")
+        from papercoder.llm.redact import redact
+        from papercoder.llm.types import clean_text
+
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as handle:
+                handle.write(f"{now()} {redact(clean_text(message))}\n")
+        except OSError:
+            pass  # the run log is a convenience: a full disk must not hide the run's real outcome
 

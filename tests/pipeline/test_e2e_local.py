@@ -62,7 +62,10 @@ def test_a_real_run_with_the_embedded_model_finishes(tmp_path):
 
     run = tmp_path / "run"
     manifest = json.loads((run / "manifest.json").read_text())
-    assert result.status == "done" and manifest["stages_done"] == ["plan", "analyze", "code", "debug"]
+    # the tiny model's output is poor, so the run is usually degraded; it must say why
+    assert result.status in ("done", "degraded") and manifest["status"] == result.status
+    assert (result.status == "degraded") == bool(result.fallbacks)
+    assert manifest["stages_done"] == ["plan", "analyze", "code", "debug"]
     assert manifest["model"] == "local:smollm2"
     assert (run / "planning" / "tasks.json").is_file() and (run / "planning" / "config.yaml").is_file()
     tasks = json.loads((run / "planning" / "tasks.json").read_text())["task_list"]

@@ -88,12 +88,22 @@ def test_api_keys_never_reach_the_code(tmp_path, monkeypatch):
 def test_writes_outside_the_copy_are_blocked(tmp_path):
     if not isolation().landlock_abi:
         pytest.skip("Landlock is unavailable here: writes outside the copy cannot be blocked")
-    target = tmp_path / "outside.txt"
+    # a folder the run can see (not under a hidden temp folder): Landlock refuses the write
+    target = Path(__file__).resolve().parent / f".escape-target-{os.getpid()}.txt"
     code = f"open({str(target)!r}, 'w').write('escaped')\n"
     repo = repo_with(tmp_path, "escape.py", code)
+    try:
+        result = run_sandboxed(repo, ["python", "escape.py"], limits=FAST)
+        assert not result.ok and "PermissionError" in result.stderr
+        assert not target.exists()
+    finally:
+        target.unlink(missing_ok=True)
+    # the host's temp folder: hidden behind a private one where the machine allows, else refused
+    hidden = tmp_path / "outside.txt"
+    (tmp_path / "second").mkdir()
+    repo = repo_with(tmp_path / "second", "escape.py", f"open({str(hidden)!r}, 'w').write('escaped')\n")
     result = run_sandboxed(repo, ["python", "escape.py"], limits=FAST)
-    assert not result.ok and "PermissionError" in result.stderr
-    assert not target.exists()
+    assert not result.ok and not hidden.exists()
 
 
 def test_no_network(tmp_path):

@@ -20,8 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from papercoder.errors import PapercoderError
 from papercoder.llm.accounting import StageTotals, sum_totals
-from papercoder.llm.types import Usage
+from papercoder.llm.redact import redact
+from papercoder.llm.types import Usage, clean_text
 
 BUSY_TIMEOUT_SECONDS = 60.0
 
@@ -29,7 +31,7 @@ BUSY_TIMEOUT_SECONDS = 60.0
 def request_hash(payload: dict[str, Any]) -> str:
     """A stable hash of a request payload (model, messages, parameters, options)."""
     canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @dataclass
@@ -87,20 +89,34 @@ _COLUMNS = (
 )
 
 
+class CallLogError(PapercoderError):
+    """The call log cannot be opened or written (damaged file, full disk): one line, no traceback."""
+
+
 class CallLog:
     """The SQLite call log of one run. Thread-safe; several processes may share the file."""
 
     def __init__(self, path: Path | str):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(
-            str(self.path), timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
-        )
-        self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.execute("PRAGMA synchronous = NORMAL")
-        self._migrate()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self.path.exists() and not self.path.is_file():
+                raise sqlite3.DatabaseError("it is not a file")
+            self._db = sqlite3.connect(
+                str(self.path), timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
+            )
+            self._db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._migrate()
+        except sqlite3.Error as exc:
+            raise CallLogError(
+                f"{self.path} cannot be used as a call log ({exc}); if it is damaged, move it away and run again "
+                "(the answers it held will be asked again)"
+            ) from None
+        except OSError as exc:
+            raise CallLogError(f"cannot create the call log {self.path}: {exc.strerror or exc}") from None
 
     # -- schema ---------------------------------------------------------------------------
 
@@ -151,8 +167,8 @@ class CallLog:
             request_hash,
             stage,
             model,
-            json.dumps(request, ensure_ascii=False),
-            text,
+            redact(clean_text(json.dumps(request, ensure_ascii=False))),
+            redact(clean_text(text)) if text is not None else None,
             finish_reason,
             usage.input_tokens,
             usage.cached_input_tokens,
@@ -160,16 +176,22 @@ class CallLog:
             usage.reasoning_tokens,
             cost,
             latency,
-            error,
+            redact(clean_text(error)) if error else error,
             int(cached),
         )
         with self._lock:
-            cursor = self._db.execute(
-                "INSERT INTO calls (created, request_hash, stage, model, request, response, finish_reason, "
-                "input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, cost, latency, error, cached) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                row,
-            )
+            try:
+                cursor = self._db.execute(
+                    "INSERT INTO calls (created, request_hash, stage, model, request, response, finish_reason, "
+                    "input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, cost, latency, error, cached) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    row,
+                )
+            except sqlite3.Error as exc:
+                raise CallLogError(
+                    f"cannot write to the call log {self.path} ({exc}); free some disk space, then continue the run "
+                    "with --resume"
+                ) from None
             return int(cursor.lastrowid)
 
     def lookup(self, request_hash: str) -> CallRecord | None:

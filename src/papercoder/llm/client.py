@@ -21,6 +21,8 @@ from papercoder.llm.accounting import Price, Pricer, StageTotals, estimate_token
 from papercoder.llm.calllog import CallLog, request_hash
 from papercoder.llm.errors import BudgetExceededError, LLMError, StructuredOutputError, TruncatedError
 from papercoder.llm.provider import Provider
+from papercoder.llm.redact import redact
+from papercoder.llm.types import clean_text
 from papercoder.llm.reasoning import DEFAULT_RESERVE, REGROWTHS, is_reasoning_model, known_output_limit, strip_reasoning
 from papercoder.llm.retry import RetriesExhausted, RetryPolicy, call_with_retries
 from papercoder.llm.structured import extract_json, json_candidates
@@ -222,6 +224,9 @@ class LLM:
         return asyncio.run(once())
 
     async def _call(self, request: Request, stage: str) -> Completion:
+        request = dataclasses.replace(
+            request, messages=[{**m, "content": redact(clean_text(m.get("content", "")))} for m in request.messages]
+        )
         payload = self._payload(request)
         key = request_hash(payload)
         if self.log is not None:
@@ -305,6 +310,7 @@ class LLM:
         )
 
     def _answered(self, raw: RawResponse, key: str, payload: dict[str, Any], stage: str, latency: float) -> Completion:
+        raw = dataclasses.replace(raw, usage=raw.usage.sane(), text=clean_text(raw.text or ""))
         cost = self.pricer.cost(raw.usage)
         if cost is not None:
             self._spent += cost
@@ -315,6 +321,13 @@ class LLM:
                 finish_reason=raw.finish_reason, usage=raw.usage, cost=cost, latency=latency,
             )
         self._count(stage, usage=raw.usage, cost=cost, seconds=latency, cached=False, error=False)
+        if self.max_cost is not None and self._spent > self.max_cost:
+            # the server billed more than the call was allowed (more output than max_tokens): the
+            # answer is kept in the call log, and nothing more is spent
+            raise BudgetExceededError(
+                f"the run has spent ${self._spent:.4f}, past its budget of ${self.max_cost:.2f}: the last call "
+                f"(stage {stage or '?'}) cost more than it was allowed, its answer is kept; raise the budget to go on"
+            )
         return Completion(
             text=self._visible(raw.text, raw.usage), usage=raw.usage, finish_reason=raw.finish_reason, cost=cost, latency=latency,
             model=raw.model or self.model, call_id=call_id,

@@ -17,6 +17,18 @@ class Usage:
     output_tokens: int = 0
     reasoning_tokens: int = 0
 
+    def sane(self) -> "Usage":
+        """Counts as whole non-negative numbers: a server may report strings, floats, negatives or null."""
+
+        def count(value: object) -> int:
+            try:
+                number = int(float(value))  # type: ignore[arg-type]
+            except (TypeError, ValueError, OverflowError):
+                return 0
+            return max(0, number)
+
+        return Usage(*(count(v) for v in (self.input_tokens, self.cached_input_tokens, self.output_tokens, self.reasoning_tokens)))
+
     def __add__(self, other: "Usage") -> "Usage":
         return Usage(
             self.input_tokens + other.input_tokens,
@@ -63,3 +75,18 @@ class Completion:
     cached: bool = False  # served from the call log without a model call
     call_id: int | None = None  # row id in the call log, when there is one
     regrown: bool = False  # asked again with more room after the first answer was cut
+
+
+def clean_text(text: str) -> str:
+    """``text`` as valid UTF-8: lone surrogates (from a model, or bytes decoded leniently) become U+FFFD.
+
+    SQLite, JSON files and HTTP bodies all need encodable text; one stray ``\\ud800`` must not
+    lose an answer that was paid for.
+    """
+    if not isinstance(text, str):
+        return text
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")

@@ -57,11 +57,17 @@ class Isolation:
     landlock_abi: int = 0
     process_limit: str = "none"  # "cgroup", "rlimit" or "none"
     cgroup_root: Path | None = None
+    mounts: bool = False  # own /proc, private /tmp, /dev/shm and /run, read-only /proc/sys and /sys
 
     def warnings(self) -> list[str]:
         notes = []
         if not self.network:
             notes.append("no network isolation here (unshare -n failed): the code can reach the network")
+        if not self.mounts:
+            notes.append(
+                "no mount namespace here: the code sees the host's /proc (other processes' environments), "
+                "its /tmp, /dev/shm and their unix sockets"
+            )
         if not self.landlock_abi:
             notes.append("Landlock is unavailable here: the code can write outside its copy wherever this user can")
         if self.process_limit == "none":
@@ -107,15 +113,23 @@ def isolation() -> Isolation:
     found = Isolation(landlock_abi=landlock.abi_version())
     unshare = shutil.which("unshare")
     if unshare:
-        user = [] if os.geteuid() == 0 else ["--map-current-user"]
-        for extra, pid in ((["--pid", "--fork", "--kill-child"], True), ([], False)):
-            args = [unshare, *user, "--net", *extra, "--"]
+        root = os.geteuid() == 0
+        pid_ns = ["--pid", "--fork", "--kill-child"]
+        candidates = [
+            # mounting needs root in the namespace: a user namespace mapping us to root when we are not
+            ([*([] if root else ["--map-root-user"]), "--net", *pid_ns, "--mount", "--mount-proc"], True, True),
+            ([*([] if root else ["--map-current-user"]), "--net", *pid_ns], True, False),
+            ([*([] if root else ["--map-current-user"]), "--net"], False, False),
+        ]
+        for extra, pid, mounts in candidates:
+            args = [unshare, *extra, "--"]
+            probe_argv = [*args, *_jail_argv({"mounts": mounts, **_mount_spec(Path(tempfile.gettempdir()))}, ["true"])]
             try:
-                probe = subprocess.run([*args, "true"], capture_output=True, timeout=10, stdin=subprocess.DEVNULL)
+                probe = subprocess.run(probe_argv, capture_output=True, timeout=20, stdin=subprocess.DEVNULL)
             except (OSError, subprocess.TimeoutExpired):
                 continue
             if probe.returncode == 0:
-                found.unshare_args, found.network, found.pid_namespace = args, True, pid
+                found.unshare_args, found.network, found.pid_namespace, found.mounts = args, True, pid, mounts
                 break
     if os.geteuid() != 0:
         found.process_limit = "rlimit"
@@ -123,6 +137,52 @@ def isolation() -> Isolation:
         found.cgroup_root = _pids_cgroup_root()
         found.process_limit = "cgroup" if found.cgroup_root else "none"
     return found
+
+
+HIDDEN = ("/dev/shm", "/tmp", "/var/tmp", "/run")  # given private, empty tmpfs in the run's mount namespace
+READ_ONLY = ("/proc/sys", "/sys")
+SCRATCH_PREFIX = "papercoder-sandbox-"
+
+
+def _mount_spec(scratch: Path, venv: Path | None = None) -> dict:
+    """What the jail hides, keeps visible and makes read-only (see :mod:`papercoder.repo.jail`)."""
+    hide = list(dict.fromkeys([*HIDDEN, os.path.realpath(tempfile.gettempdir())]))
+    keep = [str(scratch), sys.prefix, sys.base_prefix, sys.exec_prefix]
+    if venv is not None:
+        keep.append(str(Path(venv).resolve()))
+    return {"hide": hide, "keep": list(dict.fromkeys(os.path.realpath(k) for k in keep)), "readonly": list(READ_ONLY)}
+
+
+def _jail_argv(spec: dict, argv: list[str]) -> list[str]:
+    """The command that sets up the sandbox from inside its namespaces, then execs ``argv``."""
+    import json
+
+    return [sys.executable, "-I", "-m", "papercoder.repo.jail", json.dumps(spec), "--", *argv]
+
+
+def remove_stale_scratch() -> list[str]:
+    """Delete sandbox copies left by papercoder processes that no longer run (killed mid-run)."""
+    removed = []
+    base = Path(tempfile.gettempdir())
+    for entry in base.glob(SCRATCH_PREFIX + "*"):
+        parts = entry.name[len(SCRATCH_PREFIX) :].split("-")
+        if not parts or not parts[0].isdigit() or not entry.is_dir():
+            continue
+        if _alive(int(parts[0])):
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(str(entry))
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _pids_cgroup_root() -> Path | None:
@@ -208,7 +268,8 @@ def run_sandboxed(
     limits = limits or Limits()
     found = isolation()
     argv = ["bash", "-c", command] if isinstance(command, str) else list(command)
-    scratch = Path(tempfile.mkdtemp(prefix="papercoder-sandbox-"))
+    remove_stale_scratch()
+    scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-")).resolve()
     work, home, tmp = scratch / "repo", scratch / "home", scratch / "tmp"
     try:
         shutil.copytree(repo, work, symlinks=True, ignore=shutil.ignore_patterns(*COPY_IGNORE))
@@ -218,7 +279,7 @@ def run_sandboxed(
         env = scrubbed_env(home, tmp, path_dirs=path_dirs, extra=extra_env)
         cgroup = _make_cgroup(found, limits.max_processes)
         try:
-            result = _run(argv, work, env, limits, found, cgroup, writable=[str(scratch)])
+            result = _run(argv, work, env, limits, found, cgroup, scratch=scratch, venv=venv)
         finally:
             if cgroup is not None:
                 _remove_cgroup(cgroup)
@@ -278,17 +339,30 @@ def _count_processes(uid: int) -> int:
     return count
 
 
-def _child_setup(rlimits: list[tuple[int, int]], cgroup_procs: str | None, plan: landlock.Plan | None):
-    """Runs in the child between fork and exec: only system calls, no imports."""
+_PR_SET_PDEATHSIG = 1
+_libc = None
+
+
+def _child_setup(rlimits: list[tuple[int, int]], cgroup_procs: str | None):
+    """Runs in the child between fork and exec: only system calls, no imports.
+
+    The child is killed when papercoder dies (even by SIGKILL), and with it, through
+    ``unshare --kill-child``, every process of the run's PID namespace.
+    """
+    global _libc
+    if _libc is None:
+        import ctypes
+
+        _libc = ctypes.CDLL(None, use_errno=True)
+    libc = _libc
 
     def setup() -> None:
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if cgroup_procs is not None:
             with open(cgroup_procs, "w") as handle:
                 handle.write(str(os.getpid()))
         for which, value in rlimits:
             resource.setrlimit(which, (value, value))
-        if plan is not None:
-            landlock.restrict(plan)
 
     return setup
 
@@ -300,7 +374,9 @@ def _run(
     limits: Limits,
     found: Isolation,
     cgroup: Path | None,
-    writable: list[str],
+    *,
+    scratch: Path,
+    venv: Path | None,
 ) -> RunResult:
     cpu = limits.cpu_seconds or max(1, int(limits.timeout * 2))
     rlimits = [
@@ -312,13 +388,13 @@ def _run(
     if found.process_limit == "rlimit":
         # RLIMIT_NPROC counts every process of this user, so leave room for the ones running now
         rlimits.append((resource.RLIMIT_NPROC, _count_processes(os.getuid()) + limits.max_processes))
-    plan = None
-    if found.landlock_abi:
-        plan = landlock.prepare([*writable, "/dev/shm", "/proc"], ["/dev/null"], found.landlock_abi)
+    spec = {"mounts": found.mounts, "landlock": found.landlock_abi, **_mount_spec(scratch, venv)}
+    # writes: the run's folder, and /dev/shm and the temp folders only where they are private
+    spec["writable"] = [str(scratch), *(["/dev/shm", "/tmp", "/var/tmp"] if found.mounts else ["/dev/shm"])]
     warnings = found.warnings()
     if cgroup is None and found.process_limit == "cgroup":
         warnings.append("could not make a pids cgroup for this run: no process-count limit")
-    full = [*found.unshare_args, *argv]
+    full = [*found.unshare_args, *_jail_argv(spec, argv)]
     start = time.monotonic()
     try:
         proc = subprocess.Popen(
@@ -330,7 +406,7 @@ def _run(
             stderr=subprocess.PIPE,
             start_new_session=True,
             close_fds=True,
-            preexec_fn=_child_setup(rlimits, str(cgroup / "cgroup.procs") if cgroup else None, plan),
+            preexec_fn=_child_setup(rlimits, str(cgroup / "cgroup.procs") if cgroup else None),
         )
     except (OSError, subprocess.SubprocessError) as exc:
         raise SandboxError(f"could not start {argv[0]!r} in the sandbox: {exc}") from exc
@@ -342,7 +418,10 @@ def _run(
     returncode = proc.returncode = os.waitstatus_to_exitcode(status)
     duration = time.monotonic() - start
     cpu_used = usage.ru_utime + usage.ru_stime  # sampled at clock ticks: it reads low under load
-    stdout, stderr = out.text(), _without_unshare_noise(err.text())
+    from papercoder.llm.redact import redact
+
+    # the second wall: a secret that got through anyway never reaches a report or a model
+    stdout, stderr = redact(out.text()), redact(_without_unshare_noise(err.text()))
     return RunResult(
         command=argv,
         returncode=returncode,
