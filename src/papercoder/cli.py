@@ -56,6 +56,10 @@ def main(argv: list[str] | None = None) -> None:
     except PapercoderError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
+    except OSError as exc:  # a path that is a file, a full disk, no permission: say which, not where in the code
+        where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+        print(f"error: cannot use{where}: {exc.strerror or exc}; check the path and the free space", file=sys.stderr)
+        sys.exit(2)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)

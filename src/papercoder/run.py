@@ -19,7 +19,8 @@ from typing import Any
 from papercoder.errors import InputError, PapercoderError
 from papercoder.llm import LLM
 from papercoder.pipeline.context import RunPaths
-from papercoder.pipeline.manifest import FINISHED, STAGES, Manifest, now
+from papercoder.pipeline.lock import LOCK_NAME, RunLock, remove_leftovers
+from papercoder.pipeline.manifest import FINISHED, STAGES, Manifest, RunDirectoryError, now
 from papercoder.pipeline.progress import RunDisplay
 from papercoder.pipeline.runner import DEBUG_ITERATIONS, StageRunner, parse_stages, run_async, stages_to_run
 from papercoder.pipeline.stats import StageStats
@@ -103,19 +104,64 @@ def run_paper(
     provider: Any = None,
     debug_iterations: int = DEBUG_ITERATIONS,
     addendum: Path | str | None = None,
+    wait: bool = False,
 ) -> RunResult:
     """Turn the paper at ``source`` into a repository in ``out_dir`` (default ``runs/<slug>``).
 
     ``provider`` replaces the model named by ``model`` (tests pass a scripted one); the call
-    log is attached either way. Raises :class:`RunInterrupted` on Ctrl-C and a
+    log is attached either way. One process at a time works on a run directory: another one
+    is refused with a clear error, or waited for with ``wait``. Raises :class:`RunInterrupted` on Ctrl-C and a
     :class:`~papercoder.errors.PapercoderError` for problems the user can fix; in both cases
     the run directory keeps all work done and ``manifest.json`` says where it stopped.
     """
     requested = parse_stages(stages)
     run_dir = Path(out_dir) if out_dir is not None else default_run_dir(source)
     paths = RunPaths(run_dir)
-    existing = _existing_manifest(paths, resume)
+    _existing_manifest(paths, resume)  # refuse at once, before anything is made
     addendum_text = read_addendum_file(addendum) if addendum is not None else None
+    created = not run_dir.exists()
+    _make_run_dir(run_dir)
+    try:
+        lock = RunLock(run_dir, wait=wait).acquire()
+    except BaseException:
+        if created:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    try:
+        remove_leftovers(run_dir)
+        return _run_paper_locked(
+            source, paths, requested, created=created, model=model, base_url=base_url, resume=resume,
+            max_cost=max_cost, concurrency=concurrency, show_progress=show_progress, provider=provider,
+            debug_iterations=debug_iterations, addendum_text=addendum_text,
+        )
+    finally:
+        lock.release()
+
+
+def _run_paper_locked(
+    source: str,
+    paths: RunPaths,
+    requested: list[str],
+    *,
+    created: bool,
+    model: str | None,
+    base_url: str | None,
+    resume: bool,
+    max_cost: float | None,
+    concurrency: int | None,
+    show_progress: bool,
+    provider: Any,
+    debug_iterations: int,
+    addendum_text: str | None,
+) -> RunResult:
+    """:func:`run_paper` once the run directory exists and this process holds its lock."""
+    run_dir = paths.root
+    try:
+        existing = _existing_manifest(paths, resume)  # again: another process may have just finished
+    except BaseException:
+        if created:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     if addendum_text is not None and existing is not None and paths.addendum.is_file():
         if paths.addendum.read_text(encoding="utf-8") != addendum_text:
             raise InputError(
@@ -132,10 +178,14 @@ def run_paper(
             )
         from papercoder.paper import read_paper
 
-        paper = read_paper(source)  # before creating anything: a bad input leaves no directory behind
+        try:
+            paper = read_paper(source)
+        except BaseException:
+            if created:  # a bad input leaves no directory behind
+                shutil.rmtree(run_dir, ignore_errors=True)
+            raise
 
-    fresh = existing is None and not run_dir.exists()
-    run_dir.mkdir(parents=True, exist_ok=True)
+    fresh = existing is None and created
     manifest = existing or Manifest()
     manifest.source = _absolute_source(source)
     manifest.model = model or manifest.model
@@ -177,6 +227,7 @@ def run_stage(
     concurrency: int | None = None,
     show_progress: bool = True,
     provider: Any = None,
+    wait: bool = False,
 ) -> RunResult:
     """Run one stage on an existing run directory (``papercoder plan|analyze|code RUN_DIR``).
 
@@ -184,6 +235,27 @@ def run_stage(
     stages after it are marked pending, since their inputs may change.
     """
     paths = RunPaths(Path(run_dir))
+    if not paths.root.is_dir():
+        raise InputError(f"{run_dir} is not a run directory; make one with `papercoder run PAPER`")
+    Manifest.load(paths.manifest)  # refuse a directory that is not a run before locking it
+    with RunLock(paths.root, wait=wait):
+        remove_leftovers(paths.root)
+        return _run_stage_locked(stage, paths, model=model, base_url=base_url, max_cost=max_cost,
+                                 concurrency=concurrency, show_progress=show_progress, provider=provider)
+
+
+def _run_stage_locked(
+    stage: str,
+    paths: RunPaths,
+    *,
+    model: str | None,
+    base_url: str | None,
+    max_cost: float | None,
+    concurrency: int | None,
+    show_progress: bool,
+    provider: Any,
+) -> RunResult:
+    run_dir = paths.root
     manifest = Manifest.load(paths.manifest)
     log = _RunLog(paths.log)
     manifest.model = model or manifest.model
@@ -251,6 +323,13 @@ def _drive(
         log.write(f"run: failed: {exc}; resume with: {command}")
         _add_resume_hint(exc, paths.root, command)
         raise
+    except OSError as exc:  # a full disk, a folder made read-only under the run
+        _finish(manifest, paths, llm, "failed", log)
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        raise RunDirectoryError(
+            f"cannot write the run's files{where}: {exc.strerror or exc}; free some disk space or fix the "
+            f"permissions, then continue with: {command}"
+        ) from None
     except BaseException:
         _finish(manifest, paths, llm, "failed", log)
         raise
@@ -345,13 +424,32 @@ def _add_resume_hint(exc: PapercoderError, run_dir: Path, command: str) -> None:
         exc.args = (f"{exc.args[0]} (work so far is kept in {run_dir}; after fixing this, continue with: {command})", *exc.args[1:])
 
 
+# What a run writes before its first manifest: a directory holding only these was stopped at
+# its very start (killed, a full disk) and is taken as a new run, keeping any answers it logged.
+STARTUP_FILES = frozenset({LOCK_NAME, "calls.sqlite", "calls.sqlite-wal", "calls.sqlite-shm", "calls.sqlite-journal",
+                           "run.log", "addendum.md", "paper.md"})
+
+
+def _make_run_dir(run_dir: Path) -> None:
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(
+            f"cannot create the run directory {run_dir}: {exc.strerror or exc}; choose another one with -o"
+        ) from None
+
+
 def _existing_manifest(paths: RunPaths, resume: bool) -> Manifest | None:
     """The run directory's manifest when resuming; an error when it is in use and not resuming."""
     root = paths.root
     if root.exists() and not root.is_dir():
         raise InputError(f"{root} exists and is not a directory; choose another run directory with -o")
-    in_use = root.is_dir() and any(root.iterdir())
-    if not in_use:
+    try:
+        entries = [e.name for e in root.iterdir()] if root.is_dir() else []
+    except OSError as exc:
+        raise InputError(f"cannot read the run directory {root}: {exc.strerror or exc}") from None
+    started = [name for name in entries if name not in STARTUP_FILES and not name.startswith(".manifest.json.tmp")]
+    if not started and not paths.manifest.exists():
         return None
     if not resume:
         raise InputError(
@@ -426,7 +524,12 @@ def _finish(manifest: Manifest, paths: RunPaths, llm: LLM, status: str, log: "_R
             manifest.totals["total"] = _totals_entry(everything)
     except Exception as exc:  # the totals are a convenience; never let them hide the real outcome
         log.write(f"run: could not read totals from the call log: {exc}")
-    manifest.save(paths.manifest)
+    try:
+        manifest.save(paths.manifest)
+    except RunDirectoryError:
+        if status not in ("failed", "interrupted"):
+            raise
+        # the run is stopping for another reason already; that one is what the user must see
     calls_log = getattr(llm, "log", None)
     if calls_log is not None and hasattr(calls_log, "close"):
         calls_log.close()

@@ -135,3 +135,54 @@ def test_shell_string_command(tmp_path):
     repo = repo_with(tmp_path, "smoke.sh", "echo smoke-ok\nexit 3\n")
     result = run_sandboxed(repo, "bash smoke.sh", limits=FAST)
     assert result.returncode == 3 and result.stdout == "smoke-ok\n"
+
+
+def _processes_with(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+    return found
+
+
+def test_a_sigkilled_papercoder_takes_its_sandboxed_run_with_it(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    if not Path("/proc/self/cmdline").exists():
+        pytest.skip("needs Linux /proc")
+    marker = f"papercoder-orphan-check-{os.getpid()}"
+    repo = repo_with(tmp_path, "main.py", "import time\ntime.sleep(60)\n")
+    driver = (
+        "from pathlib import Path\nfrom papercoder.repo.sandbox import Limits, run_sandboxed\n"
+        # the marker is put together at run time, so only the sandboxed process's command line holds it
+        f"run_sandboxed(Path({str(repo)!r}), ['python3', 'main.py', {marker[:9]!r} + {marker[9:]!r}], "
+        "limits=Limits(timeout=90))\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", driver])
+    deadline = time.monotonic() + 20
+    while not _processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _processes_with(marker), "the sandboxed run never started"
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 5
+    while _processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _processes_with(marker), "the sandboxed run outlived papercoder"
+
+
+def test_sandbox_copies_left_by_dead_processes_are_removed(tmp_path):
+    import tempfile
+
+    stale = Path(tempfile.gettempdir()) / "papercoder-sandbox-999999999-stale"
+    stale.mkdir(exist_ok=True)
+    repo = repo_with(tmp_path, "main.py", "print('hi')\n")
+    run_sandboxed(repo, ["python3", "main.py"], limits=FAST)
+    assert not stale.exists()

@@ -33,6 +33,7 @@ def run(
     concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1, help="Model calls at the same time."),
     base_url: Optional[str] = typer.Option(None, "--base-url", help="An OpenAI-compatible server (vLLM, Ollama, llama.cpp, ...)."),
     debug_iterations: int = typer.Option(3, "--debug-iterations", min=0, help="Repair rounds of the debug stage at most."),
+    wait: bool = typer.Option(False, "--wait", help="If another papercoder process is using the run directory, wait for it instead of stopping."),
     addendum: Optional[Path] = typer.Option(None, "--addendum", help="Clarifications to the paper (dataset links, scope), sent right after the paper in every request and never shortened; default: addendum in papercoder.toml."),
 ) -> None:
     """Turn PAPER into a code repository: plan, analyze, code, debug."""
@@ -49,12 +50,13 @@ def run(
             model=model,
             base_url=base_url,
             resume=resume,
-            stages=[stages] if stages else None,
+            stages=[stages] if stages is not None else None,
             max_cost=max_cost,
             concurrency=concurrency,
             show_progress=True,
             debug_iterations=debug_iterations,
             addendum=addendum,
+            wait=wait,
         )
     except RunInterrupted as exc:
         _stop(exc)
@@ -68,6 +70,7 @@ def _single_stage(stage: str):
         max_cost: Optional[float] = typer.Option(None, "--max-cost", help="Stop before spending more than this many USD."),
         concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1, help="Model calls at the same time."),
         base_url: Optional[str] = typer.Option(None, "--base-url", help="An OpenAI-compatible server."),
+        wait: bool = typer.Option(False, "--wait", help="Wait for another papercoder process using the run directory."),
     ) -> None:
         from papercoder.run import RunInterrupted, run_stage
 
@@ -80,6 +83,7 @@ def _single_stage(stage: str):
                 max_cost=max_cost,
                 concurrency=concurrency,
                 show_progress=True,
+                wait=wait,
             )
         except RunInterrupted as exc:
             _stop(exc)

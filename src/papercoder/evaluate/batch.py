@@ -73,8 +73,13 @@ def discover_papers(source: str | Path) -> list[str]:
 
 
 def _papers_from_csv(path: Path) -> list[str]:
-    with path.open(newline="", encoding="utf-8") as handle:
-        rows = [r for r in csv.reader(handle) if r and any(c.strip() for c in r)]
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = [r for r in csv.reader(handle) if r and any(c.strip() for c in r)]
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not UTF-8 text; save the CSV as UTF-8 with one paper path per row") from None
+    except csv.Error as exc:
+        raise InputError(f"{path} is not a readable CSV ({exc}); give one paper path per row") from None
     if not rows:
         raise InputError(f"{path} is empty; give a CSV with one paper path per row")
     header = [c.strip().lower() for c in rows[0]]

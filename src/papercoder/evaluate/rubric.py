@@ -54,6 +54,8 @@ def load_rubric(path: str | Path) -> RubricNode:
         raise InputError(f"rubric {path} does not exist; give the path of a PaperBench rubric.json") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"rubric {path} is not readable JSON ({exc}); give a PaperBench rubric.json") from None
+    except RecursionError:
+        raise InputError(f"rubric {path} nests deeper than {MAX_DEPTH} levels; PaperBench rubrics have a handful") from None
     root = node_from_dict(data, where=str(path))
     seen: set[str] = set()
     for node, _, _ in root.walk():
@@ -63,8 +65,13 @@ def load_rubric(path: str | Path) -> RubricNode:
     return root
 
 
-def node_from_dict(data: Any, *, where: str = "rubric") -> RubricNode:
+MAX_DEPTH = 100  # levels of a rubric tree; PaperBench's have about six
+
+
+def node_from_dict(data: Any, *, where: str = "rubric", depth: int = 0) -> RubricNode:
     """Build a tree from PaperBench's JSON shape, checking what grading relies on."""
+    if depth > MAX_DEPTH:
+        raise InputError(f"{where}: the rubric nests deeper than {MAX_DEPTH} levels; PaperBench rubrics have a handful")
     if not isinstance(data, Mapping):
         raise InputError(f"{where}: a rubric node must be a JSON object; this is not a PaperBench rubric")
     node_id = str(data.get("id") or "")
@@ -89,7 +96,7 @@ def node_from_dict(data: Any, *, where: str = "rubric") -> RubricNode:
         weight=float(weight),
         task_category=category,
         finegrained_task_category=data.get("finegrained_task_category"),
-        sub_tasks=[node_from_dict(c, where=where) for c in children],
+        sub_tasks=[node_from_dict(c, where=where, depth=depth + 1) for c in children],
     )
 
 

@@ -227,7 +227,7 @@ def _first_served_model(base_url: str, key: str | None) -> str:
         response = httpx.get(base_url.rstrip("/") + "/models", headers=headers, timeout=10)
         response.raise_for_status()
         names = [item["id"] for item in response.json().get("data", [])]
-    except (httpx.HTTPError, ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ConfigError(
             f"the server at {base_url} did not list its models ({type(exc).__name__}); check that it runs, "
             "or name the model with -m"

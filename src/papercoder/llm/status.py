@@ -63,7 +63,7 @@ def _probe_openai(name: str, url: str, key: str | None) -> Check:
     headers = {"authorization": f"Bearer {key}"} if key else {}
     try:
         response = httpx.get(url.rstrip("/") + "/models", headers=headers, timeout=PROBE_TIMEOUT)
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
         return Check(name, f"does not answer ({type(exc).__name__})", False)
     if response.status_code in (401, 403):
         return Check(name, f"answers, but refuses the key (HTTP {response.status_code})", False)
@@ -93,7 +93,7 @@ def _anthropic_checks(env: Mapping[str, str], probe: bool) -> list[Check]:
             status = httpx.get(url, headers=headers, timeout=PROBE_TIMEOUT).status_code
             checks.append(Check("api.anthropic.com", "answers" if status == 200 else f"answers with HTTP {status}",
                                 status == 200))
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             checks.append(Check("api.anthropic.com", f"does not answer ({type(exc).__name__})", False))
     return checks
 

@@ -8,6 +8,7 @@ fix is an :class:`~papercoder.errors.InputError` with one sentence saying what t
 from __future__ import annotations
 
 import re
+import stat
 import tempfile
 from pathlib import Path
 
@@ -51,6 +52,24 @@ def read_paper(source: str, *, keep_references: bool = False) -> Paper:
     return read_path(path, keep_references=keep_references)
 
 
+MAX_PAPER_BYTES = 200 * 1024 * 1024  # a paper, even an arXiv archive with figures, is smaller
+
+
+def check_regular_file(path: Path) -> None:
+    """Refuse what is not a paper file: a FIFO (would block), a device (endless), anything too big."""
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}; check the path and its permissions.") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(f"{path} is not a regular file (a pipe, a device or a socket); give the paper's file.")
+    if info.st_size > MAX_PAPER_BYTES:
+        raise InputError(
+            f"{path} is {info.st_size // (1024 * 1024)} MB, over the {MAX_PAPER_BYTES // (1024 * 1024)} MB a paper "
+            "may have; give the paper itself."
+        )
+
+
 def detect_format(path: Path) -> str:
     """"pdf", "latex", "markdown", "s2orc", "text" or "archive" for a file, by content and extension."""
     try:
@@ -82,6 +101,7 @@ def read_path(path: Path, *, keep_references: bool = False) -> Paper:
     """Read a local file or folder."""
     if path.is_dir():
         return _read_folder(path, keep_references=keep_references)
+    check_regular_file(path)
     kind = detect_format(path)
     if kind == "archive":
         paper = _read_archive(path, keep_references=keep_references)

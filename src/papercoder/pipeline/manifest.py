@@ -14,7 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from papercoder import __version__
-from papercoder.errors import InputError
+from papercoder.errors import InputError, PapercoderError
+
+class RunDirectoryError(PapercoderError):
+    """The run directory cannot be written (a full disk, no permission)."""
+
 
 STAGES = ("plan", "analyze", "code", "debug")  # in pipeline order
 # A stage that finished: ``done`` with everything asked for, ``degraded`` when a fallback fired,
@@ -82,28 +86,49 @@ class Manifest:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Manifest":
+        """The manifest in ``data``; ``ValueError`` saying what is wrong when its shape is not a manifest's."""
+        if not isinstance(data, dict):
+            raise ValueError(f"it holds a {type(data).__name__}, not an object")
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        stages = {
-            name: StageRecord(**{k: v for k, v in record.items() if k in StageRecord.__dataclass_fields__})
-            for name, record in (known.pop("stages", None) or {}).items()
-        }
+        stages_data = known.pop("stages", None)
+        stages_data = {} if stages_data is None else stages_data
+        if not isinstance(stages_data, dict) or not all(isinstance(r, dict) for r in stages_data.values()):
+            raise ValueError("its stages are not objects")
+        for name, kind in (("paper", dict), ("totals", dict), ("status", str), ("source", str), ("title", str)):
+            if name in known and not isinstance(known[name], kind):
+                raise ValueError(f"its {name} is not a {kind.__name__}")
+        stages = {}
+        for name, record in stages_data.items():
+            fields = {k: v for k, v in record.items() if k in StageRecord.__dataclass_fields__}
+            if not isinstance(fields.get("detail", {}), dict) or not isinstance(fields.get("status", ""), str):
+                raise ValueError(f"its stage {name!r} is not a stage record")
+            stages[name] = StageRecord(**fields)
         return cls(**known, stages=stages)
 
     def save(self, path: Path) -> None:
         """Write atomically, so a kill mid-write leaves the previous manifest intact."""
         self.updated = now()
         tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        try:
+            tmp.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8", errors="replace")
+            os.replace(tmp, path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise RunDirectoryError(
+                f"cannot write {path} ({exc.strerror or exc}); free some disk space or fix the folder's "
+                "permissions, then continue the run with --resume"
+            ) from None
 
     @classmethod
     def load(cls, path: Path) -> "Manifest":
         try:
             return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             raise InputError(
                 f"{path.parent} is not a papercoder run directory (no manifest.json); "
                 "create one with `papercoder run PAPER`"
             ) from None
         except (ValueError, TypeError) as exc:
             raise InputError(f"{path} is damaged ({exc}); fix or delete it, then run again") from None
+        except OSError as exc:
+            raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None

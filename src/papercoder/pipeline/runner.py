@@ -89,7 +89,9 @@ def check_inputs(paths: RunPaths, stage: str) -> None:
 def clear_outputs(paths: RunPaths, stage: str) -> None:
     """Remove what a previous, unfinished or superseded attempt of ``stage`` wrote."""
     target = {"plan": paths.planning, "analyze": paths.analysis, "code": paths.repo, "debug": paths.root / "debug"}.get(stage)
-    if target is not None and target.exists():
+    if target is not None and (target.is_symlink() or target.is_file()):
+        target.unlink()  # a file where the stage's folder belongs: the stage writes the folder anew
+    elif target is not None and target.exists():
         shutil.rmtree(target)
 
 

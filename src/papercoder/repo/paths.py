@@ -50,6 +50,10 @@ def write_inside(root: Path, name: str, text: str) -> Path:
     target = resolve_inside(root, name)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, target)
+    try:
+        tmp.write_text(text, encoding="utf-8", errors="replace")  # a lone surrogate must not lose the file
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return target
