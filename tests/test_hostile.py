@@ -138,3 +138,16 @@ def test_a_batch_csv_that_is_not_text_is_one_line(here, capsys, content):
     (here / "papers.csv").write_bytes(content)
     code, err = cli(["batch", "papers.csv", "-o", "out"], capsys)
     assert code == 2 and one_error_line(err), err
+
+
+def test_a_latex_input_tree_that_repeats_is_refused_quickly(here, capsys):
+    tex = here / "tex"
+    tex.mkdir()
+    for level in range(7):
+        body = "".join(f"\\input{{l{level + 1}}}\n" for _ in range(8)) if level < 6 else "x\n"
+        if level == 0:
+            body = "\\documentclass{article}\\begin{document}\n" + body + "\\end{document}\n"
+        (tex / ("main.tex" if level == 0 else f"l{level}.tex")).write_text(body)
+    code, err = cli(["ingest", str(tex / "main.tex")], capsys)
+    assert code == 2 and "more than" in err and "files" in err
+

@@ -135,3 +135,17 @@ def test_interleaved_columns_put_back_in_order(tmp_path):
     assert raw.index("column ends here") < raw.index("the optimi-")  # the stream really is row by row
     in_columns = read_pdf(build_pdf(tmp_path / "cols.pdf", TWO_COLUMN_PAGES))
     assert read_pdf(path).to_markdown() == in_columns.to_markdown()
+
+
+def test_an_aes_encrypted_pdf_with_an_empty_password_is_readable(tmp_path):
+    pytest.importorskip("cryptography")
+    from pypdf import PdfReader, PdfWriter
+
+    plain = build_pdf(tmp_path / "plain.pdf", TWO_COLUMN_PAGES)
+    writer = PdfWriter(clone_from=PdfReader(str(plain)))
+    writer.encrypt(user_password="", owner_password="owner", algorithm="AES-256")
+    locked = tmp_path / "aes.pdf"
+    with locked.open("wb") as handle:
+        writer.write(handle)
+    assert PdfReader(str(locked)).is_encrypted
+    assert read_pdf(locked).sections[0].heading == "1 Introduction"

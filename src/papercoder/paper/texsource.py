@@ -17,6 +17,8 @@ from papercoder.errors import InputError
 from papercoder.paper.textfile import decode_text, looks_binary
 
 MAX_DEPTH = 30
+MAX_INLINED = 2000  # files inlined in all, counting repeats
+MAX_INLINED_CHARS = 30_000_000
 _MAIN_NAMES = ("main", "paper", "article", "ms", "manuscript")
 # etoolbox/ifthen macros whose names start with "if" but take arguments and have no \fi.
 _NOT_CONDITIONALS = {
@@ -142,12 +144,25 @@ class Flattener:
 
     def _file(self, path: Path, stack: list[Path]) -> str:
         path = path.resolve()
+        self.inlined = getattr(self, "inlined", 0) + 1
+        if self.inlined > MAX_INLINED:
+            raise InputError(
+                f"the LaTeX source inlines more than {MAX_INLINED} files through \\input and \\include "
+                f"(at {path.name}); a paper needs far fewer: check the source for an \\input tree that repeats"
+            )
         if path in stack:
             chain = " -> ".join(p.name for p in [*stack, path])
             raise InputError(f"\\input cycle in the LaTeX source: {chain}; remove the loop and try again.")
         if len(stack) >= MAX_DEPTH:
             raise InputError(f"\\input nesting deeper than {MAX_DEPTH} files at {path.name}; check the source.")
-        text = _COMMENT_ENV.sub("", strip_comments(self._read(path)))
+        raw = self._read(path)
+        self.read_chars = getattr(self, "read_chars", 0) + len(raw)
+        if self.read_chars > MAX_INLINED_CHARS:
+            raise InputError(
+                f"the LaTeX source grows past {MAX_INLINED_CHARS // 1_000_000} million characters as its \\input "
+                f"files are inlined (at {path.name}); check the source for files included many times"
+            )
+        text = _COMMENT_ENV.sub("", strip_comments(raw))
         text = re.split(r"\\endinput(?![a-zA-Z])", text, maxsplit=1)[0]  # TeX stops reading the file here
         if stack and "\\begin{document}" in text:  # a \subfile: a document of its own; keep its body
             text = text.split("\\begin{document}", 1)[1].split("\\end{document}", 1)[0]
