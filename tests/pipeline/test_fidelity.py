@@ -144,3 +144,19 @@ def test_an_unusable_addendum_is_one_clear_error_before_anything_is_made(tmp_pat
     with pytest.raises(InputError, match="addendum"):
         run_paper(PAPER, out_dir=tmp_path / "run", provider=ScriptedProvider([]), show_progress=False, addendum=bad)
     assert not (tmp_path / "run").exists()
+
+
+def test_every_request_of_a_run_shares_one_prefix_up_to_the_papers_end(tmp_path):
+    from papercoder.llm import ScriptedProvider
+
+    provider = ScriptedProvider(answer)
+    run_paper(PAPER, out_dir=tmp_path / "run", provider=provider, stages=["plan", "analyze", "code"],
+              show_progress=False)
+    requests = [call["request"] for call in provider.calls]
+    first = requests[0].messages[0]
+    assert first["role"] == "system" and "</paper>" in first["content"]
+    assert all(r.messages[0] == first for r in requests)  # byte for byte, in every stage
+    # analyses and code files also share the planning artifacts as their second message
+    later = [r for r in requests if len(r.messages) == 3]
+    assert len(later) == 2 * len(FILES)
+    assert len({r.messages[1]["content"] for r in later}) == 1

@@ -49,9 +49,9 @@ def test_coding_context_holds_dependencies_and_interfaces(tmp_path):
     run.all()
     coding = {}
     for call in run.provider.calls:
-        text = call["request"].messages[-1]["content"]
+        text = "\n".join(m["content"] for m in call["request"].messages)  # the artifacts come before the file's part
         for path in FILES:
-            if f"Write the complete file `{path}`" in text:
+            if f"Write the complete file `{path}`" in call["request"].messages[-1]["content"]:
                 coding[path] = text
     main = coding["main.py"]
     assert "Code of model.py (a dependency of main.py)" in main and "self.a -= self.lr * err * x" in main

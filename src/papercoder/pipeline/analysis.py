@@ -12,6 +12,7 @@ import asyncio
 from papercoder.llm import Completion, Message
 from papercoder.pipeline.artifacts import PlanningArtifacts, load_artifacts
 from papercoder.pipeline.context import StageContext
+from papercoder.pipeline.prefix import layered_messages
 from papercoder.pipeline.turns import (
     Part,
     answer_room,
@@ -72,12 +73,12 @@ def analysis_messages(
     parts = artifacts.context_parts()
     if logic.analysis:
         parts.append(Part("file-logic", f"The logic design of {path}", logic.analysis))
-    system = render("analysis/system")
     entry = artifacts.tasks.entry_point
 
     def build(chosen: list[Part]) -> list[Message]:
-        user = render("analysis/file", parts=chosen, path=path, is_entry=path == entry, entry_point=entry)
-        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        return layered_messages(
+            chosen, lambda own: render("analysis/file", parts=own, path=path, is_entry=path == entry, entry_point=entry)
+        )
 
     window = window or ctx.llm.context_window
     default = stage_default(window, ANALYSIS_TOKENS, prose=True)

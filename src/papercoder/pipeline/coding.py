@@ -20,6 +20,7 @@ from papercoder.pipeline.analysis import analysis_name
 from papercoder.pipeline.artifacts import PlanningArtifacts, load_artifacts, paper_title
 from papercoder.pipeline.codeutil import dependency_layers, extract_code, extract_interface
 from papercoder.pipeline.context import StageContext
+from papercoder.pipeline.prefix import layered_messages
 from papercoder.pipeline.repofiles import readme_text, reproduce_script, requirements_text, smoke_script
 from papercoder.pipeline.turns import (
     Part,
@@ -133,15 +134,16 @@ def file_messages(
             interface = extract_interface(earlier[other])
             if interface.strip():
                 parts.append(Part(f"interface:{other}", f"Interface of {other}", _fenced(other, interface)))
-    system = render("coding/system")
     entry = tasks.entry_point
     language = _LANGUAGE.get(PurePosixPath(path).suffix.lower(), "")
 
     def build(chosen: list[Part]) -> list[Message]:
-        user = render(
-            "coding/file", parts=chosen, path=path, language=language, is_entry=path == entry, entry_point=entry
+        return layered_messages(
+            chosen,
+            lambda own: render(
+                "coding/file", parts=own, path=path, language=language, is_entry=path == entry, entry_point=entry
+            ),
         )
-        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
     window = window or ctx.llm.context_window
     default = stage_default(window, CODE_TOKENS)

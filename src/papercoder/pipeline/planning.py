@@ -22,6 +22,7 @@ from papercoder.llm import Completion, Message, StructuredOutputError
 from papercoder.pipeline.codeutil import extract_code, fenced_blocks
 from papercoder.pipeline.context import RunPaths, StageContext
 from papercoder.pipeline.inventory import parse_inventory, save_inventory
+from papercoder.pipeline.prefix import system_message
 from papercoder.pipeline.plancheck import Review, review_design, review_logic, salvage_design
 from papercoder.pipeline.schemas import Design, LogicDesign, TaskPlan, dump_model
 from papercoder.pipeline.turns import (
@@ -57,12 +58,10 @@ async def run_planning(ctx: StageContext) -> None:
     if not paper.strip():
         raise InputError(f"{ctx.paths.paper} is empty; ingest the paper again")
     addendum = read_addendum(ctx.paths)
-    talk = _Conversation(ctx, paper)
+    talk = _Conversation(ctx, paper, addendum)
     ctx.progress(STAGE, 0, TURNS)
 
-    plan = await talk.text_turn(
-        render("planning/overall_plan", paper=paper, addendum=addendum), PLAN_TOKENS, "overall plan"
-    )
+    plan = await talk.text_turn(render("planning/overall_plan"), PLAN_TOKENS, "overall plan")
     write_inside(ctx.paths.planning, "plan.md", plan.strip() + "\n")
     inventory = parse_inventory(plan)
     save_inventory(ctx.paths.inventory, inventory)
@@ -100,11 +99,12 @@ async def run_planning(ctx: StageContext) -> None:
 class _Conversation:
     """The planning conversation: its messages, every raw answer, and how to ask a turn."""
 
-    def __init__(self, ctx: StageContext, paper: str):
+    def __init__(self, ctx: StageContext, paper: str, addendum: str = ""):
         self.ctx = ctx
-        self.paper = paper
+        self.paper = paper.strip()
         self.window = ctx.llm.context_window
-        self.messages: list[Message] = [{"role": "system", "content": render("planning/system")}]
+        # the run's shared prefix: every later stage's requests start with this same message
+        self.messages: list[Message] = [system_message(paper, addendum)]
         self.answers: list[dict[str, str]] = []  # every answer as the model gave it, repairs included
 
     def _fit(self, messages: list[Message], default: int, prose: bool) -> tuple[list[Message], int]:
@@ -121,7 +121,7 @@ class _Conversation:
             messages,
             window=window,
             min_output=min_answer(window, default),
-            shrinkable=[*answers, (1, self.paper, "shortened the paper")],
+            shrinkable=[*answers, (0, self.paper, "shortened the paper")],
         )
         for step in taken:
             self.ctx.note(f"planning: {step} to fit the context window of {window} tokens")

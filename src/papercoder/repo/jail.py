@@ -25,6 +25,9 @@ import json
 import os
 import sys
 
+# imported before anything is hidden: papercoder's own source may lie in a folder the jail hides
+from papercoder.repo import landlock
+
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_REMOUNT, _MS_BIND = 1, 2, 4, 32, 4096
 EXIT_SETUP_FAILED = 125
 
@@ -77,8 +80,6 @@ def main(argv: list[str]) -> int:
             _hide(libc, spec.get("keep", []), spec.get("hide", []))
             _read_only(libc, spec.get("readonly", []))
         if spec.get("landlock"):
-            from papercoder.repo import landlock
-
             plan = landlock.prepare(spec.get("writable", []), ["/dev/null"], int(spec["landlock"]))
             landlock.restrict(plan)
     except OSError as exc:

@@ -147,7 +147,10 @@ SCRATCH_PREFIX = "papercoder-sandbox-"
 def _mount_spec(scratch: Path, venv: Path | None = None) -> dict:
     """What the jail hides, keeps visible and makes read-only (see :mod:`papercoder.repo.jail`)."""
     hide = list(dict.fromkeys([*HIDDEN, os.path.realpath(tempfile.gettempdir())]))
-    keep = [str(scratch), sys.prefix, sys.base_prefix, sys.exec_prefix]
+    import papercoder
+
+    package_root = str(Path(papercoder.__file__).resolve().parent.parent)  # an editable install's src/
+    keep = [str(scratch), sys.prefix, sys.base_prefix, sys.exec_prefix, package_root]
     if venv is not None:
         keep.append(str(Path(venv).resolve()))
     return {"hide": hide, "keep": list(dict.fromkeys(os.path.realpath(k) for k in keep)), "readonly": list(READ_ONLY)}
