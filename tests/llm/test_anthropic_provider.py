@@ -31,7 +31,8 @@ def test_plain_answer_with_system_prompt_and_usage():
     with FakeAnthropicServer([Reply("hi", input_tokens=1000, cached_input_tokens=400, output_tokens=100)]) as server:
         completion = model(server).complete(ask("hello"), temperature=0.1)
     body = server.requests[0].body
-    assert body["system"] == "You write code." and body["messages"] == [{"role": "user", "content": "hello"}]
+    assert body["system"] == [{"type": "text", "text": "You write code.", "cache_control": {"type": "ephemeral"}}]
+    assert body["messages"] == [{"role": "user", "content": [{"type": "text", "text": "hello"}]}]
     assert body["max_tokens"] == 8192 and body["temperature"] == 0.1
     assert completion.text == "hi"
     assert (completion.usage.input_tokens, completion.usage.cached_input_tokens) == (1000, 400)
@@ -72,3 +73,20 @@ def test_long_answers_are_not_refused_by_the_sdk():
     with FakeAnthropicServer(["long"]) as server:
         assert model(server).complete(ask("x"), max_tokens=64000).text == "long"
     assert server.requests[0].body["max_tokens"] == 64000
+
+
+def test_requests_carry_cache_breakpoints_after_the_paper_and_the_shared_artifacts():
+    messages = [
+        {"role": "system", "content": "role and paper"},
+        {"role": "user", "content": "the planning artifacts"},
+        {"role": "user", "content": "this file's own part"},
+    ]
+    with FakeAnthropicServer(["ok"]) as server:
+        model(server).complete(messages, max_tokens=50)
+    body = server.requests[0].body
+    assert body["system"] == [{"type": "text", "text": "role and paper", "cache_control": {"type": "ephemeral"}}]
+    (turn,) = body["messages"]
+    assert [b["text"] for b in turn["content"]] == ["the planning artifacts", "this file's own part"]
+    assert turn["content"][0]["cache_control"] == {"type": "ephemeral"} and "cache_control" not in turn["content"][1]
+    marks = sum("cache_control" in b for m in body["messages"] for b in m["content"]) + 1
+    assert marks <= 4

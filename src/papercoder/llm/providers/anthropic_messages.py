@@ -75,9 +75,9 @@ class AnthropicProvider:
 
     def _params(self, request: Request) -> dict[str, Any]:
         system = "\n\n".join(m["content"] for m in request.messages if m.get("role") == "system")
-        turns = [
-            {"role": m["role"], "content": m["content"]} for m in request.messages if m.get("role") in ("user", "assistant")
-        ]
+        turns = _with_cache_breakpoints(
+            [m for m in request.messages if m.get("role") in ("user", "assistant")]
+        )
         params: dict[str, Any] = {
             "model": self.name,
             "messages": turns,
@@ -86,7 +86,8 @@ class AnthropicProvider:
             "timeout": self.timeout,
         }
         if system:
-            params["system"] = system
+            # the run's shared prefix (role, paper, addendum): a cache breakpoint after it
+            params["system"] = [{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}]
         if request.temperature is not None:
             # Sent as a body field: newer SDKs dropped the keyword, the API still takes it.
             params["extra_body"] = {"temperature": min(max(request.temperature, 0.0), 1.0)}
@@ -153,3 +154,28 @@ def _message(exc: Any) -> str:
 def _tool_name(name: str | None) -> str:
     cleaned = "".join(ch if ch.isalnum() or ch in "_-" else "_" for ch in (name or "answer"))
     return cleaned[:64] or "answer"
+
+
+MAX_BREAKPOINTS = 4  # Anthropic allows four cache_control blocks per request; the system takes one
+
+
+def _with_cache_breakpoints(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Turns as Anthropic wants them (consecutive messages of one role merged into text blocks),
+    with a cache breakpoint after every turn but the last (the part that changes), at most three:
+    the planning artifacts shared by every analysis and code call are read from the cache."""
+    merged: list[dict[str, Any]] = []
+    for message in messages:
+        block = {"type": "text", "text": message["content"]}
+        if merged and merged[-1]["role"] == message["role"]:
+            merged[-1]["content"].append(block)
+        else:
+            merged.append({"role": message["role"], "content": [block]})
+    marks = 0
+    for turn in reversed(merged[:-1]):
+        if marks >= MAX_BREAKPOINTS - 1:
+            break
+        turn["content"][-1]["cache_control"] = {"type": "ephemeral"}
+        marks += 1
+    if merged and len(merged[-1]["content"]) > 1 and marks < MAX_BREAKPOINTS - 1:
+        merged[-1]["content"][-2]["cache_control"] = {"type": "ephemeral"}  # the artifacts before the file's part
+    return merged
