@@ -121,19 +121,19 @@ def run_paper(
     addendum_text = read_addendum_file(addendum) if addendum is not None else None
     created = not run_dir.exists()
     _make_run_dir(run_dir)
-    try:
-        lock = RunLock(run_dir, wait=wait).acquire()
-    except BaseException:
-        if created:
-            shutil.rmtree(run_dir, ignore_errors=True)
-        raise
+    # not removed when the lock is refused: the directory may be the other process's new run
+    lock = RunLock(run_dir, wait=wait).acquire()
     try:
         remove_leftovers(run_dir)
         return _run_paper_locked(
-            source, paths, requested, created=created, model=model, base_url=base_url, resume=resume,
-            max_cost=max_cost, concurrency=concurrency, show_progress=show_progress, provider=provider,
+            source, paths, requested, model=model, base_url=base_url, resume=resume, max_cost=max_cost,
+            concurrency=concurrency, show_progress=show_progress, provider=provider,
             debug_iterations=debug_iterations, addendum_text=addendum_text,
         )
+    except BaseException:
+        if created and not paths.manifest.exists():  # nothing was done: leave no directory that needs --resume
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     finally:
         lock.release()
 
@@ -143,7 +143,6 @@ def _run_paper_locked(
     paths: RunPaths,
     requested: list[str],
     *,
-    created: bool,
     model: str | None,
     base_url: str | None,
     resume: bool,
@@ -156,12 +155,7 @@ def _run_paper_locked(
 ) -> RunResult:
     """:func:`run_paper` once the run directory exists and this process holds its lock."""
     run_dir = paths.root
-    try:
-        existing = _existing_manifest(paths, resume)  # again: another process may have just finished
-    except BaseException:
-        if created:
-            shutil.rmtree(run_dir, ignore_errors=True)
-        raise
+    existing = _existing_manifest(paths, resume)  # again: another process may have just finished
     if addendum_text is not None and existing is not None and paths.addendum.is_file():
         if paths.addendum.read_text(encoding="utf-8") != addendum_text:
             raise InputError(
@@ -178,25 +172,14 @@ def _run_paper_locked(
             )
         from papercoder.paper import read_paper
 
-        try:
-            paper = read_paper(source)
-        except BaseException:
-            if created:  # a bad input leaves no directory behind
-                shutil.rmtree(run_dir, ignore_errors=True)
-            raise
+        paper = read_paper(source)
 
-    fresh = existing is None and created
     manifest = existing or Manifest()
     manifest.source = _absolute_source(source)
     manifest.model = model or manifest.model
     manifest.base_url = base_url or manifest.base_url
     manifest.error = None
-    try:
-        llm = _open_llm(paths, manifest, provider=provider, max_cost=max_cost, concurrency=concurrency, quiet=not show_progress)
-    except BaseException:
-        if fresh:  # nothing was done: leave no directory that would need --resume
-            shutil.rmtree(run_dir, ignore_errors=True)
-        raise
+    llm = _open_llm(paths, manifest, provider=provider, max_cost=max_cost, concurrency=concurrency, quiet=not show_progress)
     if addendum_text is not None and not paths.addendum.is_file():
         write_inside(run_dir, paths.addendum.name, addendum_text)
     log = _RunLog(paths.log)
@@ -271,9 +254,8 @@ def _run_stage_locked(
     _finish(manifest, paths, llm, _overall_status(manifest), log)
     result = _result(paths, runner, manifest, results)
     # what this command did is the one stage: later ones are pending by design, not a failure
-    record = manifest.stage(stage)
-    result.status = record.status
-    result.fallbacks = [(stage, str(m)) for m in record.detail.get("fallbacks") or []]
+    result.status = manifest.stage(stage).status
+    result.fallbacks = manifest.fallbacks(only=stage)
     return result
 
 
@@ -365,9 +347,10 @@ async def _run(runner: StageRunner, paper: Any, todo: list[str]) -> dict[str, An
 async def _prepare_paper(runner: StageRunner, paper: Any) -> None:
     """Fit the paper to the model's window and write ``paper.md``, the text every stage reads."""
     from papercoder.paper import estimate_tokens
+    from papercoder.pipeline.artifacts import read_addendum
     from papercoder.pipeline.fit import fit_paper
 
-    addendum = runner.paths.addendum.read_text(encoding="utf-8") if runner.paths.addendum.is_file() else ""
+    addendum = read_addendum(runner.paths)
     result = await fit_paper(
         paper,
         runner.llm,

@@ -21,12 +21,11 @@ from papercoder.llm.accounting import Price, Pricer, StageTotals, estimate_token
 from papercoder.llm.calllog import CallLog, request_hash
 from papercoder.llm.errors import BudgetExceededError, LLMError, StructuredOutputError, TruncatedError
 from papercoder.llm.provider import Provider
-from papercoder.llm.redact import redact
-from papercoder.llm.types import clean_text
 from papercoder.llm.reasoning import DEFAULT_RESERVE, REGROWTHS, is_reasoning_model, known_output_limit, strip_reasoning
+from papercoder.llm.redact import redact
 from papercoder.llm.retry import RetriesExhausted, RetryPolicy, call_with_retries
 from papercoder.llm.structured import extract_json, json_candidates
-from papercoder.llm.types import Completion, Message, RawResponse, Request, Usage
+from papercoder.llm.types import Completion, Message, RawResponse, Request, Usage, clean_text
 
 DEFAULT_CONTEXT_WINDOW = 8192
 # Output tokens assumed for the budget check when a call sets no max_tokens.

@@ -181,11 +181,11 @@ def open_model(
 def effort_for(name: str, configured: str | None) -> str | None:
     """The ``reasoning_effort`` to send: as configured (``none`` sends nothing), else ``high`` for
     OpenAI's reasoning models, as the Paper2Code experiments ran o3-mini."""
-    from papercoder.llm.reasoning import OPENAI_REASONING, base_name
+    from papercoder.llm.reasoning import is_openai_reasoning
 
     if configured is not None:
         return None if configured.strip().lower() in ("", "none", "off") else configured
-    return "high" if base_name(name).startswith(OPENAI_REASONING) else None
+    return "high" if is_openai_reasoning(name) else None
 
 
 def announce_embedded_model() -> None:

@@ -64,6 +64,11 @@ def is_reasoning_model(model: str) -> bool:
     return base_name(model).startswith(REASONING_FAMILIES)
 
 
+def is_openai_reasoning(model: str) -> bool:
+    """True for OpenAI's reasoning families (max_completion_tokens, fixed temperature, reasoning_effort)."""
+    return base_name(model).startswith(OPENAI_REASONING)
+
+
 def known_output_limit(model: str) -> int | None:
     """The model's maximum output tokens, when the table knows it."""
     name = base_name(model)

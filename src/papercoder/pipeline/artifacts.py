@@ -67,9 +67,17 @@ def load_artifacts(paths: RunPaths) -> PlanningArtifacts:
         design=design,
         tasks=tasks,
         config=paths.config.read_text(encoding="utf-8"),
-        addendum=paths.addendum.read_text(encoding="utf-8").strip() if paths.addendum.is_file() else "",
+        addendum=read_addendum(paths),
         inventory=tuple(load_inventory(paths.inventory)),
     )
+
+
+def read_addendum(paths: RunPaths) -> str:
+    """The run's addendum (clarifications given with ``--addendum``), or ``""``."""
+    try:
+        return paths.addendum.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return ""
 
 
 def paper_title(paper: str) -> str:

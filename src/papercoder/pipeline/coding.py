@@ -198,27 +198,13 @@ async def code_file(
     error = syntax_error(code)
     if error is None:
         return code
-    repair = [
-        *messages,
-        {"role": "assistant", "content": answer},
-        {"role": "user", "content": render("coding/syntax_repair", path=path, error=error)},
-    ]
-    default = stage_default(window, CODE_TOKENS)
-    room = answer_room(window, repair, default)
-    if room < min_answer(window, default) // 2:
-        ctx.degrade(f"coding {path}: {error}; no room in the context window for a repair turn, kept for debugging")
+    fixed_answer, why = await _follow_up(
+        ctx, messages, answer, render("coding/syntax_repair", path=path, error=error), window, f"{path} (syntax repair)"
+    )
+    if why:
+        ctx.degrade(f"coding {path}: {error}; {why}, kept for debugging")
         return code
-    try:
-        fixed_answer, _ = await complete_text(
-            ctx.llm, repair, max_tokens=room, stage=STAGE, what=f"{path} (syntax repair)", window=window
-        )
-    except ContextLengthError:
-        ctx.degrade(f"coding {path}: {error}; the repair turn did not fit the context window, kept for debugging")
-        return code
-    except TruncatedError:
-        ctx.degrade(f"coding {path}: {error}; the repair turn was cut at the output limit, kept for debugging")
-        return code
-    fixed = extract_code(fixed_answer, path)
+    fixed = extract_code(fixed_answer or "", path)
     still = syntax_error(fixed)
     if still is None:
         ctx.note(f"coding {path}: repaired a syntax error ({error})")
@@ -227,27 +213,37 @@ async def code_file(
     return fixed
 
 
+async def _follow_up(
+    ctx: StageContext, messages: list[Message], answer: str, request: str, window: int, what: str
+) -> tuple[str | None, str]:
+    """Ask ``request`` after the model's ``answer`` to ``messages``: ``(new answer, "")``, or
+    ``(what there is, why it is not a whole answer)``; ``None`` when the turn could not be asked."""
+    turn = [*messages, {"role": "assistant", "content": answer or "(no answer)"}, {"role": "user", "content": request}]
+    default = stage_default(window, CODE_TOKENS)
+    room = answer_room(window, turn, default)
+    if room < min_answer(window, default) // 2:
+        return None, "no room in the context window for a repair turn"
+    try:
+        text, _ = await complete_text(ctx.llm, turn, max_tokens=room, stage=STAGE, what=what, window=window)
+    except ContextLengthError:
+        return None, "the repair turn did not fit the context window"
+    except TruncatedError as cut:
+        return cut.completion.text, "the repair turn was cut at the output limit"
+    return text, ""
+
+
 async def _ask_again_for_empty(
     ctx: StageContext, messages: list[Message], answer: str, path: str, window: int
 ) -> tuple[str, str]:
     """One more turn for an answer that held no code: ``(answer, code)``, the code maybe still empty."""
     language = _LANGUAGE.get(PurePosixPath(path).suffix.lower(), "")
-    retry = [
-        *messages,
-        {"role": "assistant", "content": answer or "(no answer)"},
-        {"role": "user", "content": render("coding/empty_retry", path=path, language=language)},
-    ]
-    default = stage_default(window, CODE_TOKENS)
-    room = answer_room(window, retry, default)
-    if room < min_answer(window, default) // 2:
+    again, _ = await _follow_up(
+        ctx, messages, answer, render("coding/empty_retry", path=path, language=language), window, f"{path} (empty answer)"
+    )
+    if again is None:
         return answer, ""
     ctx.note(f"coding {path}: the answer held no code; asked once more")
-    try:
-        again, _ = await complete_text(ctx.llm, retry, max_tokens=room, stage=STAGE, what=f"{path} (empty answer)", window=window)
-    except (ContextLengthError, TruncatedError) as exc:
-        partial = getattr(getattr(exc, "completion", None), "text", "") or ""
-        return partial, extract_code(partial, path) if partial else ""
-    return again, extract_code(again, path)
+    return again, extract_code(again, path) if again else ""
 
 
 def syntax_error(code: str) -> str | None:

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from papercoder.errors import InputError
+from papercoder.repo.sandbox import process_alive
 
 LOCK_NAME = ".lock"
 _TMP = re.compile(r"^\..+\.tmp(\d+)$")
@@ -87,7 +88,7 @@ def remove_leftovers(root: Path) -> list[Path]:
         match = _TMP.match(path.name)
         if not match or not path.is_file() or ".git" in path.parts:
             continue
-        if int(match.group(1)) == os.getpid() or _alive(int(match.group(1))):
+        if int(match.group(1)) == os.getpid() or process_alive(int(match.group(1))):
             continue
         try:
             path.unlink()
@@ -96,12 +97,3 @@ def remove_leftovers(root: Path) -> list[Path]:
             pass
     return removed
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

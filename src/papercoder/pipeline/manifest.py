@@ -63,11 +63,11 @@ class Manifest:
     def stages_done(self) -> list[str]:
         return [s for s in STAGES if self.stage(s).status in FINISHED]
 
-    def fallbacks(self) -> list[tuple[str, str]]:
-        """``(stage, message)`` for every fallback recorded by the finished stages."""
+    def fallbacks(self, only: str | None = None) -> list[tuple[str, str]]:
+        """``(stage, message)`` for every fallback recorded by the finished stages (or stage ``only``)."""
         return [
             (s, str(message))
-            for s in STAGES
+            for s in ((only,) if only else STAGES)
             if self.stage(s).status == "degraded"
             for message in (self.stage(s).detail.get("fallbacks") or [])
         ]

@@ -20,7 +20,8 @@ from pydantic import BaseModel
 from papercoder.errors import InputError
 from papercoder.llm import Completion, Message, StructuredOutputError
 from papercoder.pipeline.codeutil import extract_code, fenced_blocks
-from papercoder.pipeline.context import RunPaths, StageContext
+from papercoder.pipeline.artifacts import read_addendum
+from papercoder.pipeline.context import StageContext
 from papercoder.pipeline.inventory import parse_inventory, save_inventory
 from papercoder.pipeline.prefix import system_message
 from papercoder.pipeline.plancheck import Review, review_design, review_logic, salvage_design
@@ -229,14 +230,6 @@ class _Conversation:
     def save(self, path: Path) -> None:
         data = {"messages": self.messages, "answers": self.answers}
         write_inside(path.parent, path.name, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-
-
-def read_addendum(paths: RunPaths) -> str:
-    """The run's addendum (clarifications given with ``--addendum``), or ``""``."""
-    try:
-        return paths.addendum.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        return ""
 
 
 def parse_config(text: str) -> tuple[str, str]:

@@ -171,14 +171,15 @@ def remove_stale_scratch() -> list[str]:
         parts = entry.name[len(SCRATCH_PREFIX) :].split("-")
         if not parts or not parts[0].isdigit() or not entry.is_dir():
             continue
-        if _alive(int(parts[0])):
+        if process_alive(int(parts[0])):
             continue
         shutil.rmtree(entry, ignore_errors=True)
         removed.append(str(entry))
     return removed
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id runs (one of another user counts as running)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -15,12 +15,9 @@ from papercoder.errors import ConfigError
 from papercoder.llm.errors import ContextLengthError, LLMError
 from papercoder.llm.providers.common import PerLoop, context_limit, context_message, looks_like_context_overflow
 from papercoder.llm.retry import TransientError, parse_retry_after
+from papercoder.llm.reasoning import is_openai_reasoning
 from papercoder.llm.types import Message, RawResponse, Request, Usage
 
-from papercoder.llm.reasoning import OPENAI_REASONING
-
-# Model families that take max_completion_tokens and a fixed temperature (OpenAI's reasoning models).
-REASONING_PREFIXES = OPENAI_REASONING
 SCHEMA_MODES = ("json_schema", "json_object", "prompt")
 
 
@@ -49,7 +46,7 @@ class OpenAIProvider:
         self.stream = stream
         self.reasoning_effort = reasoning_effort
         self.options: dict[str, Any] = {"reasoning_effort": reasoning_effort} if reasoning_effort else {}
-        reasoning = name.split("/")[-1].startswith(REASONING_PREFIXES)
+        reasoning = is_openai_reasoning(name)  # these take max_completion_tokens and a fixed temperature
         self._token_param = "max_completion_tokens" if reasoning else "max_tokens"
         self._send_temperature = not reasoning
         self._schema_mode = SCHEMA_MODES[0]
