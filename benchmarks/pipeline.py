@@ -7,7 +7,10 @@ The model is the fake server answering as a capable model would for examples/pro
 classifier.md (a 7-file plan; the answers of tests/pipeline/run_answers.py), each answer
 after a time to first token plus its output tokens at the given rate. Everything else is real:
 the OpenAI client over HTTP, the call log, the stages. Prints calls, tokens, wall time and the
-sum of call latencies (what a strictly sequential run would take). With --hidden-tokens N the
+sum of call latencies (what a strictly sequential run would take), cached input tokens and cost
+units (uncached input + 0.5 x cached). --strict-cache gives the server a provider-like prompt
+cache (a prefix hits only after an earlier request with it finished its prefill) and
+--prefill-tps a prefill rate, as issue 11 measures. With --hidden-tokens N the
 server acts as a reasoning model: N hidden tokens per call count against max_completion_tokens.
 
 Target (issue 4): wall time <= 0.4 x the sum of call latencies at concurrency 8. The per-stage
@@ -31,16 +34,21 @@ sys.path.insert(0, str(ROOT / "tests" / "pipeline"))  # the scripted answers liv
 TARGET = 0.4
 
 
-def run_once(concurrency: int, ttft: float, tps: float, hidden: int = 0) -> dict:
+def run_once(concurrency: int, ttft: float, tps: float, hidden: int = 0, prefill: float | None = None,
+             strict_cache: bool = False) -> dict:
     from run_answers import answer, long_answer
 
     from papercoder.llm.calllog import CallLog
     from papercoder.run import run_paper
+    from papercoder.testing import PrefixCache
     from papercoder.testing.fake_openai import FakeOpenAIServer
 
     reply = (lambda body: long_answer(body["messages"])) if hidden else (lambda body: answer(body["messages"]))
     served = "o3-mini" if hidden else "fake-model"
-    with tempfile.TemporaryDirectory() as tmp, FakeOpenAIServer(reply, ttft=ttft, tokens_per_second=tps, hidden_tokens=hidden) as server:
+    with tempfile.TemporaryDirectory() as tmp, FakeOpenAIServer(
+        reply, ttft=ttft, tokens_per_second=tps, hidden_tokens=hidden, prefill_tokens_per_second=prefill,
+        prefix_cache=PrefixCache() if strict_cache else None,
+    ) as server:
         run_dir = Path(tmp) / "run"
         start = time.perf_counter()
         result = run_paper(
@@ -68,6 +76,7 @@ def run_once(concurrency: int, ttft: float, tps: float, hidden: int = 0) -> dict
         "stages": stages,
         "calls": total.calls,
         "input": total.usage.input_tokens,
+        "cached": total.usage.cached_input_tokens,
         "output": total.usage.output_tokens,
         "wall": wall,
         "latency_sum": total.seconds,
@@ -104,17 +113,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hidden-tokens", type=int, default=0,
                         help="act as a reasoning model (o3-mini) spending N hidden tokens per call, with designs "
                              "and logic designs of 6-7k tokens (default 0: a plain model, short answers)")
+    parser.add_argument("--prefill-tps", type=float, default=None,
+                        help="simulated prefill rate of uncached input, tokens per second (default: instant)")
+    parser.add_argument("--strict-cache", action="store_true",
+                        help="a provider-like prompt cache: a prefix hits only when an earlier request with it had "
+                             "finished its prefill (OpenAI's 128-token blocks from 1,024 tokens)")
     args = parser.parse_args(argv)
     os.environ.setdefault("OPENAI_API_KEY", "sk-benchmark-not-a-real-key")
 
     print(f"fake model: time to first token {args.ttft:.2f} s, {args.tps:.0f} output tokens/s; 7-file plan")
-    print(f"{'concurrency':>11} {'calls':>6} {'input tok':>10} {'output tok':>10} {'wall s':>8} {'sum of latencies s':>19} {'wall/sum':>9}")
+    print(f"{'concurrency':>11} {'calls':>6} {'input tok':>10} {'cached':>8} {'cost units':>10} {'output tok':>10} "
+          f"{'wall s':>8} {'sum of latencies s':>19} {'wall/sum':>9}")
     ok = True
     for concurrency in args.concurrency:
-        r = run_once(concurrency, args.ttft, args.tps, args.hidden_tokens)
+        r = run_once(concurrency, args.ttft, args.tps, args.hidden_tokens, args.prefill_tps, args.strict_cache)
+        cost = r["input"] - r["cached"] + 0.5 * r["cached"]  # cost units: uncached input + half the cached
         ratio = r["wall"] / r["latency_sum"] if r["latency_sum"] else float("nan")
         print(
-            f"{concurrency:>11} {r['calls']:>6} {r['input']:>10,} {r['output']:>10,} {r['wall']:>8.2f} "
+            f"{concurrency:>11} {r['calls']:>6} {r['input']:>10,} {r['cached']:>8,} {cost:>10,.0f} {r['output']:>10,} {r['wall']:>8.2f} "
             f"{r['latency_sum']:>19.2f} {ratio:>9.2f}"
         )
         print(" " * 11 + "  per stage, wall / sum of latencies: "

@@ -7,6 +7,6 @@
 For an in-process model without HTTP use :class:`papercoder.llm.ScriptedProvider`.
 """
 
-from papercoder.testing.fake_http import RecordedRequest, Reply
+from papercoder.testing.fake_http import PrefixCache, RecordedRequest, Reply
 
-__all__ = ["RecordedRequest", "Reply"]
+__all__ = ["PrefixCache", "RecordedRequest", "Reply"]

@@ -3,6 +3,10 @@
     with FakeAnthropicServer(["hello"]) as server:
         llm = open_model("anthropic:claude-sonnet-4-5", base_url=server.base_url)
 
+With ``prefix_cache=PrefixCache()`` it caches as Anthropic does: only prefixes that end at a
+``cache_control`` breakpoint, read once their prefill has finished, reported as
+``cache_read_input_tokens`` (and the newly written part as ``cache_creation_input_tokens``).
+
 Serves ``POST /v1/messages`` (not streaming) and ``GET /v1/models``. A request that forces a
 tool (how structured output is asked for) is answered with a ``tool_use`` block whose input is
 the reply text parsed as JSON; a reply that is not a JSON object comes back as plain text.
@@ -43,6 +47,7 @@ class FakeAnthropicServer(FakeServer):
         if not isinstance(body, dict) or "messages" not in body or "max_tokens" not in body:
             handler.send_json(400, _error("invalid_request_error", "messages and max_tokens are required"))
             return
+        arrived = time.monotonic()
         reply = self.next_reply(body)
         if reply is None:
             handler.send_json(400, _error("invalid_request_error", "fake server: the script has no reply left"))
@@ -56,7 +61,12 @@ class FakeAnthropicServer(FakeServer):
         if input_tokens is None:
             input_tokens = count_tokens(json.dumps(body.get("messages"))) + count_tokens(str(body.get("system", "")))
         output_tokens = reply.output_tokens if reply.output_tokens is not None else count_tokens(reply.text)
-        time.sleep(self.ttft + self.generation_seconds(output_tokens))
+        prompt, points = _prompt(body)
+        reply, first_token = self.prefill(reply, prompt, input_tokens, arrived, points)
+        written = 0
+        if self.cache is not None and points:  # what the last breakpoint adds beyond the hit is written
+            written = max(0, min(input_tokens, max(points) // 4) - reply.cached_input_tokens)
+        time.sleep(first_token + self.generation_seconds(output_tokens))
         content, stop = _content(body, reply)
         handler.send_json(
             200,
@@ -69,10 +79,10 @@ class FakeAnthropicServer(FakeServer):
                 "stop_reason": stop,
                 "stop_sequence": None,
                 "usage": {
-                    "input_tokens": input_tokens - reply.cached_input_tokens,
+                    "input_tokens": input_tokens - reply.cached_input_tokens - written,
                     "output_tokens": output_tokens,
                     "cache_read_input_tokens": reply.cached_input_tokens,
-                    "cache_creation_input_tokens": 0,
+                    "cache_creation_input_tokens": written,
                 },
             },
             reply.headers,
@@ -99,6 +109,35 @@ class FakeAnthropicServer(FakeServer):
             handler.send_json(reply.status or 400, _error("invalid_request_error", reply.text or "bad request"))
         else:
             raise ValueError(f"unknown fault {reply.fault!r}")
+
+
+def _prompt(body: dict) -> tuple[str, list[int]]:
+    """The request as the cache sees it, and the offsets just after each ``cache_control`` block.
+
+    Anthropic caches only at breakpoints: the prefix through a marked block (system blocks
+    first, then the messages' blocks in order).
+    """
+    out: list[str] = []
+    points: list[int] = []
+    size = 0
+
+    def add(text: str, marked: bool) -> None:
+        nonlocal size
+        out.append(text)
+        size += len(text)
+        if marked:
+            points.append(size)
+
+    system = body.get("system")
+    for block in [{"type": "text", "text": system}] if isinstance(system, str) else system or []:
+        add(f"<system>{block.get('text', '')}", bool(block.get("cache_control")))
+    for message in body.get("messages", []):
+        content = message.get("content")
+        blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content or []
+        for block in blocks:
+            text = block.get("text") if block.get("type") == "text" else json.dumps(block, sort_keys=True)
+            add(f"<{message.get('role')}>{text}", bool(block.get("cache_control")))
+    return "".join(out), points
 
 
 def _content(body: dict, reply: Reply) -> tuple[list[dict], str]:

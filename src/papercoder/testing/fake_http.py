@@ -3,7 +3,8 @@
 A server answers each request with the next :class:`Reply` of its script (a list consumed in
 order) or with what a function of the request body returns, so concurrent callers can be
 answered by what they ask. Every request is recorded. Simulated latency (time to first token,
-tokens per second) makes a fake behave like a real model in benchmarks.
+prefill and decode rates) and a prompt cache that behaves like a provider's (see
+:class:`PrefixCache`) make a fake behave like a real model in benchmarks.
 """
 
 from __future__ import annotations
@@ -84,6 +85,57 @@ class RecordedRequest:
 Script = Callable[[Any], "str | Reply"]
 
 
+class PrefixCache:
+    """A provider's prompt cache under the strict rule real ones follow.
+
+    A prompt's leading tokens are served from the cache only when an earlier request with the
+    same start had *finished its prefill* when this one arrived: requests sent together all
+    miss. Hits count in blocks of ``block`` tokens and only from ``minimum`` tokens on (OpenAI:
+    128 and 1024). With ``points`` (Anthropic's ``cache_control`` breakpoints, as character
+    offsets) only prefixes ending at a breakpoint are written and read.
+    """
+
+    def __init__(self, block: int = 128, minimum: int = 1024):
+        self.block = block
+        self.minimum = minimum
+        self._prompts: list[tuple[float, str]] = []  # (prefill done at, prompt): free-form caching
+        self._points: dict[str, float] = {}  # prefix at a breakpoint -> prefill done at
+        self._lock = threading.Lock()
+
+    def lookup(self, prompt: str, now: float, points: list[int] | None = None) -> int:
+        """Cached tokens of ``prompt`` for a request arriving at ``now`` (``time.monotonic()``)."""
+        with self._lock:
+            if points is not None:
+                ready = [p for p in points if self._points.get(prompt[:p], float("inf")) <= now]
+                chars = max(ready, default=0)
+                tokens = chars // 4
+                return tokens if tokens >= self.minimum else 0
+            chars = max((_common_prefix(prompt, earlier) for done, earlier in self._prompts if done <= now), default=0)
+        tokens = chars // 4 // self.block * self.block
+        return tokens if tokens >= self.minimum else 0
+
+    def store(self, prompt: str, done: float, points: list[int] | None = None) -> None:
+        """Remember ``prompt`` as cached from ``done`` on, when its prefill finishes."""
+        with self._lock:
+            if points is None:
+                self._prompts.append((done, prompt))
+                return
+            for p in points:
+                self._points[prompt[:p]] = min(done, self._points.get(prompt[:p], done))
+
+
+def _common_prefix(a: str, b: str) -> int:
+    """Length of the longest common prefix of ``a`` and ``b``."""
+    low, high = 0, min(len(a), len(b))
+    while low < high:  # binary search on slices: fast in C, fine for prompts of 100k characters
+        mid = (low + high + 1) // 2
+        if a[:mid] == b[:mid]:
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
 class FakeServer:
     """Base of the fake servers: sockets, script, recording, latency. Use as a context manager."""
 
@@ -95,8 +147,12 @@ class FakeServer:
         tokens_per_second: float | None = None,
         models: tuple[str, ...] = ("fake-model",),
         hidden_tokens: int = 0,
+        prefill_tokens_per_second: float | None = None,
+        prefix_cache: PrefixCache | None = None,
     ):
         self.hidden_tokens = hidden_tokens  # a reasoning model: hidden tokens spent before each answer
+        self.prefill_tokens_per_second = prefill_tokens_per_second  # uncached input, before the first token
+        self.cache = prefix_cache  # None: no cache; usage reports what the reply script says
         self._replies: list[str | Reply] | Script = replies if replies is not None else []
         self.ttft = ttft
         self.tokens_per_second = tokens_per_second
@@ -185,6 +241,24 @@ class FakeServer:
     def record(self, request: RecordedRequest) -> None:
         with self._lock:
             self.requests.append(request)
+
+    def prefill(self, reply: Reply, prompt: str, input_tokens: int, arrived: float,
+                points: list[int] | None = None) -> tuple[Reply, float]:
+        """``reply`` with the cached input tokens the cache serves, and the seconds to the first token.
+
+        The prompt is stored in the cache as processed once its prefill is done, so a request
+        arriving after that hits it and one arriving before does not.
+        """
+        cached = reply.cached_input_tokens
+        if self.cache is not None and not cached:
+            cached = min(input_tokens, self.cache.lookup(prompt, arrived, points))
+            reply = replace(reply, cached_input_tokens=cached)
+        seconds = self.ttft
+        if self.prefill_tokens_per_second:
+            seconds += max(0, input_tokens - cached) / self.prefill_tokens_per_second
+        if self.cache is not None:
+            self.cache.store(prompt, arrived + seconds, points)
+        return reply, seconds
 
     def generation_seconds(self, output_tokens: int) -> float:
         """Simulated time to produce an answer, after time to first token."""

@@ -5,6 +5,10 @@
         ...
         assert server.requests[0].body["model"] == "gpt-4.1"
 
+With ``prefix_cache=PrefixCache()`` it caches prompts as OpenAI does (strictly: only prefixes
+whose prefill had finished) and reports the hits as ``cached_tokens``; with
+``prefill_tokens_per_second`` the uncached input delays the first token.
+
 With ``hidden_tokens=N`` it acts as a reasoning model: N hidden tokens are spent before each
 answer, against ``max_completion_tokens`` (or ``max_tokens``), so a small limit cuts the answer,
 possibly to nothing, with finish reason "length" and the hidden tokens in usage.
@@ -42,6 +46,7 @@ class FakeOpenAIServer(FakeServer):
         if not isinstance(body, dict) or "messages" not in body:
             handler.send_json(400, _error("the body must be a JSON object with messages", "invalid_request_error", None))
             return
+        arrived = time.monotonic()
         reply = self.next_reply(body)
         if reply is None:
             handler.send_json(400, _error("fake server: the script has no reply left", "invalid_request_error", None))
@@ -53,9 +58,10 @@ class FakeOpenAIServer(FakeServer):
             return
         limit = body.get("max_completion_tokens") or body.get("max_tokens")
         reply = self.think(reply, int(limit) if isinstance(limit, (int, float)) else None)
+        reply, first_token = self.prefill(reply, _prompt(body), _usage(body, reply)["prompt_tokens"], arrived)
         usage = _usage(body, reply)
         model = body.get("model", "fake-model")
-        time.sleep(self.ttft)
+        time.sleep(first_token)
         if body.get("stream"):
             self._stream(handler, body, reply, usage, model)
             return
@@ -155,6 +161,11 @@ def _usage(body: dict, reply: Reply) -> dict:
         "prompt_tokens_details": {"cached_tokens": reply.cached_input_tokens},
         "completion_tokens_details": {"reasoning_tokens": reply.reasoning_tokens},
     }
+
+
+def _prompt(body: dict) -> str:
+    """The request as the cache sees it: the messages' roles and contents in order."""
+    return "".join(f"<{m.get('role')}>{m.get('content', '')}</{m.get('role')}>" for m in body.get("messages", []))
 
 
 def _split(text: str, pieces: int) -> list[str]:
