@@ -187,3 +187,25 @@ def test_lone_common_word_in_a_numbered_paper_is_not_a_heading():
     assert "Results" in found.sections[1].text
     unnumbered = structure_lines(lines("Introduction", "Text.", "Results", "Good."))
     assert [s.heading for s in unnumbered.sections] == ["Introduction", "Results"]
+
+
+def test_a_wrapped_body_line_opening_with_algorithm_or_figure_stays_in_its_paragraph():
+    found = structure_lines(
+        lines(
+            "1 Method",
+            "The agent is trained in two steps that follow the procedure of",
+            "Algorithm 1. In step 6 we use the proximal policy optimization (PPO)",
+            "algorithm with a discount of 0.95 and a clip range of 0.2, as shown in",
+            "Figure 3. The curves are smoothed over five seeds of training runs.",
+            "Algorithm 1: Two-step training",
+        )
+    )
+    assert found.captions == ["Algorithm 1: Two-step training"]
+    text = found.sections[0].text
+    assert "procedure of Algorithm 1. In step 6 we use the proximal" in text
+    assert "0.95 and a clip range of 0.2, as shown in Figure 3. The curves" in text
+
+
+def test_algorithm_without_a_colon_is_body_text():
+    found = structure_lines(lines("1 Method", "Algorithm 2. We then run the search again.", "Body."))
+    assert found.captions == [] and "Algorithm 2. We then run" in found.sections[0].text

@@ -43,7 +43,10 @@ _APPENDIX = re.compile(r"^(?:appendix|appendices)(?:\s+[A-Z](?:\.\d+)*)?\b\s*[.:
 _ROMAN = re.compile(r"^([IVXL]{1,6})\.\s+(\S.*)$")
 _LETTER_SUBSECTION = re.compile(r"^([A-Z])\.\s+(\S.*)$")
 _INLINE_ABSTRACT = re.compile(r"^(Abstract|ABSTRACT)\s*[—–:.-]\s*(\S.*)$")
-_CAPTION = re.compile(r"^(?:Figure|Fig\.|Table|Algorithm)\s*(?:\d+|[A-Z]\.?\d+)\s*[:.|]")
+# "Algorithm 1." opens many body sentences ("Algorithm 1. In step 6 we ..."): only a colon makes it a caption
+_CAPTION = re.compile(r"^(?:(?:Figure|Fig\.|Table)\s*(?:\d+|[A-Z]\.?\d+)\s*[:.|]|Algorithm\s*(?:\d+|[A-Z]\.?\d+)\s*:)")
+# a line ending so is continued by the next one ("... as shown in" / "Figure 3. The curves ...")
+_MID_SENTENCE = re.compile(r"(?:[,;]|\b(?:of|in|see|and|or|the|to|with|by|from|on|for|as|at|our|its|their))$")
 # Alone on a line, these are headings whatever their font (small caps are often not bold).
 _ALWAYS_HEADINGS = frozenset({"abstract", "references", "bibliography", "appendix", "appendices"})
 _SENTENCE_END = (".", "!", "?", ":")
@@ -244,7 +247,8 @@ def _take_captions(lines: list[str], median: float) -> tuple[list[str], list[str
     i = 0
     while i < len(lines):
         text = lines[i].strip()
-        if _CAPTION.match(text):
+        before = body[-1].strip() if body else ""
+        if _CAPTION.match(text) and not _MID_SENTENCE.search(before):  # captions open a paragraph
             caption = [text]
             i += 1
             while i < len(lines) and _caption_goes_on(caption, lines[i].strip(), median):
