@@ -149,3 +149,9 @@ def test_an_aes_encrypted_pdf_with_an_empty_password_is_readable(tmp_path):
         writer.write(handle)
     assert PdfReader(str(locked)).is_encrypted
     assert read_pdf(locked).sections[0].heading == "1 Introduction"
+
+
+def test_title_survives_a_running_header_that_repeats_it(tmp_path):
+    # ICML style: every page's running header is the title; page 1 also has it in a big font
+    path = build_pdf(tmp_path / "icml.pdf", TWO_COLUMN_PAGES, header="Sparse Widgets for Dense Gadgets")
+    assert read_pdf(path).title == "Sparse Widgets for Dense Gadgets"

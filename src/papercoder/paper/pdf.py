@@ -196,8 +196,31 @@ def _clean_pages(pages: list[list[tuple[str, bool, float]]]) -> list[list[tuple[
     return cleaned
 
 
-def _title(reader, first_page: list[tuple[str, bool, float]], fallback: str) -> str:
-    """The first-page run of lines in the largest font; else the metadata title; else the file name."""
+def _title(reader, first_page: list[tuple[str, bool, float]], fallback: str,
+           raw_first_page: list[tuple[str, bool, float]] | None = None) -> str:
+    """The first-page run of lines in the largest font; else the metadata title; else the file name.
+
+    The run is looked for on the cleaned page (no arXiv stamp there), then on the page as read
+    (``raw_first_page``): a running header that repeats the title (ICML style) makes the
+    cleaning drop the title line itself.
+    """
+    raw = [line for line in raw_first_page or [] if not line[0].lstrip().lower().startswith("arxiv:")]
+    for page in (first_page, raw):
+        picked = _largest_run(page)
+        if picked:
+            return picked
+    try:
+        meta = reader.metadata
+        title = (meta.title or "").strip() if meta else ""
+    except Exception:
+        title = ""
+    if title and not re.search(r"\.(docx?|tex|pdf)$|^untitled|^microsoft word", title, re.IGNORECASE):
+        return title
+    return first_page[0][0] if first_page else fallback
+
+
+def _largest_run(first_page: list[tuple[str, bool, float]]) -> str:
+    """The consecutive top lines in a font clearly larger than the page's body, joined; or ``""``."""
     top = first_page[:12]
     if top:
         largest = max(size for _, _, size in top)
@@ -212,14 +235,7 @@ def _title(reader, first_page: list[tuple[str, bool, float]], fallback: str) -> 
                     break
             if picked:
                 return " ".join(picked)
-    try:
-        meta = reader.metadata
-        title = (meta.title or "").strip() if meta else ""
-    except Exception:
-        title = ""
-    if title and not re.search(r"\.(docx?|tex|pdf)$|^untitled|^microsoft word", title, re.IGNORECASE):
-        return title
-    return first_page[0][0] if first_page else fallback
+    return ""
 
 
 def read_pdf(path: Path, *, keep_references: bool = False) -> Paper:
@@ -233,7 +249,7 @@ def read_pdf(path: Path, *, keep_references: bool = False) -> Paper:
             "(for example `ocrmypdf in.pdf out.pdf`)."
         )
     cleaned = _clean_pages(raw)
-    title = _title(reader, cleaned[0] if cleaned else [], path.stem)
+    title = _title(reader, cleaned[0] if cleaned else [], path.stem, raw[0] if raw else None)
     lines = [Line(text, bold) for page in cleaned for text, bold, _ in page]
     found = structure_lines(lines)
     sections = found.sections
