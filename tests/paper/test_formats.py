@@ -169,3 +169,41 @@ def test_file_without_extension_is_sniffed(tmp_path):
     path.write_text("\\documentclass{article}\\begin{document}\\section{Sniffed}x\\end{document}")
     paper = read_paper(str(path))
     assert paper.source_format == "latex" and paper.sections[0].heading == "1 Sniffed"
+
+
+GROBID_TRANSFORMER_LIKE = {
+    "paper_id": "t",
+    "title": "Provided proper attribution is provided, Google hereby grants permission to reproduce the tables "
+             "and figures in this paper solely for use in journalistic or scholarly works.",
+    "abstract": [{"text": "We propose attention."}],
+    "pdf_parse": {
+        "body_text": [
+            {"text": "We compute the matrix of outputs as: EQUATION where d is the key size.",
+             "section": "Scaled Dot-Product Attention", "sec_num": "3.2.1",
+             "eq_spans": [{"start": 36, "end": 44, "text": "EQUATION",
+                           "raw_str": "Attention(Q, K, V) = softmax(QK^T / sqrt(d_k))V", "eq_num": "(1)"}]},
+            {"text": "EQUATION", "section": "Positional Encoding", "sec_num": "3.5",
+             "eq_spans": [{"start": 0, "end": 8, "text": "EQUATION", "raw_str": "PE(pos, 2i) = sin(pos / 10000^{2i/d})"}]},
+        ],
+        "ref_entries": {
+            "TABREF0": {"text": "Maximum path lengths per layer type.", "type_str": "table", "num": "1",
+                        "content": "Layer Type | Complexity per Layer\nSelf-Attention | O(n^2 d)"},
+            "FIGREF0": {"text": "The Transformer model architecture.", "type_str": "figure", "num": "1"},
+        },
+    },
+}
+
+
+def test_s2orc_equations_tables_and_a_licence_line_for_a_title(tmp_path):
+    path = tmp_path / "Transformer.json"
+    path.write_text(json.dumps(GROBID_TRANSFORMER_LIKE))
+    paper = read_s2orc(path)
+    text = paper.to_markdown()
+    assert "EQUATION" not in text
+    assert "as: $Attention(Q, K, V) = softmax(QK^T / sqrt(d_k))V$ (1) where d is" in paper.sections[0].text
+    assert paper.sections[1].text == "$PE(pos, 2i) = sin(pos / 10000^{2i/d})$"
+    assert paper.captions == [
+        "Table 1: Maximum path lengths per layer type.\nLayer Type | Complexity per Layer\nSelf-Attention | O(n^2 d)",
+        "Figure 1: The Transformer model architecture.",
+    ]
+    assert paper.title == "Transformer"  # not Google's licence sentence: the file name, as nothing better exists

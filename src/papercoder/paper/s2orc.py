@@ -2,8 +2,9 @@
 
 This is the input format of the original PaperCoder scripts, so existing datasets can be reused.
 Paragraphs carry their section name and number; consecutive paragraphs of one section become a
-:class:`Section`. Figure and table captions come from ``ref_entries``; the bibliography from
-``bib_entries`` (kept only on request).
+:class:`Section`. GROBID's ``EQUATION`` placeholders become the formulas of ``eq_spans``;
+figure and table captions (with their label, and a table's content, where hyperparameters
+live) come from ``ref_entries``; the bibliography from ``bib_entries`` (kept only on request).
 """
 
 from __future__ import annotations
@@ -35,6 +36,48 @@ def _paragraph_text(items: Any) -> str:
     return ""
 
 
+def _with_equations(paragraph: dict[str, Any]) -> str:
+    """The paragraph's text with each ``EQUATION`` placeholder replaced by the formula GROBID
+    kept in ``eq_spans[].raw_str`` (and its number), so the model sees the math."""
+    text = str(paragraph.get("text") or "")
+    spans = [span for span in paragraph.get("eq_spans") or [] if isinstance(span, dict) and span.get("raw_str")]
+    # from the last span back, so earlier offsets stay valid as the text grows
+    for span in sorted(spans, key=lambda span: span["start"] if isinstance(span.get("start"), int) else -1, reverse=True):
+        formula = f"${' '.join(str(span['raw_str']).split())}$"
+        if span.get("eq_num"):
+            formula += f" {span['eq_num']}"
+        start, end, placeholder = span.get("start"), span.get("end"), str(span.get("text") or "EQUATION")
+        if isinstance(start, int) and isinstance(end, int) and text[start:end] == placeholder:
+            text = text[:start] + formula + text[end:]
+        elif placeholder in text:  # offsets that do not match: replace the first placeholder left
+            text = text.replace(placeholder, formula, 1)
+    return text
+
+
+def _caption(entry: dict[str, Any]) -> str:
+    """A figure or table entry as one caption: its label ("Table 2:"), text and table content."""
+    text = " ".join(str(entry.get("text") or "").split())
+    kind = str(entry.get("type_str") or entry.get("type") or "").lower()
+    label = {"table": "Table", "figure": "Figure"}.get(kind)
+    number = str(entry.get("num") or "").strip()
+    if label and number and text and not re.match(rf"(?i)^(?:{label}|fig\.?)\s*\S+", text):
+        text = f"{label} {number}: {text}"
+    content = str(entry.get("content") or "").strip() if kind == "table" else ""
+    return f"{text}\n{content}".strip() if content else text
+
+
+# A "title" that is a licence or permission sentence (Google's papers put one above the title)
+_NOT_A_TITLE = re.compile(r"(?i)\b(?:permission|attribution|licen[cs]e|copyright|all rights reserved)\b")
+
+
+def _title(data: dict[str, Any], metadata: dict[str, Any], source: str) -> str:
+    for candidate in (data.get("title"), metadata.get("title")):
+        title = " ".join(str(candidate or "").split())
+        if title and not _NOT_A_TITLE.search(title) and len(title.split()) <= 30:
+            return title
+    return Path(source).stem or "Untitled"
+
+
 def _sections(paragraphs: list[Any], *, back_matter: bool) -> list[Section]:
     sections: list[Section] = []
     last_key: tuple[str, str] | None = None
@@ -45,7 +88,7 @@ def _sections(paragraphs: list[Any], *, back_matter: bool) -> list[Section]:
         name = str(item.get("section") or "").strip()
         number = str(item.get("sec_num") or "").strip()
         key = (number, name)
-        text = str(item.get("text") or "").strip()
+        text = _with_equations(item).strip()
         if key != last_key or not sections:
             heading = f"{number} {name}".strip() or ("Back matter" if back_matter else "Text")
             if starts_appendix(heading) or (back_matter and re.match(r"^[A-Z](\.\d+)*$", number)):
@@ -79,7 +122,7 @@ def parse_s2orc(data: dict[str, Any], *, source: str = "", keep_references: bool
     """Turn a parsed s2orc JSON object into a :class:`Paper`."""
     parse = data.get("pdf_parse") if isinstance(data.get("pdf_parse"), dict) else data
     metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
-    title = str(data.get("title") or metadata.get("title") or "").strip() or (Path(source).stem or "Untitled")
+    title = _title(data, metadata, source)
     abstract = _paragraph_text(data.get("abstract")) or _paragraph_text(parse.get("abstract"))
     abstract = abstract or _paragraph_text(metadata.get("abstract"))
     sections = _sections(parse.get("body_text") or [], back_matter=False)
@@ -92,8 +135,8 @@ def parse_s2orc(data: dict[str, Any], *, source: str = "", keep_references: bool
     entries = parse.get("ref_entries")
     if isinstance(entries, dict):
         for entry in entries.values():
-            if isinstance(entry, dict) and str(entry.get("text") or "").strip():
-                captions.append(str(entry["text"]).strip())
+            if isinstance(entry, dict) and (caption := _caption(entry)):
+                captions.append(caption)
     return Paper(
         title=title,
         abstract=abstract,
