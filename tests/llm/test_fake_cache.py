@@ -5,6 +5,8 @@ import json
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from papercoder.testing import PrefixCache
 from papercoder.testing.fake_openai import FakeOpenAIServer
 
@@ -54,3 +56,17 @@ def test_openai_fake_hits_after_prefill_and_misses_when_sent_together():
         warm = [_post(server, "d"), *_together(server, ["e", "f"])]
     assert cold == [0, 0, 0]
     assert warm == [3000 // 128 * 128] * 3
+
+
+def test_anthropic_fake_reads_the_system_breakpoint_after_it_was_written():
+    pytest.importorskip("anthropic")
+    from papercoder.config import Config
+    from papercoder.llm import open_model
+    from papercoder.testing.fake_anthropic import FakeAnthropicServer
+
+    ask = lambda tail: [{"role": "system", "content": PAPER}, {"role": "user", "content": tail}]
+    with FakeAnthropicServer(lambda body: "ok", prefix_cache=PrefixCache(minimum=1024)) as server:
+        llm = open_model("anthropic:claude-sonnet-4-6", base_url=server.base_url, config=Config(), quiet=True)
+        first, second = llm.complete(ask("one")), llm.complete(ask("two"))
+    assert first.usage.cached_input_tokens == 0
+    assert second.usage.cached_input_tokens >= 3000  # the system block, marked by our provider
