@@ -207,3 +207,19 @@ def test_s2orc_equations_tables_and_a_licence_line_for_a_title(tmp_path):
         "Figure 1: The Transformer model architecture.",
     ]
     assert paper.title == "Transformer"  # not Google's licence sentence: the file name, as nothing better exists
+
+
+def test_s2orc_lone_numbered_paragraph_is_a_heading_and_unnumbered_sections_nest(tmp_path):
+    data = {"title": "T", "pdf_parse": {"body_text": [
+        {"text": "We train on WMT.", "section": "Training", "sec_num": "5"},
+        {"text": "We use dropout of 0.1.", "section": "Residual Dropout", "sec_num": None},
+        {"text": "We use label smoothing of 0.1.", "section": "Label Smoothing", "sec_num": None},
+        {"text": "6 Results", "section": "Label Smoothing", "sec_num": None},
+        {"text": "The big model wins.", "section": "Label Smoothing", "sec_num": None},
+    ]}}
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(data))
+    sections = read_s2orc(path).sections
+    assert [(s.heading, s.level) for s in sections] == [
+        ("5 Training", 1), ("Residual Dropout", 2), ("Label Smoothing", 2), ("6 Results", 1)]
+    assert sections[3].text == "The big model wins."

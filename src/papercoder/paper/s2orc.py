@@ -78,22 +78,37 @@ def _title(data: dict[str, Any], metadata: dict[str, Any], source: str) -> str:
     return Path(source).stem or "Untitled"
 
 
+_LONE_HEADING = re.compile(r"^(\d+(?:\.\d+)*)\.?\s+([A-Z][A-Za-z][\w ,:&()-]{0,60})$")
+
+
 def _sections(paragraphs: list[Any], *, back_matter: bool) -> list[Section]:
     sections: list[Section] = []
     last_key: tuple[str, str] | None = None
+    recovered: dict[tuple[str, str], tuple[str, str]] = {}  # stale section -> heading found in a paragraph
+    numbered_level = 0  # level of the last numbered section
     appendix = False
     for item in paragraphs:
         if not isinstance(item, dict):
             continue
         name = str(item.get("section") or "").strip()
         number = str(item.get("sec_num") or "").strip()
-        key = (number, name)
         text = _with_equations(item).strip()
+        lone = _LONE_HEADING.match(text)
+        if lone:  # GROBID missed a heading and left it as a paragraph of its own ("6 Results")
+            recovered[(number, name)] = (lone.group(1), lone.group(2))
+            number, name, text = lone.group(1), lone.group(2), ""
+        elif (number, name) in recovered:  # later paragraphs still carry the stale section name
+            number, name = recovered[(number, name)]
+        key = (number, name)
         if key != last_key or not sections:
             heading = f"{number} {name}".strip() or ("Back matter" if back_matter else "Text")
             if starts_appendix(heading) or (back_matter and re.match(r"^[A-Z](\.\d+)*$", number)):
                 appendix = True
-            level = number.count(".") + 1 if number else 1
+            if number:
+                level = number.count(".") + 1
+                numbered_level = level
+            else:  # an unnumbered section after a numbered one is its subsection ("Label Smoothing")
+                level = numbered_level + 1 if numbered_level else 1
             sections.append(Section(heading=heading, text=text, level=level, appendix=appendix))
             last_key = key
         elif text:
