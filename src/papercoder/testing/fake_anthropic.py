@@ -47,7 +47,6 @@ class FakeAnthropicServer(FakeServer):
         if not isinstance(body, dict) or "messages" not in body or "max_tokens" not in body:
             handler.send_json(400, _error("invalid_request_error", "messages and max_tokens are required"))
             return
-        arrived = time.monotonic()
         reply = self.next_reply(body)
         if reply is None:
             handler.send_json(400, _error("invalid_request_error", "fake server: the script has no reply left"))
@@ -62,7 +61,7 @@ class FakeAnthropicServer(FakeServer):
             input_tokens = count_tokens(json.dumps(body.get("messages"))) + count_tokens(str(body.get("system", "")))
         output_tokens = reply.output_tokens if reply.output_tokens is not None else count_tokens(reply.text)
         prompt, points = _prompt(body)
-        reply, first_token = self.prefill(reply, prompt, input_tokens, arrived, points)
+        reply, first_token = self.prefill(reply, prompt, input_tokens, handler.arrived, points)
         written = 0
         if self.cache is not None and points:  # what the last breakpoint adds beyond the hit is written
             written = max(0, min(input_tokens, max(points) // 4) - reply.cached_input_tokens)

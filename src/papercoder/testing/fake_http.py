@@ -105,13 +105,11 @@ class PrefixCache:
     def lookup(self, prompt: str, now: float, points: list[int] | None = None) -> int:
         """Cached tokens of ``prompt`` for a request arriving at ``now`` (``time.monotonic()``)."""
         with self._lock:
-            if points is not None:
-                ready = [p for p in points if self._points.get(prompt[:p], float("inf")) <= now]
-                chars = max(ready, default=0)
-                tokens = chars // 4
-                return tokens if tokens >= self.minimum else 0
-            chars = max((_common_prefix(prompt, earlier) for done, earlier in self._prompts if done <= now), default=0)
-        tokens = chars // 4 // self.block * self.block
+            if points is not None:  # a breakpoint's whole prefix or nothing: no blocks
+                tokens = max((p for p in points if self._points.get(prompt[:p], float("inf")) <= now), default=0) // 4
+            else:
+                chars = max((_common_prefix(prompt, earlier) for done, earlier in self._prompts if done <= now), default=0)
+                tokens = chars // 4 // self.block * self.block
         return tokens if tokens >= self.minimum else 0
 
     def store(self, prompt: str, done: float, points: list[int] | None = None) -> None:
@@ -279,6 +277,7 @@ def count_tokens(text: str) -> int:
 
 class _Handler(BaseHTTPRequestHandler):
     fake: FakeServer
+    arrived: float
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go out at once, not 40 ms apart
 
@@ -299,7 +298,8 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             body = None
         path = self.path.split("?", 1)[0]
-        self.fake.record(RecordedRequest(method, path, {k.lower(): v for k, v in self.headers.items()}, body, time.monotonic()))
+        self.arrived = time.monotonic()  # when the request was received: the prompt cache's clock
+        self.fake.record(RecordedRequest(method, path, {k.lower(): v for k, v in self.headers.items()}, body, self.arrived))
         try:
             self.fake.handle(self, method, path, body)
         except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout): fine

@@ -46,7 +46,6 @@ class FakeOpenAIServer(FakeServer):
         if not isinstance(body, dict) or "messages" not in body:
             handler.send_json(400, _error("the body must be a JSON object with messages", "invalid_request_error", None))
             return
-        arrived = time.monotonic()
         reply = self.next_reply(body)
         if reply is None:
             handler.send_json(400, _error("fake server: the script has no reply left", "invalid_request_error", None))
@@ -58,7 +57,7 @@ class FakeOpenAIServer(FakeServer):
             return
         limit = body.get("max_completion_tokens") or body.get("max_tokens")
         reply = self.think(reply, int(limit) if isinstance(limit, (int, float)) else None)
-        reply, first_token = self.prefill(reply, _prompt(body), _usage(body, reply)["prompt_tokens"], arrived)
+        reply, first_token = self.prefill(reply, _prompt(body), _prompt_tokens(body, reply), handler.arrived)
         usage = _usage(body, reply)
         model = body.get("model", "fake-model")
         time.sleep(first_token)
@@ -150,9 +149,7 @@ def _error(message: str, kind: str, code: str | None) -> dict:
 
 
 def _usage(body: dict, reply: Reply) -> dict:
-    prompt = reply.input_tokens
-    if prompt is None:
-        prompt = sum(count_tokens(str(m.get("content", ""))) for m in body.get("messages", []))
+    prompt = _prompt_tokens(body, reply)
     completion = reply.output_tokens if reply.output_tokens is not None else count_tokens(reply.text)
     return {
         "prompt_tokens": prompt,
@@ -161,6 +158,13 @@ def _usage(body: dict, reply: Reply) -> dict:
         "prompt_tokens_details": {"cached_tokens": reply.cached_input_tokens},
         "completion_tokens_details": {"reasoning_tokens": reply.reasoning_tokens},
     }
+
+
+def _prompt_tokens(body: dict, reply: Reply) -> int:
+    """The input tokens usage reports: the reply's override, else about four characters a token."""
+    if reply.input_tokens is not None:
+        return reply.input_tokens
+    return sum(count_tokens(str(m.get("content", ""))) for m in body.get("messages", []))
 
 
 def _prompt(body: dict) -> str:
