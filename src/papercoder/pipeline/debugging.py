@@ -368,7 +368,7 @@ def missing_module(run: RunResult, repo: Path) -> str | None:
     return top
 
 
-BLOCKING_KINDS = ("syntax", "local-import", "undefined-name", "missing-file", "config-key", "empty-file")
+BLOCKING_KINDS = ("syntax", "local-import", "interface", "undefined-name", "missing-file", "config-key", "empty-file")
 
 
 def blocking_findings(findings: list[Finding]) -> list[Finding]:

@@ -6,6 +6,8 @@ model next to the runtime error. Kinds:
 - ``syntax``: a ``.py`` file that does not parse, or a shell script ``bash -n`` rejects;
 - ``local-import``: an import of the repository's own modules that names no module or no name;
 - ``undefined-name``: a name used but never defined (pyflakes, used as a library);
+- ``interface``: a call or attribute of the repository's own code that its definition does not
+  match (argument count, keywords, missing attributes; see :mod:`papercoder.repo.crossfile`);
 - ``config-key``: a key the code reads from the config that ``config.yaml`` does not have;
 - ``requirement``: a third-party import not covered by ``requirements.txt``;
 - ``missing-file``: a file named in ``reproduce.sh`` or ``smoke.sh`` that does not exist.
@@ -25,6 +27,7 @@ from pathlib import Path
 import yaml
 from pyflakes import checker as flakes
 
+from papercoder.repo.crossfile import KIND as INTERFACE, check_calls
 from papercoder.repo.yamlread import load_yaml
 from papercoder.repo.importmap import IMPORT_TO_DISTRIBUTION, covered, declared_dependencies, distribution_for, is_stdlib
 
@@ -88,6 +91,7 @@ def check_repository(repo: Path) -> list[Finding]:
             continue
         findings += _check_imports(module, modules, third_party)
         findings += _undefined_names(module)
+    findings += _interface_findings(modules)
     findings += _requirement_findings(repo, third_party, requirements, modules)
     findings += _config_findings(repo, modules)
     findings += _script_findings(repo, modules)
@@ -248,15 +252,11 @@ def _check_imports(module: _Module, modules: dict[str, _Module], third_party: di
                 elif not is_stdlib(top):
                     third_party.setdefault(alias.name, (module.rel, node.lineno))
             continue
-        if node.level:
-            base = _package_of(module)
-            if node.level - 1 > len(base):
-                findings.append(Finding(module.rel, node.lineno, "local-import", "the relative import climbs above the repository"))
-                continue
-            base = base[: len(base) - (node.level - 1)]
-            target = ".".join(base + (node.module.split(".") if node.module else []))
-        else:
-            target = _beside(module, node.module or "", modules) or node.module or ""
+        target = _from_target(module, node, modules)
+        if target is None:
+            findings.append(Finding(module.rel, node.lineno, "local-import", "the relative import climbs above the repository"))
+            continue
+        if not node.level:
             top = target.split(".")[0]
             if top not in local_tops:
                 if not is_stdlib(top):
@@ -281,6 +281,32 @@ def _check_imports(module: _Module, modules: dict[str, _Module], third_party: di
                 )
             )
     return findings
+
+
+def _from_target(module: _Module, node: ast.ImportFrom, modules: dict[str, _Module]) -> str | None:
+    """The dotted module ``from ... import`` names (relative ones resolved); None when it climbs too high."""
+    if node.level:
+        base = _package_of(module)
+        if node.level - 1 > len(base):
+            return None
+        base = base[: len(base) - (node.level - 1)]
+        return ".".join(base + (node.module.split(".") if node.module else []))
+    return _beside(module, node.module or "", modules) or node.module or ""
+
+
+def _interface_findings(modules: dict[str, _Module]) -> list[Finding]:
+    """Cross-file calls and attributes that do not match the definitions they use."""
+
+    def resolve_from(module, node: ast.ImportFrom) -> str | None:
+        target = _from_target(module, node, modules)
+        return target if target in modules else None
+
+    def resolve_import(module, name: str) -> str | None:
+        target = _beside(module, name, modules) or name
+        return target if target in modules else None
+
+    problems = check_calls(modules, resolve_from, resolve_import)  # type: ignore[arg-type]
+    return [Finding(p.rel, p.line, INTERFACE, p.message) for p in problems]
 
 
 def _beside(module: _Module, name: str, modules: dict[str, _Module]) -> str | None:
