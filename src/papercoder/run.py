@@ -18,7 +18,7 @@ from typing import Any
 
 from papercoder.errors import InputError, PapercoderError
 from papercoder.llm import LLM
-from papercoder.pipeline.context import RunPaths
+from papercoder.pipeline.context import CODING_MODES, RunPaths
 from papercoder.pipeline.lock import LOCK_NAME, RunLock, remove_leftovers
 from papercoder.pipeline.manifest import FINISHED, STAGES, Manifest, RunDirectoryError, now
 from papercoder.pipeline.progress import RunDisplay
@@ -105,6 +105,7 @@ def run_paper(
     debug_iterations: int = DEBUG_ITERATIONS,
     addendum: Path | str | None = None,
     wait: bool = False,
+    coding: str | None = None,
 ) -> RunResult:
     """Turn the paper at ``source`` into a repository in ``out_dir`` (default ``runs/<slug>``).
 
@@ -115,6 +116,7 @@ def run_paper(
     the run directory keeps all work done and ``manifest.json`` says where it stopped.
     """
     requested = parse_stages(stages)
+    check_coding(coding)
     run_dir = Path(out_dir) if out_dir is not None else default_run_dir(source)
     paths = RunPaths(run_dir)
     _existing_manifest(paths, resume)  # refuse at once, before anything is made
@@ -128,7 +130,7 @@ def run_paper(
         return _run_paper_locked(
             source, paths, requested, model=model, base_url=base_url, resume=resume, max_cost=max_cost,
             concurrency=concurrency, show_progress=show_progress, provider=provider,
-            debug_iterations=debug_iterations, addendum_text=addendum_text,
+            debug_iterations=debug_iterations, addendum_text=addendum_text, coding=coding,
         )
     except BaseException:
         if created and not paths.manifest.exists():  # nothing was done: leave no directory that needs --resume
@@ -152,6 +154,7 @@ def _run_paper_locked(
     provider: Any,
     debug_iterations: int,
     addendum_text: str | None,
+    coding: str | None = None,
 ) -> RunResult:
     """:func:`run_paper` once the run directory exists and this process holds its lock."""
     run_dir = paths.root
@@ -194,7 +197,7 @@ def _run_paper_locked(
         log.write(f"{stage}: already done, skipped")
     runner, results = _drive(
         paths, llm, manifest, log, command, paper, todo,
-        show_progress=show_progress, debug_iterations=debug_iterations,
+        show_progress=show_progress, debug_iterations=debug_iterations, coding=_coding_of(manifest, coding),
     )
     _finish(manifest, paths, llm, manifest.outcome(), log)
     return _result(paths, runner, manifest, results, skipped)
@@ -211,12 +214,14 @@ def run_stage(
     show_progress: bool = True,
     provider: Any = None,
     wait: bool = False,
+    coding: str | None = None,
 ) -> RunResult:
     """Run one stage on an existing run directory (``papercoder plan|analyze|code RUN_DIR``).
 
     The stage runs even if the manifest says it is done (its calls come from the log); the
     stages after it are marked pending, since their inputs may change.
     """
+    check_coding(coding)
     paths = RunPaths(Path(run_dir))
     if not paths.root.is_dir():
         raise InputError(f"{run_dir} is not a run directory; make one with `papercoder run PAPER`")
@@ -224,7 +229,7 @@ def run_stage(
     with RunLock(paths.root, wait=wait):
         remove_leftovers(paths.root)
         return _run_stage_locked(stage, paths, model=model, base_url=base_url, max_cost=max_cost,
-                                 concurrency=concurrency, show_progress=show_progress, provider=provider)
+                                 concurrency=concurrency, show_progress=show_progress, provider=provider, coding=coding)
 
 
 def _run_stage_locked(
@@ -237,6 +242,7 @@ def _run_stage_locked(
     concurrency: int | None,
     show_progress: bool,
     provider: Any,
+    coding: str | None = None,
 ) -> RunResult:
     run_dir = paths.root
     manifest = Manifest.load(paths.manifest)
@@ -249,7 +255,7 @@ def _run_stage_locked(
     command = shlex.join(["papercoder", stage, str(run_dir)])
     runner, results = _drive(
         paths, llm, manifest, log, command, None, [stage],
-        show_progress=show_progress, debug_iterations=DEBUG_ITERATIONS,
+        show_progress=show_progress, debug_iterations=DEBUG_ITERATIONS, coding=_coding_of(manifest, coding),
     )
     _finish(manifest, paths, llm, _overall_status(manifest), log)
     result = _result(paths, runner, manifest, results)
@@ -270,6 +276,7 @@ def _drive(
     *,
     show_progress: bool,
     debug_iterations: int,
+    coding: str = "wave",
 ) -> tuple[StageRunner, dict[str, Any]]:
     """Run the ``todo`` stages (fitting ``paper`` first, when given) with a progress display;
     on any stop, record it in the manifest and the run log.
@@ -294,6 +301,7 @@ def _drive(
                 note=note,
                 event=log.write,
                 debug_iterations=debug_iterations,
+                coding=coding,
             )
             results = run_async(_run(runner, paper, todo))
     except KeyboardInterrupt:
@@ -484,6 +492,17 @@ def _open_llm(
         concurrency=concurrency,
         quiet=quiet,
     )
+
+
+def check_coding(coding: str | None) -> None:
+    """Refuse an unknown ``--coding`` value before anything is made."""
+    if coding is not None and coding not in CODING_MODES:
+        raise InputError(f"unknown --coding {coding!r}; choose {' or '.join(CODING_MODES)}")
+
+
+def _coding_of(manifest: Manifest, coding: str | None) -> str:
+    """The way to write files: as asked, else as this run did before, else all at once."""
+    return coding or str(manifest.stage("code").detail.get("coding") or CODING_MODES[0])
 
 
 def _overall_status(manifest: Manifest) -> str:

@@ -15,6 +15,7 @@ from functools import lru_cache
 
 from run_answer_code import CODE, CONFIG
 
+from papercoder.pipeline.codeutil import extract_interface
 from papercoder.prompts import render
 
 FILES = ["data.py", "model.py", "optim.py", "metrics.py", "baselines.py", "train.py", "main.py"]
@@ -199,6 +200,21 @@ def _markers() -> dict[str, object]:
     }
 
 
+def skeleton_text(code: dict[str, str]) -> str:
+    """The interface skeleton a model would give for files ``code``: imports and stubs per file."""
+    import ast
+
+    sections = []
+    for path, source in code.items():
+        if not path.endswith(".py"):
+            continue
+        tree = ast.parse(source)
+        imports = [ast.unparse(node) for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+        stubs = "\n".join(imports) + "\n\n\n" + extract_interface(source)
+        sections.append(f"### `{path}`\n```python\n{stubs.strip()}\n```\n")
+    return "The interface skeleton of the repository.\n\n" + "\n".join(sections)
+
+
 def kind_of(messages: list[dict]) -> tuple[str, str | None]:
     """What a request asks for: ("plan"|"design"|"logic"|"config"|"analysis"|"code"|..., path)."""
     prompt = messages[-1]["content"]
@@ -207,6 +223,8 @@ def kind_of(messages: list[dict]) -> tuple[str, str | None]:
         found = markers[kind].search(prompt)
         if found:
             return kind, found.group(1)
+    if "Write the interface skeleton of every Python file" in prompt:
+        return "interfaces", None
     for kind in ("plan", "design", "logic", "config", "condense"):
         if prompt.strip().startswith(markers[kind]):
             return kind, None
@@ -224,6 +242,8 @@ def answer(messages: list[dict]) -> str:
         return json.dumps(_logic(), indent=2)
     if kind == "config":
         return "```yaml\n" + CONFIG + "```"
+    if kind == "interfaces":
+        return skeleton_text(CODE)
     if kind == "analysis":
         return analysis_of(path)
     if kind == "code":

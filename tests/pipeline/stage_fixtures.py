@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from run_answers import skeleton_text
+
 from papercoder.llm import LLM, FakeReply, ScriptedProvider
 from papercoder.pipeline.analysis import run_analysis
 from papercoder.pipeline.coding import run_coding
@@ -184,6 +186,12 @@ def classify(messages: list[dict]) -> str:
         return "syntax_repair:" + match.group(1)
     if match := _FILE.search(last):
         return "code:" + match.group(1)
+    if "has not been run yet. Checks that compare the files" in last or "had no SEARCH/REPLACE block" in last:
+        return "reconcile"
+    if "The skeleton has problems" in last:
+        return "interfaces_repair"
+    if "Write the interface skeleton of every Python file" in last:
+        return "interfaces"
     if match := _ANALYSIS.search(last):
         return "analysis:" + match.group(1)
     if "Your architecture design has problems" in last:
@@ -219,6 +227,9 @@ class PaperModel:
             "config": CONFIG,
             "analysis": "## Analysis\nDetailed steps for this file.",
             **{f"code:{path}": fenced(code) for path, code in CODE.items()},
+            "interfaces": skeleton_text(CODE),
+            "interfaces_repair": skeleton_text(CODE),
+            "reconcile": "The files agree; no edits.",
         }
         self.answers = {**defaults, **self.answers}
 
@@ -265,7 +276,7 @@ class Run:
 
 
 def make_run(root: Path, model: PaperModel | None = None, *, window: int = 128_000, concurrency: int = 4,
-             paper: str = PAPER) -> Run:
+             paper: str = PAPER, coding: str = "wave") -> Run:
     root.mkdir(parents=True, exist_ok=True)
     (root / "paper.md").write_text(paper, encoding="utf-8")
     provider = ScriptedProvider(model or PaperModel(), context_window=window)
@@ -274,6 +285,7 @@ def make_run(root: Path, model: PaperModel | None = None, *, window: int = 128_0
         paths=RunPaths(root),
         llm=LLM(provider, concurrency=concurrency),
         concurrency=concurrency,
+        coding=coding,
         progress=lambda stage, done, total: run.progress.append((stage, done, total)),
         note=run.notes.append,
     )

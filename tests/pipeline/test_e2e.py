@@ -23,7 +23,7 @@ from papercoder.run import run_paper
 from papercoder.testing.fake_openai import FakeOpenAIServer, Reply
 
 PAPER = str(EXAMPLE_PAPER)
-MODEL_CALLS = 4 + 2 * len(FILES)  # four planning turns, an analysis and a file each
+MODEL_CALLS = 5 + 2 * len(FILES)  # four planning turns and the skeleton, an analysis and a file each
 STAGES = ["plan", "analyze", "code", "debug"]
 
 
@@ -34,7 +34,7 @@ def test_the_whole_pipeline_with_a_scripted_model(tmp_path):
     run = tmp_path / "run"
     assert result.status == "done"
     assert Manifest.load(run / "manifest.json").stages_done == STAGES
-    for name in ("plan.md", "design.json", "tasks.json", "config.yaml", "diagrams/class.mmd", "diagrams/sequence.mmd"):
+    for name in ("plan.md", "design.json", "tasks.json", "config.yaml", "interfaces.md", "diagrams/class.mmd", "diagrams/sequence.mmd"):
         assert (run / "planning" / name).is_file(), name
     assert sorted(p.name for p in (run / "analysis").iterdir()) == sorted(f + ".md" for f in FILES)
     repo = tree(result.repo)
@@ -62,14 +62,14 @@ def test_resume_after_a_crash_in_coding_repeats_no_call(tmp_path):
         run_paper(PAPER, out_dir=tmp_path / "run", provider=ScriptedProvider(crash_on_fourth_file), concurrency=2, stages=STAGES, show_progress=False)
     with CallLog(tmp_path / "run" / "calls.sqlite") as log:
         answered = {_digest(r.request["messages"]) for r in log.calls() if r.error is None}
-    assert 4 + len(FILES) < len(answered) < MODEL_CALLS
+    assert 5 + len(FILES) < len(answered) < MODEL_CALLS
 
     second = ScriptedProvider(answer)
     result = run_paper(PAPER, out_dir=tmp_path / "run", provider=second, resume=True, stages=STAGES, show_progress=False)
     asked_again = {_digest(c["request"].messages) for c in second.calls}
     assert not asked_again & answered, "a completed model call was repeated"
     assert len(answered) + len(second.calls) == MODEL_CALLS
-    assert result.stages["code"].cached_calls == len(answered) - 4 - len(FILES)
+    assert result.stages["code"].cached_calls == len(answered) - 5 - len(FILES)
     assert tree(result.repo) == tree(reference.repo)
 
 
@@ -111,7 +111,7 @@ def test_over_http_killed_mid_coding_then_resumed_sends_no_request_twice(tmp_pat
         assert resumed.returncode == 0, resumed.stderr
         again = [_digest(r.body["messages"]) for r in server.requests[first_requests:]]
 
-    assert 4 + len(FILES) + 2 == len(answered)
+    assert 5 + len(FILES) + 2 == len(answered)
     assert not set(again) & set(answered), "a request answered before the kill reached the server again"
     assert len(answered) + len(again) == MODEL_CALLS
     assert "repository:" in resumed.stdout and "code" in resumed.stdout

@@ -156,7 +156,11 @@ def test_every_request_of_a_run_shares_one_prefix_up_to_the_papers_end(tmp_path)
     first = requests[0].messages[0]
     assert first["role"] == "system" and "</paper>" in first["content"]
     assert all(r.messages[0] == first for r in requests)  # byte for byte, in every stage
-    # analyses and code files also share the planning artifacts as their second message
-    later = [r for r in requests if len(r.messages) == 3]
-    assert len(later) == 2 * len(FILES)
+    # the skeleton request, the analyses and the code files also share the planning artifacts as
+    # their second message; analyses and code files the skeleton as their third
+    later = [r for r in requests if r.messages[1]["content"].startswith("The plan for the repository")]
+    assert len(later) == 1 + 2 * len(FILES)
     assert len({r.messages[1]["content"] for r in later}) == 1
+    waves = [r for r in later if len(r.messages) == 4]
+    assert len(waves) == 2 * len(FILES)
+    assert len({r.messages[2]["content"] for r in waves}) == 1 and "interface skeleton" in waves[0].messages[2]["content"]

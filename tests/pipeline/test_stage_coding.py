@@ -1,6 +1,7 @@
 """Analysis and coding: repairs, continuations, concurrency, repeatable requests, the window."""
 
 import ast
+import re
 
 import pytest
 
@@ -63,16 +64,41 @@ def overlapping(calls, kinds):
     return max(s for s, _ in spans) < min(e for _, e in spans)
 
 
-def test_files_of_one_layer_and_all_analyses_run_concurrently(tmp_path):
+def test_all_analyses_and_then_all_files_run_concurrently(tmp_path):
     run = make_run(tmp_path / "run", PaperModel(delay=0.15))
     run.all()
     calls = run.provider.calls
     assert overlapping(calls, ["implementation analysis of `data.py`", "implementation analysis of `model.py`",
                                "implementation analysis of `main.py`"])
+    assert overlapping(calls, ["Write the complete file `data.py`", "Write the complete file `model.py`",
+                               "Write the complete file `main.py`"])  # one wave: main.py waits for no one
+
+
+def test_without_a_skeleton_files_are_written_in_dependency_layers(tmp_path):
+    run = make_run(tmp_path / "run", PaperModel(delay=0.15))
+    run.stage("planning")
+    run.paths.interfaces.unlink()  # a run planned before skeletons existed
+    run.stage("analysis")
+    run.stage("coding")
+    calls = run.provider.calls
     assert overlapping(calls, ["Write the complete file `data.py`", "Write the complete file `model.py`"])
     main = next(c for c in calls if "Write the complete file `main.py`" in c["request"].messages[-1]["content"])
     first_layer_end = max(c["end"] for c in calls if "Write the complete file `model.py`" in c["request"].messages[-1]["content"])
     assert main["start"] >= first_layer_end
+    assert any("no interface skeleton" in n for n in run.notes)
+
+
+def test_sequential_coding_shows_each_file_the_full_code_of_all_earlier_ones(tmp_path):
+    run = make_run(tmp_path / "run", PaperModel(delay=0.05), coding="sequential")
+    run.all()
+    calls = [c for c in run.provider.calls if "Write the complete file" in c["request"].messages[-1]["content"]]
+    assert [re.search(r"Write the complete file `([^`]+)`", c["request"].messages[-1]["content"]).group(1) for c in calls] == FILES
+    for a, b in zip(calls, calls[1:]):
+        assert b["start"] >= a["end"]
+    last = calls[-1]["request"].messages[-1]["content"]
+    assert "Code of data.py (written earlier)" in last and "Code of model.py (written earlier)" in last
+    assert "rng.uniform" in last  # the code itself, not its interface
+    assert "Code of" not in calls[0]["request"].messages[-1]["content"]
 
 
 def test_concurrency_limit_is_respected(tmp_path):
@@ -177,9 +203,9 @@ def test_empty_answer_keeps_an_empty_file_and_says_so(tmp_path):
 
 
 def test_an_empty_answer_asked_again_gives_the_file(tmp_path):
-    run = planned(tmp_path, PaperModel({"code:model.py": "```python\n```", "empty_retry:model.py": fenced("X = 1\n")}))
+    run = planned(tmp_path, PaperModel({"code:model.py": "```python\n```", "empty_retry:model.py": fenced(MODEL_PY)}))
     run.stage("coding")
-    assert (run.paths.repo / "model.py").read_text() == "X = 1\n"
+    assert (run.paths.repo / "model.py").read_text() == MODEL_PY
     assert not run.fallbacks
 
 

@@ -44,9 +44,32 @@ def test_three_file_plan_end_to_end(tmp_path):
     assert done.stdout.startswith("mse ")
 
 
-def test_coding_context_holds_dependencies_and_interfaces(tmp_path):
+def _without_skeleton(run) -> None:
+    """Plan, drop the skeleton (a run planned by an older version), analyse and code."""
+    run.stage("planning")
+    run.paths.interfaces.unlink()
+    run.stage("analysis")
+    run.stage("coding")
+
+
+def test_coding_context_holds_the_skeleton_and_the_files_own_analysis(tmp_path):
     run = make_run(tmp_path / "run")
     run.all()
+    coding = {}
+    for call in run.provider.calls:
+        for path in FILES:
+            if f"Write the complete file `{path}`" in call["request"].messages[-1]["content"]:
+                coding[path] = call["request"].messages
+    main = coding["main.py"]
+    assert "interface skeleton" in main[2]["content"] and "def make_data(n, noise, seed=0):" in main[2]["content"]
+    assert "rng.uniform" not in "\n".join(m["content"] for m in main)  # no file sees another's code in the wave
+    assert "Analysis of main.py" in main[-1]["content"] and "This is the entry point" in main[-1]["content"]
+    assert all(messages[:3] == main[:3] for messages in coding.values())  # one shared prefix
+
+
+def test_without_a_skeleton_coding_context_holds_dependencies_and_interfaces(tmp_path):
+    run = make_run(tmp_path / "run")
+    _without_skeleton(run)
     coding = {}
     for call in run.provider.calls:
         text = "\n".join(m["content"] for m in call["request"].messages)  # the artifacts come before the file's part
@@ -66,7 +89,7 @@ def test_interfaces_of_earlier_files_that_are_not_dependencies(tmp_path):
 
     deps = {"data.py": [], "model.py": ["data.py"], "main.py": ["model.py"]}
     run = make_run(tmp_path / "run", PaperModel({"logic": logic_json(deps=deps)}))
-    run.all()
+    _without_skeleton(run)
     main = next(c["request"].messages[-1]["content"] for c in run.provider.calls
                 if "Write the complete file `main.py`" in c["request"].messages[-1]["content"])
     assert "Interface of data.py" in main and "def make_data(n, noise, seed=0):" in main

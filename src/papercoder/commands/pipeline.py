@@ -9,6 +9,10 @@ from typing import Optional
 
 import typer
 
+CODING_HELP = (
+    "How files are written: 'wave' (default: all at once against the interface skeleton) or 'sequential' "
+    "(one after another, each seeing the full code of the earlier ones: the original method, slower and dearer)."
+)
 STAGES_HELP = "Stages to run, comma-separated, from plan, analyze, code, debug (default: all)."
 
 
@@ -18,7 +22,7 @@ def register(app: typer.Typer) -> None:
     for stage, name, what in (
         ("plan", "plan", "Planning: overall plan, architecture and diagrams, logic design, config.yaml."),
         ("analyze", "analyze", "Analysis: a detailed implementation analysis of every planned file."),
-        ("code", "code", "Coding: write every planned file in dependency order, then the repository's extras."),
+        ("code", "code", "Coding: write every planned file against the interface skeleton, check the files against each other, then the repository's extras."),
     ):
         app.command(name, help=f"{what} Runs one stage on an existing run directory.")(_single_stage(stage))
 
@@ -35,6 +39,7 @@ def run(
     debug_iterations: int = typer.Option(3, "--debug-iterations", min=0, help="Repair rounds of the debug stage at most."),
     wait: bool = typer.Option(False, "--wait", help="If another papercoder process is using the run directory, wait for it instead of stopping."),
     addendum: Optional[Path] = typer.Option(None, "--addendum", help="Clarifications to the paper (dataset links, scope), sent right after the paper in every request and never shortened; default: addendum in papercoder.toml."),
+    coding: Optional[str] = typer.Option(None, "--coding", help=CODING_HELP),
 ) -> None:
     """Turn PAPER into a code repository: plan, analyze, code, debug."""
     from papercoder.config import load_config
@@ -57,6 +62,7 @@ def run(
             debug_iterations=debug_iterations,
             addendum=addendum,
             wait=wait,
+            coding=coding,
         )
     except RunInterrupted as exc:
         _stop(exc)
@@ -71,6 +77,7 @@ def _single_stage(stage: str):
         concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1, help="Model calls at the same time."),
         base_url: Optional[str] = typer.Option(None, "--base-url", help="An OpenAI-compatible server."),
         wait: bool = typer.Option(False, "--wait", help="Wait for another papercoder process using the run directory."),
+        coding: Optional[str] = typer.Option(None, "--coding", help=CODING_HELP + " Only the code stage reads it."),
     ) -> None:
         from papercoder.run import RunInterrupted, run_stage
 
@@ -84,6 +91,7 @@ def _single_stage(stage: str):
                 concurrency=concurrency,
                 show_progress=True,
                 wait=wait,
+                coding=coding,
             )
         except RunInterrupted as exc:
             _stop(exc)

@@ -28,9 +28,15 @@ class PlanningArtifacts:
     config: str
     addendum: str = ""
     inventory: tuple[Item, ...] = ()
+    interfaces: str = ""  # planning/interfaces.md: the skeleton every file is written against
 
     def context_parts(self) -> list[Part]:
-        """The shared context of analysis and coding prompts, in a fixed order.
+        """The shared context of analysis and coding prompts, in a fixed order; the skeleton last."""
+        skeleton = [Part("interfaces", "Interface skeleton of the repository", self.interfaces.strip())] if self.interfaces.strip() else []
+        return [*self.planning_parts(), *skeleton]
+
+    def planning_parts(self) -> list[Part]:
+        """The paper and the four planning answers, in a fixed order.
 
         The addendum comes right after the paper and is never shortened (no fitting step names it).
         """
@@ -69,6 +75,7 @@ def load_artifacts(paths: RunPaths) -> PlanningArtifacts:
         config=paths.config.read_text(encoding="utf-8"),
         addendum=read_addendum(paths),
         inventory=tuple(load_inventory(paths.inventory)),
+        interfaces=paths.interfaces.read_text(encoding="utf-8") if paths.interfaces.is_file() else "",
     )
 
 

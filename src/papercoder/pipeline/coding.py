@@ -1,10 +1,15 @@
-"""Stage 3, coding: every planned file, in dependency layers, then the repository's extras.
+"""Stage 3, coding: every planned file, then the repository's extras, then a cross-file check.
 
-Files of one layer are written concurrently; a file's request holds the paper, plan, design,
-logic, config, its analysis, the full code of the files it depends on, and the interfaces of
-the other files of earlier layers. It never sees files of its own layer, so the request does
-not depend on which concurrent call finished first, and a resumed run asks the same questions.
-Python must parse (one repair turn); an answer cut at the output limit is continued once.
+By default (``wave``) every file is written at the same time: its request holds the paper, plan,
+design, logic, config and the interface skeleton (the same bytes for every file, so the prefix
+cache serves them) and then its own analysis. The files agree because they share the skeleton;
+the consistency check (:mod:`papercoder.pipeline.consistency`) then compares every cross-file use
+with the code actually written and repairs what disagrees. ``sequential`` is the original
+method's order: one file after another, each seeing the full code of all files before it. A run
+without a skeleton (planned by an older version) writes files in dependency layers, each seeing
+the code of the files it depends on. A request never depends on which concurrent call finished
+first, so a resumed run asks the same questions. Python must parse (one repair turn); an answer
+cut at the output limit is continued once.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from papercoder.llm import ContextLengthError, Message, TruncatedError
 from papercoder.pipeline.analysis import analysis_name
 from papercoder.pipeline.artifacts import PlanningArtifacts, load_artifacts, paper_title
 from papercoder.pipeline.codeutil import dependency_layers, extract_code, extract_interface
+from papercoder.pipeline.consistency import reconcile
 from papercoder.pipeline.context import StageContext
 from papercoder.pipeline.prefix import layered_messages
 from papercoder.pipeline.repofiles import readme_text, reproduce_script, requirements_text, smoke_script
@@ -49,6 +55,7 @@ FIT_STEPS = [
     ("shortened its analysis", cut("analysis", keep_chars=1500)),
     ("shortened the design", cut("design")),
     ("left out its dependencies' interfaces", drop("dependency:")),
+    ("shortened the interface skeleton", cut("interfaces")),
     ("shortened the paper", cut("paper", keep_chars=2000)),
 ]
 
@@ -60,10 +67,7 @@ async def run_coding(ctx: StageContext) -> None:
     artifacts = load_artifacts(ctx.paths)
     tasks = artifacts.tasks
     analyses = _read_analyses(ctx, artifacts)
-    try:
-        layers = dependency_layers(tasks.task_list, tasks.dependencies())
-    except ValueError as exc:
-        raise InputError(f"{ctx.paths.tasks} has a {exc}; run the planning stage again") from None
+    layers, full = _schedule(ctx, artifacts)
     total = len(tasks.task_list)
     limit = asyncio.Semaphore(max(1, ctx.concurrency))
     written: dict[str, str] = {}
@@ -73,7 +77,7 @@ async def run_coding(ctx: StageContext) -> None:
     async def code(path: str, earlier: dict[str, str]) -> str:
         nonlocal done
         async with limit:
-            text = await code_file(ctx, artifacts, analyses[path], earlier, path)
+            text = await code_file(ctx, artifacts, analyses[path], earlier, path, full=full)
         write_inside(ctx.paths.repo, path, text)
         done += 1
         ctx.progress(STAGE, done, total)
@@ -88,6 +92,22 @@ async def run_coding(ctx: StageContext) -> None:
             written[path] = result
 
     write_extras(ctx, artifacts, written)
+    await reconcile(ctx, artifacts)
+
+
+def _schedule(ctx: StageContext, artifacts: PlanningArtifacts) -> tuple[list[list[str]], bool]:
+    """The files in groups written one group after another, and whether each sees the full code of
+    every earlier file (``sequential``) or only its dependencies' code and the others' interfaces."""
+    tasks = artifacts.tasks
+    if ctx.coding == "sequential":
+        return [[path] for path in tasks.task_list], True
+    if artifacts.interfaces.strip():
+        return ([list(tasks.task_list)] if tasks.task_list else []), False
+    ctx.note("coding: this run has no interface skeleton (planning/interfaces.md); files are written in dependency layers")
+    try:
+        return dependency_layers(tasks.task_list, tasks.dependencies()), False
+    except ValueError as exc:
+        raise InputError(f"{ctx.paths.tasks} has a {exc}; run the planning stage again") from None
 
 
 def _read_analyses(ctx: StageContext, artifacts: PlanningArtifacts) -> dict[str, str]:
@@ -114,20 +134,23 @@ def file_messages(
     earlier: dict[str, str],
     path: str,
     window: int | None = None,
+    *,
+    full: bool = False,
 ) -> tuple[list[Message], int]:
     """The request for ``path`` (fitted to ``window``) and its ``max_tokens``.
 
-    Depends only on the planning artifacts, the file's analysis and ``earlier`` (the code of
-    files in earlier layers), listed in task order.
+    Depends only on the planning artifacts (the skeleton among them), the file's analysis and
+    ``earlier`` (the code of files written before it), listed in task order: with ``full``, every
+    earlier file's code; else the code of its dependencies and the interfaces of the others.
     """
     tasks = artifacts.tasks
-    deps = [d for d in tasks.logic_of(path).depends_on if d in earlier]
+    deps = [d for d in tasks.task_list if d in earlier] if full else [d for d in tasks.logic_of(path).depends_on if d in earlier]
     parts = artifacts.context_parts()
     parts.append(Part("analysis", f"Analysis of {path}", analysis or "(none)"))
     for dep in deps:
         code = earlier[dep]
         reduced = extract_interface(code) if dep.endswith(".py") else None
-        title = f"Code of {dep} (a dependency of {path})"
+        title = f"Code of {dep} (written earlier)" if full else f"Code of {dep} (a dependency of {path})"
         parts.append(Part(f"dependency:{dep}", title, _fenced(dep, code), _fenced(dep, reduced) if reduced else None))
     for other in tasks.task_list:
         if other in earlier and other not in deps and other.endswith(".py"):
@@ -164,12 +187,12 @@ def _fenced(path: str, code: str) -> str:
 
 
 async def code_file(
-    ctx: StageContext, artifacts: PlanningArtifacts, analysis: str, earlier: dict[str, str], path: str
+    ctx: StageContext, artifacts: PlanningArtifacts, analysis: str, earlier: dict[str, str], path: str, *, full: bool = False
 ) -> str:
     """Write one file: ask, take the fenced code, and give a syntax error one repair turn."""
 
     async def attempt(window: int) -> tuple[list[Message], str, bool, int]:
-        messages, max_tokens = file_messages(ctx, artifacts, analysis, earlier, path, window)
+        messages, max_tokens = file_messages(ctx, artifacts, analysis, earlier, path, window, full=full)
         try:
             answer, continued = await complete_text(
                 ctx.llm, messages, max_tokens=max_tokens, stage=STAGE, what=path, window=window

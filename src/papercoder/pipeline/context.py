@@ -13,6 +13,12 @@ from pathlib import Path
 from papercoder.llm import LLM
 
 
+# How the code stage writes the planned files: "wave", all at once against the interface
+# skeleton (the default); "sequential", one after another, each seeing the full code of the
+# files before it (the original method's order, slower and dearer).
+CODING_MODES = ("wave", "sequential")
+
+
 @dataclass(frozen=True)
 class RunPaths:
     """The layout of a run directory (see DESIGN.md, "The run directory")."""
@@ -52,12 +58,20 @@ class RunPaths:
         return self.planning / "config.yaml"
 
     @property
+    def interfaces(self) -> Path:  # turn 5: the interface skeleton of every Python file, Markdown
+        return self.planning / "interfaces.md"
+
+    @property
     def diagrams(self) -> Path:
         return self.planning / "diagrams"
 
     @property
     def analysis(self) -> Path:  # analysis/<file path>.md, one per planned file
         return self.root / "analysis"
+
+    @property
+    def coding(self) -> Path:  # what the code stage checked and repaired after writing (consistency.json)
+        return self.root / "coding"
 
     @property
     def repo(self) -> Path:  # the generated repository: the product
@@ -83,6 +97,7 @@ class StageContext:
     paths: RunPaths
     llm: LLM
     concurrency: int = 4
+    coding: str = "wave"  # how the code stage writes files: "wave" (all at once) or "sequential"
     # progress(stage, done, total): called as units of work (files) finish
     progress: Callable[[str, int, int], None] = field(default=lambda stage, done, total: None)
     # note(message): a decision worth recording (a section condensed, context cut to fit)

@@ -390,28 +390,48 @@ def _add_missing_requirements(repo: Path, findings: list[Finding]) -> list[str]:
 # --- one repair round ---------------------------------------------------------------------------
 
 
+async def repair_findings(
+    llm: LLM, repo: Path, findings: list[Finding], paper: str | None, *, reference: str = "", stage: str = STAGE
+) -> tuple[list[str], list[str], str]:
+    """One repair round for static ``findings`` of code not yet run (e.g. files written at once that
+    disagree); ``reference`` is shown as the contract (the interface skeleton). Same result as a
+    debugging round: (applied, failed, transcript)."""
+    return await _repair_round(llm, repo, None, findings, paper, "", [], reference=reference, stage=stage)
+
+
 async def _repair_round(
     llm: LLM,
     repo: Path,
-    run: RunResult,
+    run: RunResult | None,
     findings: list[Finding],
     paper: str | None,
     command: str,
     requirements_added: list[str],
+    *,
+    reference: str = "",
+    stage: str = STAGE,
 ) -> tuple[list[str], list[str], str]:
-    """Ask for edits, apply them, send back what did not apply; (applied, failed, transcript)."""
-    error = trim_error(run.stderr, run.stdout)
-    files, omitted, paper_text = _fit_context(llm, repo, error, findings, paper)
+    """Ask for edits, apply them, send back what did not apply; (applied, failed, transcript).
+
+    ``run`` is the smoke run that failed (or passed with findings), or None for code not yet run.
+    """
+    error = trim_error(run.stderr, run.stdout) if run is not None else ""
+    files, omitted, paper_text = _fit_context(llm, repo, error + reference, findings, paper)
     notes = [f"added {name} to requirements.txt" for name in requirements_added]
-    result_line = run.summary() + (f"; the {run.limit} limit stopped it" if run.limit and run.limit not in run.summary() else "")
-    stdout_tail = "\n".join(_SANDBOX_PATH.sub("", run.stdout).strip().splitlines()[-15:])
+    result_line = ""
+    stdout_tail = ""
+    if run is not None:
+        result_line = run.summary() + (f"; the {run.limit} limit stopped it" if run.limit and run.limit not in run.summary() else "")
+        stdout_tail = "\n".join(_SANDBOX_PATH.sub("", run.stdout).strip().splitlines()[-15:])
     messages: list[Message] = [
         {"role": "system", "content": render("debug/system")},
         {
             "role": "user",
             "content": render(
                 "debug/repair",
-                passed=run.ok,
+                ran=run is not None,
+                reference=reference,
+                passed=run.ok if run is not None else False,
                 command=command,
                 result=result_line,
                 error=error,
@@ -440,7 +460,7 @@ async def _repair_round(
             transcript.append("## Feedback stopped\n\nThe conversation no longer fits the context window.\n")
             break
         try:
-            completion = await llm.acomplete(messages, max_tokens=room, stage=STAGE, allow_truncated=True)
+            completion = await llm.acomplete(messages, max_tokens=room, stage=stage, allow_truncated=True)
         except ContextLengthError:
             if attempt == 1:
                 raise

@@ -1,7 +1,9 @@
-"""Stage 1, planning: one conversation of four turns from the paper to a checked plan.
+"""Stage 1, planning: one conversation of four turns from the paper to a checked plan, then the
+interface skeleton.
 
 Turns: overall plan (Markdown) -> architecture design (:class:`Design`) -> logic design
-(:class:`LogicDesign`) -> ``config.yaml``. Each structured answer is checked
+(:class:`LogicDesign`) -> ``config.yaml``; then one request for the interface skeleton
+(:mod:`papercoder.pipeline.interfaces`), shaped like the analysis and coding requests. Each structured answer is checked
 (:mod:`papercoder.pipeline.plancheck`); problems get one repair turn, and what is still wrong
 after it is fixed by a deterministic fallback, noted in the run log. Later turns see the checked
 answers, so the conversation stays consistent with what is written to disk.
@@ -22,6 +24,7 @@ from papercoder.llm import Completion, Message, StructuredOutputError
 from papercoder.pipeline.codeutil import extract_code, fenced_blocks
 from papercoder.pipeline.artifacts import read_addendum
 from papercoder.pipeline.context import StageContext
+from papercoder.pipeline.interfaces import write_interfaces
 from papercoder.pipeline.inventory import parse_inventory, save_inventory
 from papercoder.pipeline.prefix import system_message
 from papercoder.pipeline.plancheck import Review, review_design, review_logic, salvage_design
@@ -44,7 +47,7 @@ PLAN_TOKENS = 12288  # answer limits are safety bounds sized for a capable model
 DESIGN_TOKENS = 12288
 LOGIC_TOKENS = 16384
 CONFIG_TOKENS = 4096
-TURNS = 4
+TURNS = 5
 REPAIR_QUOTE = 6000  # characters of a wrong answer quoted back in its repair turn
 EMPTY_CONFIG = "# papercoder: the model gave no usable config.yaml; the code uses its own documented defaults\n{}\n"
 
@@ -95,6 +98,8 @@ async def run_planning(ctx: StageContext) -> None:
     ctx.progress(STAGE, 4, TURNS)
 
     talk.save(ctx.paths.planning / "conversation.json")
+    await write_interfaces(ctx)
+    ctx.progress(STAGE, 5, TURNS)
 
 
 class _Conversation:

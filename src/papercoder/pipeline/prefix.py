@@ -3,9 +3,10 @@
 Providers cache a request's leading tokens once an earlier request with the same start has been
 processed. So every request of every stage starts with the same bytes: one system message
 holding the role, the paper and the addendum; analyses and code files then get one message with
-the planning artifacts in a fixed order (the same bytes for every file); the file's own part
-(its analysis, the code it depends on, the instruction) comes last. Planning warms the first
-level, the first analysis the second.
+the planning artifacts in a fixed order (the same bytes for every file), then one with the
+interface skeleton; the file's own part (its analysis, the instruction) comes last. The planning
+conversation warms the first level; the skeleton request, which is [system, artifacts, own], the
+second; the analysis wave the third, which the coding wave then reads.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def system_message(paper: str, addendum: str = "") -> Message:
 
 
 def layered_messages(parts: list[Part], own: Callable[[list[Part]], str]) -> list[Message]:
-    """System (paper, addendum), then the planning artifacts, then ``own(the other parts)``.
+    """System (paper, addendum), the planning artifacts, the skeleton, then ``own(the other parts)``.
 
     ``parts`` may lack some (fitting drops or shortens them); what is there keeps its place.
     """
@@ -35,7 +36,9 @@ def layered_messages(parts: list[Part], own: Callable[[list[Part]], str]) -> lis
     messages = [system_message(paper, addendum)]
     artifacts = [by_key[key] for key in ARTIFACTS if key in by_key]
     if artifacts:
-        messages.append({"role": "user", "content": render("shared/artifacts", parts=artifacts)})
-    rest = [part for part in parts if part.key not in ARTIFACTS and part.key not in ("paper", "addendum")]
+        messages.append({"role": "user", "content": render("shared/artifacts", parts=artifacts, skeleton=False)})
+    if "interfaces" in by_key:
+        messages.append({"role": "user", "content": render("shared/artifacts", parts=[by_key["interfaces"]], skeleton=True)})
+    rest = [part for part in parts if part.key not in ARTIFACTS and part.key not in ("paper", "addendum", "interfaces")]
     messages.append({"role": "user", "content": own(rest)})
     return messages

@@ -88,11 +88,14 @@ def check_inputs(paths: RunPaths, stage: str) -> None:
 
 def clear_outputs(paths: RunPaths, stage: str) -> None:
     """Remove what a previous, unfinished or superseded attempt of ``stage`` wrote."""
-    target = {"plan": paths.planning, "analyze": paths.analysis, "code": paths.repo, "debug": paths.root / "debug"}.get(stage)
-    if target is not None and (target.is_symlink() or target.is_file()):
-        target.unlink()  # a file where the stage's folder belongs: the stage writes the folder anew
-    elif target is not None and target.exists():
-        shutil.rmtree(target)
+    targets = {
+        "plan": [paths.planning], "analyze": [paths.analysis], "code": [paths.repo, paths.coding], "debug": [paths.root / "debug"],
+    }.get(stage, [])
+    for target in targets:
+        if target.is_symlink() or target.is_file():
+            target.unlink()  # a file where the stage's folder belongs: the stage writes the folder anew
+        elif target.exists():
+            shutil.rmtree(target)
 
 
 class _NoWaitExecutor(ThreadPoolExecutor):
@@ -154,6 +157,7 @@ class StageRunner:
         note: Callable[[str], None],
         event: Callable[[str], None] | None = None,
         debug_iterations: int = DEBUG_ITERATIONS,
+        coding: str = "wave",
     ):
         self.paths = paths
         self.llm = llm
@@ -163,6 +167,7 @@ class StageRunner:
         self.note = note  # decisions worth seeing: to the run log and above the bars
         self.event = event or note  # stages starting and ending: the run log is enough
         self.debug_iterations = debug_iterations
+        self.coding = coding
         self.stats: dict[str, StageStats] = {}
         self._current: tuple[str, StageStats, float] | None = None
 
@@ -179,6 +184,7 @@ class StageRunner:
             paths=self.paths,
             llm=self.llm,
             concurrency=self.concurrency,
+            coding=self.coding,
             progress=lambda _label, done, total: self.display.update(stage, done, total),
             note=self.note,
         )
@@ -235,6 +241,8 @@ class StageRunner:
                     if str(status) != "passed":
                         ctx.degrade(f"debug: the repository does not pass its smoke run ({status})")
             else:
+                if stage == "code":
+                    record.detail["coding"] = self.coding  # a resumed run keeps the same way of writing
                 result = await self.measure(stage, function(ctx))
         except (KeyboardInterrupt, asyncio.CancelledError):
             self._end(stage, "interrupted")

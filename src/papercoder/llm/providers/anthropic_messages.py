@@ -161,8 +161,9 @@ MAX_BREAKPOINTS = 4  # Anthropic allows four cache_control blocks per request; t
 
 def _with_cache_breakpoints(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Turns as Anthropic wants them (consecutive messages of one role merged into text blocks),
-    with a cache breakpoint after every turn but the last (the part that changes), at most three:
-    the planning artifacts shared by every analysis and code call are read from the cache."""
+    with a cache breakpoint after every turn but the last and after every block of the last turn
+    but its own part, at most three: the planning artifacts and the skeleton shared by every
+    analysis and code call are read from the cache."""
     merged: list[dict[str, Any]] = []
     for message in messages:
         block = {"type": "text", "text": message["content"]}
@@ -176,6 +177,10 @@ def _with_cache_breakpoints(messages: list[dict[str, Any]]) -> list[dict[str, An
             break
         turn["content"][-1]["cache_control"] = {"type": "ephemeral"}
         marks += 1
-    if merged and len(merged[-1]["content"]) > 1 and marks < MAX_BREAKPOINTS - 1:
-        merged[-1]["content"][-2]["cache_control"] = {"type": "ephemeral"}  # the artifacts before the file's part
+    # the shared blocks before the file's own part (planning artifacts, skeleton), latest first
+    for block in reversed(merged[-1]["content"][:-1] if merged else []):
+        if marks >= MAX_BREAKPOINTS - 1:
+            break
+        block["cache_control"] = {"type": "ephemeral"}
+        marks += 1
     return merged
