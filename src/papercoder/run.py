@@ -117,6 +117,8 @@ def run_paper(
     """
     requested = parse_stages(stages)
     check_coding(coding)
+    if provider is None:
+        _preload(model, base_url)
     run_dir = Path(out_dir) if out_dir is not None else default_run_dir(source)
     paths = RunPaths(run_dir)
     _existing_manifest(paths, resume)  # refuse at once, before anything is made
@@ -492,6 +494,18 @@ def _open_llm(
         concurrency=concurrency,
         quiet=quiet,
     )
+
+
+def _preload(model: str | None, base_url: str | None) -> None:
+    """Import the provider's SDK in the background while the paper is read (see llm.preload)."""
+    from papercoder.config import load_config
+    from papercoder.llm.preload import preload_sdk, provider_of
+
+    try:
+        config = load_config()
+    except PapercoderError:
+        return  # a bad config file is reported, with its fix, when the model is opened
+    preload_sdk(provider_of(model, base_url=base_url or config.base_url, configured=config.model))
 
 
 def check_coding(coding: str | None) -> None:

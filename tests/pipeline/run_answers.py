@@ -277,3 +277,48 @@ def long_answer(messages: list[dict], design_tokens: int = 6000, logic_tokens: i
             item["analysis"] += " " + _PADDING * each
         return json.dumps(logic, indent=2)
     return answer(messages)
+
+
+# Answer sizes of issue 11's side-by-side measurement, in tokens (characters / 4). The skeleton
+# has no counterpart in PaperCoder; 1,500 tokens is about 200 per file of the 7-file plan.
+ISSUE_SIZES = {"plan": 1500, "design": 1200, "logic": 1500, "config": 300, "interfaces": 1500, "analysis": 1200, "code": 2000}
+
+
+def _padded(text: str, tokens: int, line: str = "", prefix: str = "") -> str:
+    """``text`` grown to about ``tokens`` tokens with whole lines of padding."""
+    missing = tokens * 4 - len(text)
+    if missing <= 0:
+        return text
+    unit = prefix + (line or _PADDING).strip() + "\n"
+    return text.rstrip("\n") + "\n" + unit * max(1, round(missing / len(unit)))
+
+
+def sized_answer(messages: list[dict], sizes: dict[str, int] | None = None) -> str:
+    """As :func:`answer`, with every answer grown to the size ``sizes`` gives its kind."""
+    sizes = sizes or ISSUE_SIZES
+    kind, path = kind_of(messages)
+    if kind == "other" and len(messages) > 2:
+        return sized_answer(messages[:-2], sizes)
+    want = sizes.get(kind)
+    if want is None:
+        return answer(messages)
+    if kind == "design":
+        design = dict(DESIGN)
+        base = len(json.dumps(design, indent=2))
+        design["implementation_approach"] += "\n" + _padded("", want - base // 4)
+        return "```json\n" + json.dumps(design, indent=2) + "\n```"
+    if kind == "logic":
+        logic = _logic()
+        items = logic["logic_analysis"]
+        k = 0
+        while len(json.dumps(logic, indent=2)) < want * 4 - len(_PADDING) // 2:
+            items[k % len(items)]["analysis"] += " " + _PADDING.strip()
+            k += 1
+        return json.dumps(logic, indent=2)
+    if kind == "config":
+        return "```yaml\n" + _padded(CONFIG, want - 4, prefix="# ") + "```"
+    if kind == "code":
+        return f"```python\n{_padded(CODE[path], want - 4, prefix='# ')}```"
+    if kind == "interfaces":
+        return _padded(skeleton_text(CODE), want)
+    return _padded(answer(messages), want)

@@ -146,7 +146,8 @@ def file_messages(
     tasks = artifacts.tasks
     deps = [d for d in tasks.task_list if d in earlier] if full else [d for d in tasks.logic_of(path).depends_on if d in earlier]
     parts = artifacts.context_parts()
-    parts.append(Part("analysis", f"Analysis of {path}", analysis or "(none)"))
+    # code of earlier files before the file's own analysis: request k then starts with request
+    # k-1's bytes up to the code file k-1 wrote, so the prefix cache serves the files before it
     for dep in deps:
         code = earlier[dep]
         reduced = extract_interface(code) if dep.endswith(".py") else None
@@ -157,6 +158,7 @@ def file_messages(
             interface = extract_interface(earlier[other])
             if interface.strip():
                 parts.append(Part(f"interface:{other}", f"Interface of {other}", _fenced(other, interface)))
+    parts.append(Part("analysis", f"Analysis of {path}", analysis or "(none)"))
     entry = tasks.entry_point
     language = _LANGUAGE.get(PurePosixPath(path).suffix.lower(), "")
 
