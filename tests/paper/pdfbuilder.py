@@ -74,3 +74,24 @@ def blank_pdf(path: Path, pages: int = 2) -> Path:
         pdf.rect(20, 20, 170, 250, style="F")
     pdf.output(str(path))
     return path
+
+
+def pieces_pdf(path: Path, pages: list[list[list[tuple[float | None, str]]]], *, size: int = 10) -> Path:
+    """Pages of rows, each row pieces of text placed at x (mm) on one line: a line with an inline
+    font change (x None: right after the piece before), or the cells of a table row, as a content
+    stream writes them (row by row)."""
+    pdf = FPDF(format="A4", unit="mm")
+    pdf.set_auto_page_break(False)
+    for rows in pages:
+        pdf.add_page()
+        y = 22.0
+        for row in rows:
+            end = 15.0
+            for x, text in row:
+                pdf.set_font("Times", "", size)
+                at = end if x is None else x
+                pdf.text(at, y, text)
+                end = at + pdf.get_string_width(text)
+            y += size * 0.5
+    pdf.output(str(path))
+    return path

@@ -155,3 +155,40 @@ def test_title_survives_a_running_header_that_repeats_it(tmp_path):
     # ICML style: every page's running header is the title; page 1 also has it in a big font
     path = build_pdf(tmp_path / "icml.pdf", TWO_COLUMN_PAGES, header="Sparse Widgets for Dense Gadgets")
     assert read_pdf(path).title == "Sparse Widgets for Dense Gadgets"
+
+
+_WORDS = ("the model is trained with a learning rate of three for every run we report and the "
+          "results hold across all of the seeds").split()
+
+
+def _sentence(k: int, words: int = 11) -> str:
+    return f"Sentence {k} says " + " ".join(_WORDS[(k + i) % len(_WORDS)] for i in range(words)) + "."
+
+
+def test_a_one_column_page_with_lines_in_two_pieces_keeps_its_order(tmp_path):
+    """Lines written as two runs, the second starting where the first ends, past the page's
+    middle (an inline font change, a formula): the stream jumps sides on every row, yet the page
+    has no columns to re-read."""
+    from .pdfbuilder import pieces_pdf
+
+    rows = []
+    for k in range(30):
+        words = _sentence(k, 18).split()
+        cut = 12 + k % 4  # where the inline change falls varies from line to line
+        rows.append([(15, " ".join(words[:cut])), (None, " " + " ".join(words[cut:]))])
+    text = read_pdf(pieces_pdf(tmp_path / "one.pdf", [rows, rows])).to_markdown()
+    for k in (0, 1, 2, 17, 29):
+        assert _sentence(k, 18) in text, k
+
+
+def test_a_table_page_is_not_read_as_two_columns(tmp_path):
+    from .pdfbuilder import pieces_pdf
+
+    rows = [[(15, "We report the results of every model on both language pairs below.")]]
+    rows += [[(15, "Model"), (60, "BLEU"), (115, "EN-DE"), (160, "Cost")]]
+    rows += [[(15, f"Variant{k}"), (60, f"{20 + k}.1"), (115, f"{30 + k}.4"), (160, f"{k}e18")] for k in range(12)]
+    rows += [[(15, "We used a beam size of 21 and alpha = 0.3 for all of these runs.")]]
+    text = read_pdf(pieces_pdf(tmp_path / "table.pdf", [rows, rows])).to_markdown()
+    assert "Model BLEU EN-DE Cost" in text
+    assert "Variant3 23.1 33.4 3e18" in text
+    assert text.index("every model") < text.index("Variant0") < text.index("beam size of 21")

@@ -88,11 +88,47 @@ def _interleaved(chunks: list[_Chunk], middle: float) -> bool:
     LaTeX writes a page column by column, and pypdf then reads it in order; a few producers
     write row by row across the columns, which pypdf would read as "left half, right half".
     """
-    sides = [c.x >= middle for c in chunks if c.text.strip() and c.x is not None]
-    if len(sides) < 8 or any(c.x is None for c in chunks if c.text.strip()):
+    visible = [c for c in chunks if c.text.strip()]
+    if len(visible) < 8 or any(c.x is None or c.y is None for c in visible):
         return False
+    sides = [c.x >= middle for c in visible]  # type: ignore[operator]
     jumps = sum(1 for a, b in zip(sides, sides[1:]) if a != b)
-    return jumps >= max(6, 0.25 * len(sides))
+    return jumps >= max(6, 0.25 * len(sides)) and _two_columns(visible, middle)
+
+
+_GLYPH_WIDTH = 0.5  # an average glyph is about half an em wide in the fonts papers use
+_PROSE_CHARS = 20  # a line of a column of prose holds more characters than a table cell
+
+
+def _two_columns(visible: list[_Chunk], middle: float) -> bool:
+    """Is this really two columns of prose? A jump between the halves on most rows also comes from
+    a one-column line written in two runs (an inline formula or font change) and from table rows.
+
+    Two columns means: hardly any row's left-half text runs on past the gutter, and both halves
+    hold rows of prose (many characters a row), not the short cells of a table.
+    """
+    left: dict[int, list[float]] = {}  # row -> [characters, estimated right end]
+    right: dict[int, float] = {}  # row -> characters
+    for c in visible:
+        row = round(c.y)  # type: ignore[arg-type]
+        chars = len(c.text.strip())
+        if c.x < middle:  # type: ignore[operator]
+            entry = left.setdefault(row, [0.0, 0.0])
+            entry[0] += chars
+            entry[1] = max(entry[1], c.x + len(c.text) * c.size * _GLYPH_WIDTH)  # type: ignore[operator]
+        else:
+            right[row] = right.get(row, 0.0) + chars
+    if len(left) < 5 or len(right) < 5:
+        return False
+    crossing = sum(1 for _, end in left.values() if end > middle * 1.3)
+    if crossing > 0.1 * len(left):
+        return False
+    return _median([n for n, _ in left.values()]) >= _PROSE_CHARS and _median(list(right.values())) >= _PROSE_CHARS
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2] if ordered else 0.0
 
 
 def _by_columns(chunks: list[_Chunk], middle: float) -> list[_Chunk]:
