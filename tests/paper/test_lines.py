@@ -209,3 +209,24 @@ def test_a_wrapped_body_line_opening_with_algorithm_or_figure_stays_in_its_parag
 def test_algorithm_without_a_colon_is_body_text():
     found = structure_lines(lines("1 Method", "Algorithm 2. We then run the search again.", "Body."))
     assert found.captions == [] and "Algorithm 2. We then run" in found.sections[0].text
+
+
+def _mended(*body: str) -> str:
+    return structure_lines(lines("1 Introduction", *body)).sections[0].text
+
+
+def test_a_break_is_mended_as_the_document_spells_the_word_elsewhere():
+    # the hyphenated form occurs elsewhere: keep the hyphen
+    assert "the source-target pairs" in _mended("We align the source-", "target pairs. Every source-target pair counts.")
+    assert "a model-free agent" in _mended("We train a model-", "free agent. Model-free methods are common.")
+    assert "state-of-the-art results" in _mended("It gives state-of-the-", "art results; state-of-the-art is hard.")
+    # the joined form occurs elsewhere: join, even after a prefix that usually keeps its hyphen
+    assert "a multiplicative gate" in _mended("We use a multi-", "plicative gate. The multiplicative form helps.")
+
+
+def test_without_evidence_compounds_keep_their_hyphen_and_broken_words_are_joined():
+    assert "English-to-German translation" in _mended("The English-", "to-German translation task is hard.")
+    assert "the model-free agent" in _mended("We train the model-", "free agent and compare the model with a free one.")
+    assert "the optimization wastes" in _mended("the optimi-", "zation wastes work.")
+    assert "the training loss" in _mended("the train-", "ing loss falls.")
+    assert "the overfitting of" in _mended("the over-", "fitting of the model and over the rest.")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import statistics
+from collections import Counter
 from dataclasses import dataclass, field
 
 from papercoder.paper.headings import COMMON_HEADINGS, UNNUMBERED_HEADINGS, is_abstract, is_references, starts_appendix
@@ -105,7 +106,8 @@ def _follows(current: list[int], candidate: list[int], *, lenient: bool) -> bool
 
 
 def _join(lines: list[str]) -> str:
-    """Join wrapped lines, mending words broken by an end-of-line hyphen."""
+    """Join wrapped lines; a word broken by an end-of-line hyphen is marked with ``_BREAK``, to be
+    mended or kept once the whole document is known (:func:`_resolve_breaks`)."""
     out = ""
     for raw in lines:
         text = raw.strip()
@@ -114,14 +116,61 @@ def _join(lines: list[str]) -> str:
         if not out:
             out = text
         elif out.endswith("-") and len(out) > 1 and out[-2].isalpha():
-            prefix = re.split(r"[^A-Za-z]", out[:-1])[-1].lower()
-            mend = text[0].islower() and prefix not in _KEEP_HYPHEN
-            out = out[:-1] + text if mend else out + text
+            out = out[:-1] + (_BREAK if text[0].isalpha() else "-") + text
         elif out.endswith(("—", "–")):
             out += text
         else:
             out += " " + text
     return out
+
+
+_BREAK = "\ue000"  # where a line ended in a hyphen inside a word: mended or kept at the end
+_BROKEN = re.compile(r"([A-Za-z][A-Za-z-]*)" + _BREAK + r"([A-Za-z][A-Za-z-]*)")
+_WORD = re.compile(r"[A-Za-z](?:[A-Za-z-]*[A-Za-z])?")
+# Short words that stand alone often and also begin many words ("over-fitting", "with-out").
+_FUNCTION_WORDS = frozenset(
+    "and for the with without over under any some every all out per not but can may its our their there "
+    "where when what which who how one two each more most less into onto upon within after before between "
+    "through while then than this that these those".split()
+)
+
+
+def _vocabulary(texts: list[str]) -> Counter[str]:
+    """How often each word (hyphenated compounds as one word) occurs, leaving out broken words."""
+    counts: Counter[str] = Counter()
+    for text in texts:
+        unbroken = re.sub(r"\S*" + _BREAK + r"\S*", " ", text)
+        counts.update(word.lower() for word in _WORD.findall(unbroken))
+    return counts
+
+
+def _mend(left: str, right: str, vocabulary: Counter[str]) -> str:
+    """``left`` and ``right`` of a word broken at a line end, joined or hyphenated.
+
+    The document decides when it spells the word elsewhere (joined or hyphenated, whichever is
+    more frequent). Otherwise: compounds ("state-of-the-", "to-German"), capitals ("Cosine-Beta"),
+    prefixes that keep their hyphen and two halves that are both words of the document
+    ("model-free") keep it; anything else ("optimi-zation") is one word.
+    """
+    joined, hyphenated = (left + right).lower(), (left + "-" + right).lower()
+    if vocabulary[joined] != vocabulary[hyphenated]:
+        return left + right if vocabulary[joined] > vocabulary[hyphenated] else left + "-" + right
+    last = left.split("-")[-1].lower()
+    keep = (
+        "-" in left
+        or "-" in right
+        or not right[0].islower()
+        or last in _KEEP_HYPHEN
+        or (len(last) >= 3 and last not in _FUNCTION_WORDS and vocabulary[last] > 0 and vocabulary[right.lower()] > 0)
+    )
+    return left + "-" + right if keep else left + right
+
+
+def _resolve_breaks(text: str, vocabulary: Counter[str]) -> str:
+    if _BREAK not in text:
+        return text
+    text = _BROKEN.sub(lambda m: _mend(m.group(1), m.group(2), vocabulary), text)
+    return text.replace(_BREAK, "-")  # a break between things that are not words keeps its hyphen
 
 
 class _Scanner:
@@ -324,4 +373,17 @@ def structure_lines(lines: list[Line]) -> Structure:
             result.abstract = text
             continue
         result.sections.append(Section(heading=heading, text=text, level=level, appendix=appendix))
+    return _mended(result)
+
+
+def _mended(result: Structure) -> Structure:
+    """Every broken word of the document joined or hyphenated, as the document spells it elsewhere."""
+    texts = [*result.front, result.abstract or "", *result.captions, *(s.heading + "\n" + s.text for s in result.sections)]
+    vocabulary = _vocabulary(texts)
+    result.front = [_resolve_breaks(t, vocabulary) for t in result.front]
+    result.abstract = _resolve_breaks(result.abstract, vocabulary) if result.abstract else result.abstract
+    result.captions = [_resolve_breaks(t, vocabulary) for t in result.captions]
+    for section in result.sections:
+        section.heading = _resolve_breaks(section.heading, vocabulary)
+        section.text = _resolve_breaks(section.text, vocabulary)
     return result
