@@ -10,7 +10,6 @@ from typing import Optional
 import typer
 
 from papercoder.errors import InputError
-from papercoder.llm.models import open_model
 from papercoder.pipeline.context import RunPaths
 
 # the checks, the sandbox and the loop are imported when a command runs: the sandbox needs
@@ -76,6 +75,8 @@ def debug(
         venv_dir = repo / ".papercoder" / "venv"
         paper, entry = None, None
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    from papercoder.llm.models import open_model  # not at import: ingest and --help need no model stack
+
     llm = open_model(model, base_url=base_url, log_path=log_path, max_cost=max_cost)
     report = asyncio.run(
         debug_repository(

@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from papercoder.llm import LLM
+if TYPE_CHECKING:  # the model stack is not imported for commands that need no model (ingest, --help)
+    from papercoder.llm import LLM
 
 
 # How the code stage writes the planned files: "wave", all at once against the interface
