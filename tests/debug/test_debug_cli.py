@@ -9,7 +9,6 @@ pytest.importorskip("numpy")
 
 from planted_bugs import CASES  # noqa: E402
 
-import papercoder.commands.debug as debug_command  # noqa: E402
 from papercoder.cli import app  # noqa: E402
 from papercoder.llm import LLM  # noqa: E402
 from papercoder.repo import git  # noqa: E402
@@ -48,7 +47,9 @@ def test_debug_a_plain_folder(tmp_path, monkeypatch):
         seen.update(spec=spec, log_path=log_path, max_cost=max_cost)
         return LLM(case.provider())
 
-    monkeypatch.setattr(debug_command, "open_model", fake_open_model)
+    import papercoder.llm.models
+
+    monkeypatch.setattr(papercoder.llm.models, "open_model", fake_open_model)  # the command imports it when run
     result = runner.invoke(app, ["debug", str(repo), "-m", "openai:gpt-4.1", "--max-cost", "0.5", "--max-iterations", "2"])
     assert result.exit_code == 0, result.output
     assert "debugging: passed after 1 repair round(s)" in result.stdout
