@@ -289,3 +289,46 @@ def test_nested_main_file_may_input_from_the_project_folder(tmp_path):
         },
     )
     assert [s.heading for s in read_latex(root).sections] == ["1 Shared"]
+
+
+REFS = r"""\documentclass{article}
+\begin{document}
+\section{Introduction}\label{sec:intro}
+As Section~\ref{sec:method} shows and \cref{fig:arch} draws, Eq.~\eqref{eq:loss} is the loss;
+\autoref{tab:results} has the numbers, \Cref{sec:proofs} the proofs, and \ref{sec:missing} is lost.
+\section{Method}\label{sec:method}
+\subsection{Loss}\label{sec:loss}
+\begin{equation}\label{eq:first} a = b \end{equation}
+\begin{equation}
+L = \ell_1 + \ell_2 \label{eq:loss}
+\end{equation}
+\begin{align}
+x &= 1 \nonumber \\
+y &= 2 \label{eq:y}
+\end{align}
+\begin{figure}[t]\centering\caption{The architecture.}\label{fig:arch}\end{figure}
+\begin{table}\caption{Results.}\label{tab:results}\begin{tabular}{cc} a & b \\ \end{tabular}\end{table}
+See \ref{sec:loss}, \eqref{eq:y} and \cref{fig:arch,tab:results}.
+\appendix
+\section{Proofs}\label{sec:proofs}
+Text.
+\end{document}
+"""
+
+
+def test_references_resolve_to_the_numbers_latex_prints(tmp_path):
+    paper = read_latex(write(tmp_path, {"main.tex": REFS}) / "main.tex")
+    intro = paper.sections[0].text
+    assert "As Section 2 shows and Figure 1 draws, Eq. (2) is the loss;" in intro
+    assert "Table 1 has the numbers, Appendix A the proofs" in intro
+    assert "[sec:missing] is lost" in intro  # an unknown label keeps its name, not LaTeX's ??
+    method = next(s for s in paper.sections if s.heading == "2.1 Loss").text
+    assert "See 2.1, (3) and Figure 1 and Table 1." in method
+    assert "\\ref" not in paper.to_markdown() and "\\eqref" not in paper.to_markdown()
+
+
+def test_a_label_after_a_paragraph_heading_refers_to_its_section(tmp_path):
+    source = (r"\documentclass{article}\begin{document}\section{A}\section{B}\subsection{C}"
+              r"\paragraph{Setup.}\label{par:setup} Text. See \autoref{par:setup} and \ref{par:setup}.\end{document}")
+    paper = read_latex(write(tmp_path, {"main.tex": source}) / "main.tex")
+    assert "See Section 2.1 and 2.1." in paper.sections[-1].text

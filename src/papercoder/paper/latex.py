@@ -13,6 +13,7 @@ from pathlib import Path
 
 from papercoder.paper.headings import finish_sections
 from papercoder.paper.latexfloats import take_floats
+from papercoder.paper.latexrefs import number_labels, resolve_refs
 from papercoder.paper.model import Paper, Section
 from papercoder.paper.texmacros import collect_macros, expand_macros, remove_definitions
 from papercoder.paper.texsource import braced, find_main_file, flatten_project
@@ -134,6 +135,7 @@ def parse_latex(flat: str, *, source: str = "", keep_references: bool = False, b
     end = flat.rfind("\\end{document}")
     body = flat[begin + len("\\begin{document}") if begin >= 0 else 0 : end if end > begin else len(flat)]
     body = expand_macros(remove_definitions(body), macros)
+    body = resolve_refs(body, number_labels(body))
 
     abstract = ""
     found = re.search(r"\\begin\{abstract\}(.*?)\\end\{abstract\}", body, re.DOTALL)
