@@ -332,3 +332,62 @@ def test_a_label_after_a_paragraph_heading_refers_to_its_section(tmp_path):
               r"\paragraph{Setup.}\label{par:setup} Text. See \autoref{par:setup} and \ref{par:setup}.\end{document}")
     paper = read_latex(write(tmp_path, {"main.tex": source}) / "main.tex")
     assert "See Section 2.1 and 2.1." in paper.sections[-1].text
+
+
+LEFTOVERS = r"""\documentclass{article}
+\usepackage{icml2020}
+\begin{document}
+\twocolumn[
+\icmltitle{Widgets at Scale}
+\icmlsetsymbol{equal}{*}
+\begin{icmlauthorlist}
+\icmlauthor{Ada Lovelace}{lab}
+\icmlauthor{Alan Turing}{lab}
+\end{icmlauthorlist}
+\icmlaffiliation{lab}{The Lab, London}
+\icmlcorrespondingauthor{Ada Lovelace}{ada@lab.org}
+\icmlkeywords{widgets, gadgets}
+\vskip 0.3in
+]
+\printAffiliationsAndNotice{\icmlEqualContribution}
+\begin{abstract}
+We scale widgets.
+\end{abstract}
+\section{Method}
+\setlength{\tabcolsep}{3pt}
+\renewcommand{\arraystretch}{1.2}
+\begin{itemize}[topsep=1pt,leftmargin=*]
+\item the first step
+\end{itemize}
+\begin{figure}[t]
+\begin{subfigure}{0.5\linewidth}\includegraphics[width=\linewidth]{a.pdf}\caption{Loss.}\end{subfigure}
+\begin{subfigure}{0.5\linewidth}\includegraphics[width=\linewidth]{b.pdf}\caption{Accuracy.}\end{subfigure}
+\caption{Training curves of both models.}\label{fig:curves}
+\end{figure}
+\begin{center}\includegraphics[width=0.3\textwidth]{logo.png}\end{center}
+Figure~\ref{fig:curves} shows it.
+\end{document}
+"""
+
+
+def test_icml_front_matter_layout_commands_and_subfigures(tmp_path):
+    paper = read_latex(write(tmp_path, {"main.tex": LEFTOVERS}) / "main.tex")
+    markdown = paper.to_markdown()
+    assert paper.title == "Widgets at Scale"
+    assert paper.abstract == "We scale widgets."
+    for raw in ("icmlauthor", "printAffiliationsAndNotice", "icmlkeywords", "Front matter", "topsep", "tabcolsep",
+                "arraystretch", "includegraphics", "vskip"):
+        assert raw not in markdown, raw
+    assert "- the first step" in paper.sections[0].text
+    assert paper.captions == ["Figure 1: Training curves of both models. (a) Loss. (b) Accuracy."]
+    assert "Figure 1 shows it." in paper.sections[0].text
+
+
+def test_a_folder_with_several_main_files_says_which_it_read(tmp_path):
+    root = write(tmp_path, {
+        "main.tex": "\\documentclass{article}\\begin{document}\\section{Main}Text.\\end{document}",
+        "supplement.tex": "\\documentclass{article}\\begin{document}\\section{Extra}More.\\end{document}",
+    })
+    paper = read_latex(root)
+    assert [s.heading for s in paper.sections] == ["1 Main"]
+    assert any("main.tex" in w and "supplement.tex" in w and "give its path" in w for w in paper.warnings), paper.warnings

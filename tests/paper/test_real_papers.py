@@ -65,4 +65,5 @@ def test_online_sinkhorn_latex_folder():
     assert "We thank the reviewers" not in paper.to_markdown()  # rebuttal/ is another document
     appendix = [s.heading for s in paper.sections if s.appendix]
     assert appendix[0] == "A Proofs" and all(re.match(r"^[A-D](\.\d)* ", h) for h in appendix)
-    assert not paper.warnings
+    # the folder also holds the authors' rebuttal, a main file of its own: said, and article.tex read
+    assert all("read article.tex" in w and "rebuttal" in w for w in paper.warnings) and paper.warnings

@@ -16,7 +16,7 @@ from papercoder.paper.latexfloats import take_floats
 from papercoder.paper.latexrefs import number_labels, resolve_refs
 from papercoder.paper.model import Paper, Section
 from papercoder.paper.texmacros import collect_macros, expand_macros, remove_definitions
-from papercoder.paper.texsource import braced, find_main_file, flatten_project
+from papercoder.paper.texsource import braced, flatten_project, main_files
 
 _SECTIONING = re.compile(r"\\(chapter|section|subsection|subsubsection)(\*?)\s*(?:\[[^\]]*\])?\s*\{")
 _LEVELS = {"chapter": 1, "section": 1, "subsection": 2, "subsubsection": 3}
@@ -70,8 +70,43 @@ def _replace_command(text: str, name: str, render, nargs: int = 1) -> str:
     return "".join(out)
 
 
+# Front matter and layout commands with their arguments: (name, number of brace arguments).
+_DROP_WITH_ARGS = (
+    ("icmlsetsymbol", 2), ("icmlauthor", 2), ("icmlaffiliation", 2), ("icmlcorrespondingauthor", 2),
+    ("icmlkeywords", 1), ("icmltitlerunning", 1), ("icmltitle", 1), ("printAffiliationsAndNotice", 1),
+    ("setlength", 2), ("addtolength", 2), ("setcounter", 2), ("addtocounter", 2), ("includegraphics", 1),
+)  # fmt: skip
+_AUTHOR_LISTS = re.compile(r"\\begin\{(icmlauthorlist|authorlist)\}.*?\\end\{\1\}", re.DOTALL)
+_SKIPS = re.compile(r"\\[vh]skip\s*-?[\d.]+\s*(?:in|pt|cm|mm|em|ex)(?:\s*(?:plus|minus)\s*-?[\d.]+\s*\w\w)*")
+
+
+def _front_matter_and_layout(text: str) -> str:
+    """Author blocks, affiliation notices and spacing commands removed; ``\\twocolumn[...]`` unwrapped."""
+    text = _AUTHOR_LISTS.sub("", text)
+    for name, nargs in _DROP_WITH_ARGS:
+        text = _replace_command(text, name, lambda a: "", nargs=nargs)
+    text = re.sub(r"\\renewcommand\s*\{?\\arraystretch\}?\s*\{[^}]*\}", "", text)
+    text = _SKIPS.sub("", text)
+    return _unwrap_brackets(text, "twocolumn")
+
+
+def _unwrap_brackets(text: str, name: str) -> str:
+    """``\\name[content]`` replaced by its content (brackets counted, so nested ones stay)."""
+    pattern = re.compile(r"\\" + name + r"\s*\[")
+    while (match := pattern.search(text)) is not None:
+        depth, index = 1, match.end()
+        while index < len(text) and depth:
+            depth += {"[": 1, "]": -1}.get(text[index], 0)
+            index += 1
+        if depth:
+            return text  # unbalanced: leave it
+        text = text[: match.start()] + text[match.end() : index - 1] + text[index:]
+    return text
+
+
 def clean_text(text: str) -> str:
     """LaTeX body text to readable Markdown; math is left as LaTeX."""
+    text = _front_matter_and_layout(text)
     text = _DROP_COMMANDS.sub("", text)
     text = _replace_command(text, "footnote", lambda a: f" (Footnote: {a[0].strip()})")
     text = _replace_command(text, "thanks", lambda a: "")
@@ -87,7 +122,7 @@ def clean_text(text: str) -> str:
     )
     text = re.sub(r"\\begin\{(" + _THEOREMS + r")\*?\}\s*(?:\[([^\]]*)\])?", _theorem_heading, text)
     text = re.sub(r"\\end\{(?:" + _THEOREMS + r")\*?\}", "", text)
-    text = re.sub(r"\\begin\{(?:itemize|enumerate|description|center|flushleft|flushright|small|footnotesize)\}", "", text)
+    text = re.sub(r"\\begin\{(?:itemize|enumerate|description|center|flushleft|flushright|small|footnotesize)\}(?:\s*\[[^\]]*\])?", "", text)
     text = re.sub(r"\\end\{(?:itemize|enumerate|description|center|flushleft|flushright|small|footnotesize)\}", "", text)
     text = re.sub(r"^\s*\\item\s*(?:\[([^\]]*)\])?\s*", lambda m: f"- **{m.group(1)}** " if m.group(1) else "- ", text, flags=re.MULTILINE)
     text = re.sub(r"\\item\s*", "\n- ", text)
@@ -135,6 +170,7 @@ def parse_latex(flat: str, *, source: str = "", keep_references: bool = False, b
     end = flat.rfind("\\end{document}")
     body = flat[begin + len("\\begin{document}") if begin >= 0 else 0 : end if end > begin else len(flat)]
     body = expand_macros(remove_definitions(body), macros)
+    body = _front_matter_and_layout(body)
     body = resolve_refs(body, number_labels(body))
 
     abstract = ""
@@ -193,8 +229,18 @@ def parse_latex(flat: str, *, source: str = "", keep_references: bool = False, b
 
 def read_latex(path: Path, *, keep_references: bool = False) -> Paper:
     """Read a ``.tex`` file or a LaTeX project folder into a :class:`Paper`."""
-    main = find_main_file(path) if path.is_dir() else path
     warnings: list[str] = []
+    if path.is_dir():
+        mains = main_files(path)
+        main = mains[0]
+        if len(mains) > 1:
+            others = ", ".join(str(p.relative_to(path)) for p in mains[1:])
+            warnings.append(
+                f"{path} holds several main .tex files: read {main.relative_to(path)}; {others} also "
+                "could be; to read another, give its path"
+            )
+    else:
+        main = path
     flat = flatten_project(main, warnings, root=path if path.is_dir() else main.parent)
     bbl_path = main.with_suffix(".bbl")
     bbl = bbl_path.read_text("utf-8", "replace") if keep_references and bbl_path.is_file() else None

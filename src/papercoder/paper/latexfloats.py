@@ -92,6 +92,29 @@ def algorithm_text(content: str) -> str:
     return "\n".join(line.strip() for line in content.split("\n") if line.strip())
 
 
+_SUBFIGURE = re.compile(r"\\begin\{(subfigure|subtable|minipage)\}(.*?)\\end\{\1\}", re.DOTALL)
+
+
+def _take_subfigures(content: str) -> tuple[str, list[str]]:
+    """The float without its subfigures (so its own caption is found), and their captions in order."""
+    captions: list[str] = []
+
+    def take(match: re.Match) -> str:
+        caption = _caption_of(match.group(2))
+        if caption is not None:
+            captions.append(caption)
+        return "" if caption is not None or match.group(1) != "minipage" else match.group(0)
+
+    content = _SUBFIGURE.sub(take, content)
+    for name in ("subfloat", "subcaptionbox"):
+        for found in re.finditer(r"\\" + name + r"\s*\[([^\]]*)\]" if name == "subfloat" else r"\\" + name + r"\s*\{", content):
+            if name == "subfloat":
+                captions.append(found.group(1))
+            else:
+                captions.append(braced(content, found.end() - 1)[0])
+    return content, captions
+
+
 def _caption_of(content: str) -> str | None:
     match = re.search(r"\\caption\*?\s*(?:\[[^\]]*\])?\s*\{", content)
     return braced(content, match.end() - 1)[0] if match else None
@@ -105,7 +128,11 @@ def take_floats(body: str, clean: Callable[[str], str]) -> tuple[str, list[str]]
     def render(match: re.Match) -> str:
         kind = _KINDS[match.group(1)]
         content = re.sub(r"^\s*\[[^\]]*\]", "", match.group(3))  # the placement, "[t]"
+        content, subcaptions = _take_subfigures(content)
         caption = _caption_of(content)
+        if subcaptions:
+            parts = [f"({chr(ord('a') + k)}) {clean(sub).strip()}" for k, sub in enumerate(subcaptions)]
+            caption = ((caption or "").strip() + " " + " ".join(parts)).strip()
         label = ""
         if caption is not None:
             counts[kind] = counts.get(kind, 0) + 1

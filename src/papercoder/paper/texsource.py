@@ -74,6 +74,12 @@ def is_main_file(text: str) -> bool:
 
 def find_main_file(folder: Path) -> Path:
     """The main ``.tex`` file of a LaTeX project folder, or an InputError."""
+    return main_files(folder)[0]
+
+
+def main_files(folder: Path) -> list[Path]:
+    """The ``.tex`` files of a folder that could be the main one, the likeliest first (shallowest,
+    named main/paper/..., with the most inputs and sections); an InputError when there is none."""
     candidates: list[tuple[int, int, int, str, Path]] = []
     for path in sorted(folder.rglob("*.tex")):
         if not path.is_file():
@@ -92,7 +98,7 @@ def find_main_file(folder: Path) -> Path:
             f"no main .tex file in {folder} (none has both \\documentclass and \\begin{{document}}); "
             "give the main file's path instead."
         )
-    return min(candidates)[-1]
+    return [entry[-1] for entry in sorted(candidates)]
 
 
 class _Frame:
