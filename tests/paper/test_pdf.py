@@ -192,3 +192,18 @@ def test_a_table_page_is_not_read_as_two_columns(tmp_path):
     assert "Model BLEU EN-DE Cost" in text
     assert "Variant3 23.1 33.4 3e18" in text
     assert text.index("every model") < text.index("Variant0") < text.index("beam size of 21")
+
+
+def test_venue_lines_on_the_first_page_leave_the_abstract(tmp_path):
+    pages = [PageSpec([[
+        ("title", "Sparse Widgets for Dense Gadgets"),
+        ("h", "Abstract"),
+        *body("We propose sparse widgets, a method that", "makes dense gadgets faster to train.",
+              "31st Conference on Neural Information Processing Systems (NIPS 2017), Long Beach, CA, USA.",
+              "Preprint. Under review."),
+        ("h", "1 Introduction"),
+        *body("Gadgets are everywhere, as the 31st Conference on Widgets showed in 2017."),
+    ]])]
+    paper = read_pdf(build_pdf(tmp_path / "venue.pdf", pages, header=None))
+    assert paper.abstract == "We propose sparse widgets, a method that makes dense gadgets faster to train."
+    assert "as the 31st Conference on Widgets showed" in paper.sections[0].text  # a sentence, not a venue line

@@ -24,6 +24,18 @@ from papercoder.paper.model import Paper, Section
 _BOLD_FONT = re.compile(r"bold|medi|semi|heavy|black|demi|cmbx|cmssbx|\.b$|-b$|,b$", re.IGNORECASE)
 _PAGE_NUMBER = re.compile(r"^(?:page\s+)?\d{1,4}(?:\s*(?:of|/)\s*\d{1,4})?$", re.IGNORECASE)
 _ARXIV_STAMP = re.compile(r"^arXiv:\d{4}\.\d{4,5}(?:v\d+)?\s+\[[^\]]+\]")
+# Where and how the paper was published, printed on its first page (a footer of the left column,
+# often inside the abstract as read): not part of the text.
+_VENUE = re.compile(
+    r"^(?:\d{1,2}(?:st|nd|rd|th)\s+(?:Annual\s+)?Conference on\b.{0,160}"
+    r"|Preprint\.?(?:\s+(?:Under review|Work in progress)\.?)?"
+    r"|Under review as a conference paper at\b.{0,60}"
+    r"|Published as a conference paper at\b.{0,60}"
+    r"|Proceedings of the\b.{0,160}\b(?:Conference|Workshop|Symposium)\b.{0,160}"
+    r"|Copyright \d{4} by the author\(s\)\.?"
+    r"|Accepted (?:at|to|in|for)\b.{0,80}\b(?:19|20)\d\d\.?)$",
+    re.IGNORECASE,
+)
 _LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st"})
 
 
@@ -219,13 +231,13 @@ def _mask(text: str) -> str:
 def _clean_pages(pages: list[list[tuple[str, bool, float]]]) -> list[list[tuple[str, bool, float]]]:
     repeated = _repeated_margins(pages)
     cleaned = []
-    for lines in pages:
+    for number, lines in enumerate(pages):
         keep = []
         for index, (text, bold, size) in enumerate(lines):
             in_margin = index < 2 or index >= len(lines) - 2
             if in_margin and (_mask(text) in repeated or _PAGE_NUMBER.match(text)):
                 continue
-            if _ARXIV_STAMP.match(text):
+            if _ARXIV_STAMP.match(text) or (number == 0 and len(text) <= 240 and _VENUE.match(text.strip())):
                 continue
             keep.append((text.translate(_LIGATURES), bold, size))
         cleaned.append(keep)
