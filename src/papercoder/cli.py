@@ -40,9 +40,9 @@ def _root(
 
 
 def _register_commands() -> None:
-    from papercoder.commands import debug, evaluate, ingest, models, pipeline
+    from papercoder.commands import debug, evaluate, ingest, models, pipeline, verify
 
-    for module in (ingest, models, pipeline, debug, evaluate):
+    for module in (ingest, models, pipeline, debug, verify, evaluate):
         module.register(app)
 
 

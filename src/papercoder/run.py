@@ -22,7 +22,7 @@ from papercoder.pipeline.context import CODING_MODES, RunPaths
 from papercoder.pipeline.lock import LOCK_NAME, RunLock, remove_leftovers
 from papercoder.pipeline.manifest import FINISHED, STAGES, Manifest, RunDirectoryError, now
 from papercoder.pipeline.progress import RunDisplay
-from papercoder.pipeline.runner import DEBUG_ITERATIONS, StageRunner, parse_stages, run_async, stages_to_run
+from papercoder.pipeline.runner import DEBUG_ITERATIONS, VERIFY_ROUNDS, StageRunner, parse_stages, run_async, stages_to_run
 from papercoder.pipeline.stats import StageStats
 from papercoder.repo.paths import write_inside
 
@@ -52,6 +52,8 @@ class RunResult:
     stages: dict[str, StageStats] = field(default_factory=dict)  # this invocation, per stage ("fit" included)
     skipped: list[str] = field(default_factory=list)  # stages already done, not run again
     debug_status: str | None = None  # the debugging stage's outcome, when it ran
+    verify_summary: str | None = None  # coverage before and after, when the verify stage ran
+    still_failing: list[str] = field(default_factory=list)  # requirements verify found unmet
     manifest: Manifest | None = None
 
     @property
@@ -106,6 +108,7 @@ def run_paper(
     addendum: Path | str | None = None,
     wait: bool = False,
     coding: str | None = None,
+    verify_rounds: int = VERIFY_ROUNDS,
 ) -> RunResult:
     """Turn the paper at ``source`` into a repository in ``out_dir`` (default ``runs/<slug>``).
 
@@ -133,6 +136,7 @@ def run_paper(
             source, paths, requested, model=model, base_url=base_url, resume=resume, max_cost=max_cost,
             concurrency=concurrency, show_progress=show_progress, provider=provider,
             debug_iterations=debug_iterations, addendum_text=addendum_text, coding=coding,
+            verify_rounds=verify_rounds,
         )
     except BaseException:
         if created and not paths.manifest.exists():  # nothing was done: leave no directory that needs --resume
@@ -157,6 +161,7 @@ def _run_paper_locked(
     debug_iterations: int,
     addendum_text: str | None,
     coding: str | None = None,
+    verify_rounds: int = VERIFY_ROUNDS,
 ) -> RunResult:
     """:func:`run_paper` once the run directory exists and this process holds its lock."""
     run_dir = paths.root
@@ -200,6 +205,7 @@ def _run_paper_locked(
     runner, results = _drive(
         paths, llm, manifest, log, command, paper, todo,
         show_progress=show_progress, debug_iterations=debug_iterations, coding=_coding_of(manifest, coding),
+        verify_rounds=verify_rounds,
     )
     _finish(manifest, paths, llm, manifest.outcome(), log)
     return _result(paths, runner, manifest, results, skipped)
@@ -217,6 +223,7 @@ def run_stage(
     provider: Any = None,
     wait: bool = False,
     coding: str | None = None,
+    verify_rounds: int = VERIFY_ROUNDS,
 ) -> RunResult:
     """Run one stage on an existing run directory (``papercoder plan|analyze|code RUN_DIR``).
 
@@ -231,7 +238,8 @@ def run_stage(
     with RunLock(paths.root, wait=wait):
         remove_leftovers(paths.root)
         return _run_stage_locked(stage, paths, model=model, base_url=base_url, max_cost=max_cost,
-                                 concurrency=concurrency, show_progress=show_progress, provider=provider, coding=coding)
+                                 concurrency=concurrency, show_progress=show_progress, provider=provider, coding=coding,
+                                 verify_rounds=verify_rounds)
 
 
 def _run_stage_locked(
@@ -245,6 +253,7 @@ def _run_stage_locked(
     show_progress: bool,
     provider: Any,
     coding: str | None = None,
+    verify_rounds: int = VERIFY_ROUNDS,
 ) -> RunResult:
     run_dir = paths.root
     manifest = Manifest.load(paths.manifest)
@@ -258,6 +267,7 @@ def _run_stage_locked(
     runner, results = _drive(
         paths, llm, manifest, log, command, None, [stage],
         show_progress=show_progress, debug_iterations=DEBUG_ITERATIONS, coding=_coding_of(manifest, coding),
+        verify_rounds=verify_rounds,
     )
     _finish(manifest, paths, llm, _overall_status(manifest), log)
     result = _result(paths, runner, manifest, results)
@@ -279,6 +289,7 @@ def _drive(
     show_progress: bool,
     debug_iterations: int,
     coding: str = "wave",
+    verify_rounds: int = VERIFY_ROUNDS,
 ) -> tuple[StageRunner, dict[str, Any]]:
     """Run the ``todo`` stages (fitting ``paper`` first, when given) with a progress display;
     on any stop, record it in the manifest and the run log.
@@ -304,6 +315,7 @@ def _drive(
                 event=log.write,
                 debug_iterations=debug_iterations,
                 coding=coding,
+                verify_rounds=verify_rounds,
             )
             results = run_async(_run(runner, paper, todo))
     except KeyboardInterrupt:
@@ -332,6 +344,7 @@ def _result(
     paths: RunPaths, runner: StageRunner, manifest: Manifest, results: dict[str, Any], skipped: list[str] | None = None
 ) -> RunResult:
     report = results.get("debug")
+    verified = results.get("verify")
     return RunResult(
         run_dir=paths.root,
         repo=paths.repo,
@@ -340,6 +353,8 @@ def _result(
         stages=dict(runner.stats),
         skipped=skipped or [],
         debug_status=str(report.status) if getattr(report, "status", None) is not None else None,
+        verify_summary=verified.summary() if verified is not None else None,
+        still_failing=[f"[{f['id']}] {f['requirement']}" for f in getattr(verified, "failing", [])],
         manifest=manifest,
     )
 

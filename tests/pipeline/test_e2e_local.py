@@ -57,6 +57,7 @@ def test_a_real_run_with_the_embedded_model_finishes(tmp_path):
         out_dir=tmp_path / "run",
         provider=provider,
         debug_iterations=1,
+        verify_rounds=1,
         show_progress=False,
     )
 
@@ -65,7 +66,8 @@ def test_a_real_run_with_the_embedded_model_finishes(tmp_path):
     # the tiny model's output is poor, so the run is usually degraded; it must say why
     assert result.status in ("done", "degraded") and manifest["status"] == result.status
     assert (result.status == "degraded") == bool(result.fallbacks)
-    assert manifest["stages_done"] == ["plan", "analyze", "code", "debug"]
+    assert manifest["stages_done"] == ["plan", "analyze", "code", "debug", "verify"]
+    assert (run / "verify" / "report.json").is_file() and result.verify_summary  # whatever its checklist was worth
     assert manifest["model"] == "local:smollm2"
     assert (run / "planning" / "tasks.json").is_file() and (run / "planning" / "config.yaml").is_file()
     tasks = json.loads((run / "planning" / "tasks.json").read_text())["task_list"]

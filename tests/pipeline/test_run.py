@@ -25,7 +25,7 @@ from papercoder.pipeline.runner import parse_stages, stages_to_run
 from papercoder.run import RunInterrupted, paper_slug, resume_command, run_paper, run_stage
 
 PAPER = str(EXAMPLE_PAPER)
-CALLS_PER_RUN = 1 + 2 * len(STAND_IN_FILES) + 1  # plan, analyses, files, one repair
+CALLS_PER_RUN = 1 + 2 * len(STAND_IN_FILES) + 2  # plan, analyses, files, one repair, one verification
 
 
 @pytest.fixture(autouse=True)
@@ -45,7 +45,7 @@ def test_full_run_writes_the_run_directory_and_manifest(tmp_path):
     assert len(provider.calls) == CALLS_PER_RUN
 
     manifest = json.loads((run / "manifest.json").read_text())
-    assert manifest["stages_done"] == ["plan", "analyze", "code", "debug"]
+    assert manifest["stages_done"] == ["plan", "analyze", "code", "debug", "verify"]
     assert manifest["status"] == "done"
     assert manifest["model"] == "fake:scripted"
     assert manifest["source"] == str(EXAMPLE_PAPER)
@@ -56,7 +56,7 @@ def test_full_run_writes_the_run_directory_and_manifest(tmp_path):
     assert manifest["totals"]["total"]["calls"] == CALLS_PER_RUN and "call_seconds" in manifest["totals"]["total"]
     assert manifest["paper"]["ready"] and manifest["paper"]["fit_steps"] == []
 
-    assert [s for s in result.stages] == ["fit", "plan", "analyze", "code", "debug"]
+    assert [s for s in result.stages] == ["fit", "plan", "analyze", "code", "debug", "verify"]
     assert result.stages["analyze"].calls == len(STAND_IN_FILES)
     assert result.stages["code"].output_tokens > 0 and result.stages["code"].seconds > 0
     assert result.total.calls == CALLS_PER_RUN
@@ -87,7 +87,7 @@ def test_resume_of_a_finished_run_calls_nothing(tmp_path):
     again = echo_provider()
     result = run_paper(PAPER, out_dir=tmp_path / "run", provider=again, resume=True, show_progress=False)
     assert again.calls == []
-    assert result.skipped == ["plan", "analyze", "code", "debug"]
+    assert result.skipped == ["plan", "analyze", "code", "debug", "verify"]
 
 
 @pytest.mark.parametrize("error", [RuntimeError("simulated crash"), "sigint"])
@@ -135,7 +135,7 @@ def test_debug_interrupted_part_way_rebuilds_repo_from_the_log_first(tmp_path):
     (tmp_path / "run" / "repo" / "main.py").write_text("half-repaired")  # what an interrupted repair may leave
     second = echo_provider()
     run_paper(PAPER, out_dir=tmp_path / "run", provider=second, resume=True, show_progress=False)
-    assert prompts_of(second) == [prompts_of(second)[0]] and prompts_of(second)[0].startswith("FIX")
+    assert [p.split("\n")[0] for p in prompts_of(second)] == ["FIX", "VERIFY"]  # the code again from the log
     assert tree(tmp_path / "run" / "repo") == tree(reference.repo)
 
 
@@ -168,7 +168,7 @@ def test_stages_option_then_resume_runs_the_rest(tmp_path):
 
 def test_stages_are_validated_and_ordered():
     assert parse_stages(["code,plan"]) == ["plan", "code"]
-    assert parse_stages(None) == ["plan", "analyze", "code", "debug"]
+    assert parse_stages(None) == ["plan", "analyze", "code", "debug", "verify"]
     with pytest.raises(InputError, match="choose from plan, analyze, code, debug"):
         parse_stages(["planning"])
 
@@ -206,6 +206,10 @@ def test_stages_to_run_after_interruptions():
     manifest.stage("analyze").status = "failed"
     assert stages_to_run(["plan", "analyze", "code", "debug"], manifest) == ["analyze", "code", "debug"]
     assert stages_to_run(["plan"], manifest, force=True) == ["plan"]
+    for stage in ("analyze", "debug"):
+        manifest.stage(stage).status = "done"
+    manifest.stage("verify").status = "interrupted"  # it changed repo/ part way
+    assert stages_to_run(["plan", "analyze", "code", "debug", "verify"], manifest) == ["code", "debug", "verify"]
 
 
 def test_paper_slug_and_resume_command(tmp_path):
@@ -214,7 +218,7 @@ def test_paper_slug_and_resume_command(tmp_path):
     assert paper_slug("arxiv:2504.17192v5") == "arxiv-2504.17192"
     assert paper_slug("https://arxiv.org/abs/2504.17192") == "arxiv-2504.17192"
     assert paper_slug("source.tar.gz") == "source"
-    assert resume_command("a b.md", tmp_path / "r", ["plan", "analyze", "code", "debug"]) == (
+    assert resume_command("a b.md", tmp_path / "r", ["plan", "analyze", "code", "debug", "verify"]) == (
         f"papercoder run 'a b.md' -o {tmp_path / 'r'} --resume"
     )
     assert resume_command("a.md", tmp_path / "r", ["plan"]).endswith("--resume --stages plan")

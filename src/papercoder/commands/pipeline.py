@@ -13,7 +13,7 @@ CODING_HELP = (
     "How files are written: 'wave' (default: all at once against the interface skeleton) or 'sequential' "
     "(one after another, each seeing the full code of the earlier ones: the original method, slower and dearer)."
 )
-STAGES_HELP = "Stages to run, comma-separated, from plan, analyze, code, debug (default: all)."
+STAGES_HELP = "Stages to run, comma-separated, from plan, analyze, code, debug, verify (default: all)."
 
 
 def register(app: typer.Typer) -> None:
@@ -40,8 +40,9 @@ def run(
     wait: bool = typer.Option(False, "--wait", help="If another papercoder process is using the run directory, wait for it instead of stopping."),
     addendum: Optional[Path] = typer.Option(None, "--addendum", help="Clarifications to the paper (dataset links, scope), sent right after the paper in every request and never shortened; default: addendum in papercoder.toml."),
     coding: Optional[str] = typer.Option(None, "--coding", help=CODING_HELP),
+    verify_rounds: int = typer.Option(2, "--verify-rounds", min=0, help="Refinement rounds of the verify stage at most (0: check only)."),
 ) -> None:
-    """Turn PAPER into a code repository: plan, analyze, code, debug."""
+    """Turn PAPER into a code repository: plan, analyze, code, debug, verify."""
     from papercoder.config import load_config
     from papercoder.run import RunInterrupted, run_paper
 
@@ -63,6 +64,7 @@ def run(
             addendum=addendum,
             wait=wait,
             coding=coding,
+            verify_rounds=verify_rounds,
         )
     except RunInterrupted as exc:
         _stop(exc)
@@ -130,6 +132,7 @@ def _report(result) -> None:
         print(f"repository: {result.repo}")
     else:
         print_summary(result.stages, result.repo, status=_status_text(result))
+        _print_verification(result)
     print_fallbacks(result.status, result.fallbacks)
     sys.stdout.flush()
     if result.status != "done":
@@ -140,3 +143,17 @@ def _status_text(result) -> str:
     if result.debug_status:
         return f"debugging: {result.debug_status}"
     return ""
+
+
+def _print_verification(result) -> None:
+    """Coverage before and after verification, and the requirements still failing (ten at most)."""
+    if not getattr(result, "verify_summary", None):
+        return
+    print(result.verify_summary)
+    failing = getattr(result, "still_failing", [])
+    if failing:
+        print("still failing:")
+        for line in failing[:10]:
+            print(f"  {line}")
+        if len(failing) > 10:
+            print(f"  ... and {len(failing) - 10} more (see verify/report.json)")

@@ -416,7 +416,7 @@ async def _repair_round(
     ``run`` is the smoke run that failed (or passed with findings), or None for code not yet run.
     """
     error = trim_error(run.stderr, run.stdout) if run is not None else ""
-    files, omitted, paper_text = _fit_context(llm, repo, error + reference, findings, paper)
+    files, omitted, paper_text = fit_context(llm, repo, error + reference, findings, paper)
     notes = [f"added {name} to requirements.txt" for name in requirements_added]
     result_line = ""
     stdout_tail = ""
@@ -444,6 +444,17 @@ async def _repair_round(
             ),
         },
     ]
+    return await edit_loop(llm, repo, messages, stage=stage)
+
+
+async def edit_loop(llm: LLM, repo: Path, messages: list[Message], *, stage: str = STAGE) -> tuple[list[str], list[str], str]:
+    """Ask ``messages`` for SEARCH/REPLACE blocks, apply them to ``repo``, and send back the blocks
+    that did not apply (with the reason and the closest lines), at most ``FEEDBACK_TURNS`` times.
+
+    Returns (applied, failed, transcript). Shared by debugging, the consistency repair and the
+    verify stage's refinement: each builds its own request, the edits work the same way.
+    """
+    messages = list(messages)
     applied: list[str] = []
     failed: list[str] = []
     transcript: list[str] = []
@@ -486,7 +497,7 @@ async def _repair_round(
     return applied, failed, "\n".join(transcript)
 
 
-def _fit_context(
+def fit_context(
     llm: LLM, repo: Path, error: str, findings: list[Finding], paper: str | None
 ) -> tuple[list[tuple[str, str]], list[str], str]:
     """The files to show (those in the error and findings first) and the paper, within the window."""

@@ -26,6 +26,7 @@ from papercoder.pipeline.progress import RunDisplay
 from papercoder.pipeline.stats import StageStats, snapshot
 
 DEBUG_ITERATIONS = 3
+VERIFY_ROUNDS = 2
 T = TypeVar("T")
 
 # stage -> (module, function); resolved when the stage runs, so one missing stage does not
@@ -35,6 +36,7 @@ STAGE_FUNCTIONS: dict[str, tuple[str, str]] = {
     "analyze": ("papercoder.pipeline.analysis", "run_analysis"),
     "code": ("papercoder.pipeline.coding", "run_coding"),
     "debug": ("papercoder.pipeline.debugging", "run_debugging"),
+    "verify": ("papercoder.verify.stage", "run_verify"),
 }
 
 # what each stage needs on disk before it can run, and the command that makes it
@@ -43,6 +45,7 @@ _NEEDS: dict[str, tuple[Callable[[RunPaths], Path], str]] = {
     "analyze": (lambda p: p.tasks, "plan"),
     "code": (lambda p: p.analysis, "analyze"),
     "debug": (lambda p: p.repo, "code"),
+    "verify": (lambda p: p.repo, "code"),
 }
 
 
@@ -66,7 +69,8 @@ def stages_to_run(requested: list[str], manifest: Manifest, *, force: bool = Fal
     """The requested stages from the first one not done; with ``force``, all requested ones.
 
     A ``debug`` stage that was interrupted changed ``repo/`` part way, so ``code`` runs again
-    first (from the call log, at no cost) to give debugging the same starting point.
+    first (from the call log, at no cost) to give debugging the same starting point; an
+    interrupted ``verify`` likewise gets ``code`` and ``debug`` first.
     """
     todo: list[str] = []
     for stage in requested:
@@ -74,6 +78,8 @@ def stages_to_run(requested: list[str], manifest: Manifest, *, force: bool = Fal
             todo.append(stage)
     if todo and todo[0] == "debug" and manifest.stage("debug").status in ("running", "failed", "interrupted"):
         todo.insert(0, "code")
+    if todo and todo[0] == "verify" and manifest.stage("verify").status in ("running", "failed", "interrupted"):
+        todo[:0] = ["code", "debug"]  # verify changed repo/ part way: rebuild it as debugging left it
     return todo
 
 
@@ -90,6 +96,7 @@ def clear_outputs(paths: RunPaths, stage: str) -> None:
     """Remove what a previous, unfinished or superseded attempt of ``stage`` wrote."""
     targets = {
         "plan": [paths.planning], "analyze": [paths.analysis], "code": [paths.repo, paths.coding], "debug": [paths.root / "debug"],
+        "verify": [paths.root / "verify"],
     }.get(stage, [])
     for target in targets:
         if target.is_symlink() or target.is_file():
@@ -158,6 +165,7 @@ class StageRunner:
         event: Callable[[str], None] | None = None,
         debug_iterations: int = DEBUG_ITERATIONS,
         coding: str = "wave",
+        verify_rounds: int = VERIFY_ROUNDS,
     ):
         self.paths = paths
         self.llm = llm
@@ -168,6 +176,7 @@ class StageRunner:
         self.event = event or note  # stages starting and ending: the run log is enough
         self.debug_iterations = debug_iterations
         self.coding = coding
+        self.verify_rounds = verify_rounds
         self.stats: dict[str, StageStats] = {}
         self._current: tuple[str, StageStats, float] | None = None
 
@@ -240,6 +249,12 @@ class StageRunner:
                     record.detail["status"] = str(status)
                     if str(status) != "passed":
                         ctx.degrade(f"debug: the repository does not pass its smoke run ({status})")
+            elif stage == "verify":
+                result = await self.measure(stage, function(ctx, rounds=self.verify_rounds))
+                record.detail.update(
+                    outcome=result.status, requirements=result.leaves, failing=len(result.failing),
+                    coverage_before=round(result.coverage_before, 4), coverage_after=round(result.coverage_after, 4),
+                )
             else:
                 if stage == "code":
                     record.detail["coding"] = self.coding  # a resumed run keeps the same way of writing

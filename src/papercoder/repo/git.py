@@ -65,3 +65,10 @@ def log(repo: Path) -> list[str]:
     """Commit subjects, newest first."""
     result = _git(repo, "log", "--format=%s", check=False)
     return result.stdout.splitlines() if result.returncode == 0 else []
+
+
+def discard_changes(repo: Path) -> None:
+    """Put the working tree back to HEAD: changed files restored, new untracked files removed
+    (ignored ones, such as a virtual environment, are left alone)."""
+    _git(repo, "reset", "-q", "--hard", "HEAD")
+    _git(repo, "clean", "-q", "-fd")
