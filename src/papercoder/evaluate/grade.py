@@ -17,7 +17,7 @@ from papercoder.evaluate.files import LOG_SUFFIXES, RepoFile, Ranker, collect_fi
 from papercoder.evaluate.judge import Verdict, parse_leaf_verdict
 from papercoder.evaluate.rubric import CODE_DEV, RubricNode, category_counts, code_dev_only, score_tree
 from papercoder.errors import InputError
-from papercoder.llm import LLM
+from papercoder.llm import LLM, LLMError
 from papercoder.paper import Paper, estimate_tokens
 from papercoder.prompts import render
 
@@ -138,6 +138,7 @@ async def grade_repo(
     temperature: float | None = None,
     files_tokens: int | None = FILES_TOKENS,
     retries: int = 1,
+    stage: str = "grade",
 ) -> GradeResult:
     """Grade every leaf of ``rubric`` (only Code Development leaves with ``code_dev``).
 
@@ -145,6 +146,11 @@ async def grade_repo(
     holds). Every leaf also carries the paper, so on a large context the cap is what keeps
     grading a 70-leaf rubric from costing 70 full windows. A leaf whose answer is unusable
     is asked again up to ``retries`` times; if none is usable it scores 0, counted invalid.
+    ``stage`` labels the calls in the call log (the verify stage grades its own checklist).
+
+    The first leaf is asked alone, then the others together: every leaf's prompt starts with
+    the same system message and paper, and providers cache that prefix only once a request with
+    it has been processed, so the others read the paper from the cache.
     """
     tree = code_dev_only(rubric) if code_dev else rubric
     if tree is None:
@@ -172,13 +178,17 @@ async def grade_repo(
 
     async def ask(indices: list[int], attempt: int) -> list[Verdict]:
         outcomes = await ask_all(
-            [llm.acomplete(leaves[i][1], max_tokens=answer_tokens, temperature=temperature, stage="grade",
+            [llm.acomplete(leaves[i][1], max_tokens=answer_tokens, temperature=temperature, stage=stage,
                            sample=attempt) for i in indices],
             tally,
         )
         return [parse_outcome(o, parse_leaf_verdict) for o in outcomes]
 
-    verdicts = await ask(list(range(len(leaves))), 0)
+    try:
+        verdicts = await ask([0], 0) if leaves else []  # warms the shared prefix (see above)
+        verdicts += await ask(list(range(1, len(leaves))), 0) if len(leaves) > 1 else []
+    except LLMError:  # the first alone failed: ask all together, so one failure does not stop the rest
+        verdicts = await ask(list(range(len(leaves))), 0)
     attempts = [1] * len(leaves)
     for attempt in range(1, retries + 1):
         # An unusable answer is asked again as a new sample (a distinct call, also logged).

@@ -193,7 +193,7 @@ async def _judge(
     repo: Path, paper, tree: RubricNode, llm: LLM, earlier: dict[str, LeafGrade]
 ) -> tuple[dict[str, LeafGrade], int]:
     """Judge every leaf of ``tree``; the grades merged over ``earlier``, and how many were unusable."""
-    result = await grade_repo(repo, paper, tree, llm, code_dev=True)
+    result = await grade_repo(repo, paper, tree, llm, code_dev=True, stage=STAGE)
     grades = {**earlier, **result.grades}
     return grades, sum(1 for g in grades.values() if not g.valid)
 
