@@ -73,8 +73,10 @@ class VerifyReport:
         if not self.leaves:
             return f"verify: {self.status}: no checklist to check against"
         met = self.leaves - len(self.failing)
-        return (f"verify: coverage {self.coverage_before:.2f} -> {self.coverage_after:.2f} after "
-                f"{len(self.rounds)} round(s); {met} of {self.leaves} requirements met")
+        steps = " -> ".join(f"{c:.2f}" for c in [self.coverage_before, *(r.coverage for r in self.rounds)])
+        if not self.rounds:
+            steps += f" -> {self.coverage_after:.2f}"
+        return f"verify: coverage {steps} after {len(self.rounds)} round(s); {met} of {self.leaves} requirements met"
 
     def to_dict(self) -> dict:
         return asdict(self)
