@@ -39,9 +39,12 @@ def eval_command(
 
 
 def grade_command(
-    repo: Path = typer.Argument(..., help="The repository folder to grade."),
-    rubric: Path = typer.Option(..., "--rubric", "-r", help="A PaperBench rubric tree (rubric.json)."),
-    paper: str = typer.Option(..., "--paper", "-p", help="The paper the rubric is about."),
+    repo: Optional[Path] = typer.Argument(None, help="The repository folder to grade."),
+    rubric: Optional[Path] = typer.Option(None, "--rubric", "-r", help="A PaperBench rubric tree (rubric.json)."),
+    paper: Optional[str] = typer.Option(None, "--paper", "-p", help="The paper the rubric is about."),
+    from_judgements: Optional[Path] = typer.Option(
+        None, "--from-judgements", help="Grade nothing: recompute a graded PaperBench tree (expected_result.json) from its leaves and compare."
+    ),
     code_dev: bool = typer.Option(False, "--code-dev", help="Grade only Code Development leaves (PaperBench Code-Dev)."),
     model: Optional[str] = typer.Option(None, "-m", "--model", help=MODEL_HELP),
     base_url: Optional[str] = typer.Option(None, "--base-url", help="An OpenAI-compatible server."),
@@ -53,8 +56,20 @@ def grade_command(
     out: Optional[Path] = typer.Option(None, "-o", "--out", help="Results folder (default: the run's eval/ or REPO/.papercoder/eval)."),
 ) -> None:
     """Grade REPO against a PaperBench rubric: each leaf 0/1, parents the weighted mean."""
+    from papercoder.errors import InputError
     from papercoder.evaluate.api import JudgeOptions, run_grade
     from papercoder.evaluate.report import format_grade
+
+    if from_judgements is not None:
+        from papercoder.evaluate.judgements import format_recomputed, recompute
+
+        recomputed = recompute(from_judgements, code_dev=code_dev)
+        typer.echo(format_recomputed(recomputed, max_depth=depth))
+        if recomputed.differences:
+            raise typer.Exit(1)
+        return
+    if repo is None or rubric is None or paper is None:
+        raise InputError("grade needs REPO, --rubric RUBRIC and --paper PAPER (or --from-judgements GRADED.json)")
 
     judge = JudgeOptions(model=model, base_url=base_url, max_cost=max_cost, concurrency=concurrency)
     result, path = run_grade(repo, rubric, paper, code_dev=code_dev, judge=judge, out=out,

@@ -112,7 +112,8 @@ def code_dev_only(node: RubricNode) -> RubricNode | None:
         return node if node.task_category == CODE_DEV else None
     kept = [c for c in (code_dev_only(child) for child in node.sub_tasks) if c is not None]
     if not kept:
-        return None
+        # as PaperBench prunes: a parent itself labelled Code Development stays, as a leaf
+        return RubricNode(node.id, node.requirements, node.weight, node.task_category, node.finegrained_task_category) if node.task_category == CODE_DEV else None
     return RubricNode(node.id, node.requirements, node.weight, node.task_category,
                       node.finegrained_task_category, kept)
 
