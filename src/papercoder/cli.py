@@ -40,9 +40,9 @@ def _root(
 
 
 def _register_commands() -> None:
-    from papercoder.commands import debug, evaluate, ingest, models, pipeline, verify
+    from papercoder.commands import debug, evaluate, export, ingest, models, pipeline, verify
 
-    for module in (ingest, models, pipeline, debug, verify, evaluate):
+    for module in (ingest, models, pipeline, debug, verify, evaluate, export):
         module.register(app)
 
 

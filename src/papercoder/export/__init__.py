@@ -1,0 +1,1 @@
+"""Exporting a generated repository for other tools (PaperBench's grader)."""
