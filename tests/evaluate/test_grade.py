@@ -68,7 +68,7 @@ def scripted(monkeypatch):
 @pytest.mark.parametrize("code_dev", [False, True])
 def test_grade_cli_on_the_real_rubric_matches_a_hand_computation(tmp_path, scripted, code_dev):
     repo = make_repo(tmp_path / "repo", SMALL_REPO)
-    args = ["grade", str(repo), "--rubric", str(REAL_RUBRIC), "--paper", "paper.md"] + (["--code-dev"] if code_dev else [])
+    args = ["grade", str(repo), "--rubric", str(REAL_RUBRIC), "--paper", "paper.md", "--judge", "lexical"] + (["--code-dev"] if code_dev else [])
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     raw = json.loads(REAL_RUBRIC.read_text())

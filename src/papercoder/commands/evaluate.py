@@ -45,12 +45,18 @@ def grade_command(
     from_judgements: Optional[Path] = typer.Option(
         None, "--from-judgements", help="Grade nothing: recompute a graded PaperBench tree (expected_result.json) from its leaves and compare."
     ),
-    code_dev: bool = typer.Option(False, "--code-dev", help="Grade only Code Development leaves (PaperBench Code-Dev)."),
+    code_dev: bool = typer.Option(False, "--code-dev", help="Grade only Code Development leaves (PaperBench Code-Dev); the same as --mode code-dev."),
+    mode: str = typer.Option("full", "--mode", help="code-dev (Code Development leaves, no reproduce files) or full (every leaf; results from the files reproduce.sh wrote)."),
+    judge_protocol: str = typer.Option("paperbench", "--judge", help="paperbench (PaperBench's protocol: file ranking, free-text verdict, a parsing call) or lexical (one call per leaf, files by shared words; cheaper)."),
+    addendum: Optional[Path] = typer.Option(None, "--addendum", help="The paper's addendum (clarifications), shown to the judge."),
+    judge_addendum: Optional[Path] = typer.Option(None, "--judge-addendum", help="Notes for grading this paper, added to the judge's instructions."),
+    parse_model: Optional[str] = typer.Option(None, "--parse-model", help="The model that reads the judge's free-text verdict back (default: the judge)."),
+    max_prior_nodes: Optional[int] = typer.Option(None, "--max-prior-nodes", min=0, help="Preceding rubric nodes shown per leaf at most (default: all)."),
     model: Optional[str] = typer.Option(None, "-m", "--model", help=MODEL_HELP),
     base_url: Optional[str] = typer.Option(None, "--base-url", help="An OpenAI-compatible server."),
     max_cost: Optional[float] = typer.Option(None, "--max-cost", help="Stop before spending more than this many USD."),
     concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1, help="Judge calls at the same time."),
-    files_tokens: int = typer.Option(24_000, "--files-tokens", min=0, help="Repository text per leaf at most, in tokens (0: as much as the context holds)."),
+    files_tokens: int = typer.Option(24_000, "--files-tokens", min=0, help="With --judge lexical: repository text per leaf at most, in tokens (0: as much as the context holds)."),
     depth: Optional[int] = typer.Option(None, "--depth", min=0, help="Print the tree only down to this depth."),
     explain: bool = typer.Option(False, "--explain", help="Print the judge's explanation under each leaf."),
     out: Optional[Path] = typer.Option(None, "-o", "--out", help="Results folder (default: the run's eval/ or REPO/.papercoder/eval)."),
@@ -71,9 +77,18 @@ def grade_command(
     if repo is None or rubric is None or paper is None:
         raise InputError("grade needs REPO, --rubric RUBRIC and --paper PAPER (or --from-judgements GRADED.json)")
 
+    if mode not in ("code-dev", "full"):
+        raise InputError(f"unknown --mode {mode!r}; choose code-dev or full")
+    texts = {}
+    for label, path in (("addendum", addendum), ("judge addendum", judge_addendum)):
+        try:
+            texts[label] = path.read_text(encoding="utf-8") if path is not None else ""
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"the {label} {path} cannot be read ({exc}); give a text file") from None
     judge = JudgeOptions(model=model, base_url=base_url, max_cost=max_cost, concurrency=concurrency)
-    result, path = run_grade(repo, rubric, paper, code_dev=code_dev, judge=judge, out=out,
-                             files_tokens=files_tokens or None)
+    result, path = run_grade(repo, rubric, paper, code_dev=code_dev or mode == "code-dev", judge=judge, out=out,
+                             files_tokens=files_tokens or None, protocol=judge_protocol, addendum=texts["addendum"],
+                             judge_addendum=texts["judge addendum"], parse_model=parse_model, max_prior_nodes=max_prior_nodes)
     typer.echo(format_grade(result, max_depth=depth, explain=explain))
     typer.echo(f"Results: {path}")
 

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from papercoder.errors import InputError
 from papercoder.evaluate import inputs
 from papercoder.evaluate.grade import FILES_TOKENS, GradeResult, grade_repo
 from papercoder.evaluate.report import format_eval, format_grade, results_dir, write_json
@@ -80,8 +81,19 @@ def run_grade(
     judge: JudgeOptions | None = None,
     out: str | Path | None = None,
     files_tokens: int | None = FILES_TOKENS,
+    protocol: str = "paperbench",
+    addendum: str = "",
+    judge_addendum: str = "",
+    parse_model: str | None = None,
+    max_prior_nodes: int | None = None,
 ) -> tuple[GradeResult, Path]:
-    """Grade ``repo`` against a PaperBench rubric; write the graded tree as JSON."""
+    """Grade ``repo`` against a PaperBench rubric; write the graded tree as JSON.
+
+    ``protocol`` ``paperbench`` follows PaperBench's judge (file ranking, free-text verdict, a
+    parsing call; :mod:`papercoder.evaluate.simplejudge`); ``lexical`` is the cheaper one-call
+    judge with files picked by shared words (:mod:`papercoder.evaluate.grade`)."""
+    if protocol not in ("paperbench", "lexical"):
+        raise InputError(f"unknown --judge {protocol!r}; choose paperbench or lexical")
     repo_dir = inputs.check_repo(repo)
     tree = load_rubric(rubric)
     out_dir = results_dir(repo_dir, Path(out) if out is not None else None)
@@ -90,15 +102,27 @@ def run_grade(
     llm = inputs.open_judge(judge.model, base_url=judge.base_url, log_path=out_dir / "calls.sqlite",
                             max_cost=judge.max_cost, concurrency=judge.concurrency)
 
+    parser = None
+    if protocol == "paperbench" and parse_model:
+        parser = inputs.open_judge(parse_model, base_url=judge.base_url, log_path=out_dir / "calls.sqlite",
+                                   max_cost=judge.max_cost, concurrency=judge.concurrency)
+
     async def go() -> GradeResult:
         try:
+            if protocol == "paperbench":
+                from papercoder.evaluate.simplejudge import grade_paperbench
+
+                return await grade_paperbench(repo_dir, the_paper, tree, llm, code_dev=code_dev, addendum=addendum,
+                                              judge_addendum=judge_addendum, parser=parser, max_prior_nodes=max_prior_nodes)
             return await grade_repo(repo_dir, the_paper, tree, llm, code_dev=code_dev, files_tokens=files_tokens)
         finally:
             await _close(llm)
+            if parser is not None:
+                await _close(parser)
 
     result = asyncio.run(go())
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(rubric).name.removesuffix(".json").removesuffix(".rubric"))
-    name = f"grade-{stem}" + ("-codedev" if code_dev else "")
+    name = f"grade-{stem}" + ("-codedev" if code_dev else "") + ("-lexical" if protocol == "lexical" else "")
     data = {"repo": str(repo_dir.resolve()), "paper": str(paper), "rubric": str(Path(rubric).resolve()),
             **result.to_dict()}
     path = write_json(out_dir / f"{name}.json", data)

@@ -146,8 +146,9 @@ def run_one(paper: str, slug: str, options: BatchOptions) -> dict[str, Any]:
             record["cost"] += evaluation.usage.cost
             record["eval_file"] = str(path)
         if options.rubric is not None:
+            # the one-call lexical judge: a third of the calls of PaperBench's protocol, over many papers
             graded, path = api.run_grade(repo, options.rubric, paper, code_dev=options.code_dev, judge=judge,
-                                         out=run_dir / "eval")
+                                         out=run_dir / "eval", protocol="lexical")
             record["grade"] = graded.total
             record["cost"] += graded.usage.cost
             record["grade_file"] = str(path)
