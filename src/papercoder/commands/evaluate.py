@@ -45,6 +45,10 @@ def grade_command(
     from_judgements: Optional[Path] = typer.Option(
         None, "--from-judgements", help="Grade nothing: recompute a graded PaperBench tree (expected_result.json) from its leaves and compare."
     ),
+    judge_eval_dir: Optional[Path] = typer.Option(
+        None, "--judge-eval", help="Measure the judge on PaperBench JudgeEval cases (<paper>/<n>/submission.tar and grading/expected_result.json)."
+    ),
+    papers_dir: Optional[Path] = typer.Option(None, "--papers", help="With --judge-eval: PaperBench's data/papers (<paper>/paper.md, addendum.md, judge.addendum.md)."),
     code_dev: bool = typer.Option(False, "--code-dev", help="Grade only Code Development leaves (PaperBench Code-Dev); the same as --mode code-dev."),
     mode: str = typer.Option("full", "--mode", help="code-dev (Code Development leaves, no reproduce files) or full (every leaf; results from the files reproduce.sh wrote)."),
     judge_protocol: str = typer.Option("paperbench", "--judge", help="paperbench (PaperBench's protocol: file ranking, free-text verdict, a parsing call) or lexical (one call per leaf, files by shared words; cheaper)."),
@@ -73,6 +77,10 @@ def grade_command(
         typer.echo(format_recomputed(recomputed, max_depth=depth))
         if recomputed.differences:
             raise typer.Exit(1)
+        return
+    if judge_eval_dir is not None:
+        _judge_eval(judge_eval_dir, papers_dir, model=model, base_url=base_url, max_cost=max_cost,
+                    concurrency=concurrency, parse_model=parse_model, out=out)
         return
     if repo is None or rubric is None or paper is None:
         raise InputError("grade needs REPO, --rubric RUBRIC and --paper PAPER (or --from-judgements GRADED.json)")
@@ -127,3 +135,37 @@ def batch_command(
     records = run_batch(found, options, on_record=progress)
     typer.echo("")
     typer.echo(summary_table(records))
+
+
+def _judge_eval(root: Path, papers: Optional[Path], *, model, base_url, max_cost, concurrency, parse_model, out) -> None:
+    """``grade --judge-eval``: our judge against JudgeEval's human grades."""
+    import json
+
+    from papercoder.errors import InputError
+    from papercoder.evaluate import inputs
+    from papercoder.evaluate.judgeeval import format_judge_eval, judge_eval
+    from papercoder.pipeline.runner import run_async
+
+    if papers is None:
+        raise InputError("--judge-eval needs --papers DIR (PaperBench's data/papers, with <paper>/paper.md)")
+    folder = Path(out) if out is not None else Path(root) / ".papercoder"
+    llm = inputs.open_judge(model, base_url=base_url, log_path=folder / "calls.sqlite", max_cost=max_cost, concurrency=concurrency)
+    parser = inputs.open_judge(parse_model, base_url=base_url, log_path=folder / "calls.sqlite", max_cost=max_cost,
+                               concurrency=concurrency) if parse_model else None
+
+    async def main():
+        try:
+            return await judge_eval(root, papers, llm, parser=parser)
+        finally:
+            await llm.aclose()
+            if parser is not None:
+                await parser.aclose()
+
+    result = run_async(main())
+    typer.echo(format_judge_eval(result))
+    data = {"cases": result.cases, "overall": result.overall.__dict__ if result.overall else None,
+            "by_category": {k: v.__dict__ for k, v in result.by_category.items()}}
+    path = folder / "judge-eval.json"
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    typer.echo(f"Results: {path}")
+
