@@ -40,9 +40,9 @@ def _root(
 
 
 def _register_commands() -> None:
-    from papercoder.commands import debug, evaluate, export, ingest, models, pipeline, verify
+    from papercoder.commands import debug, evaluate, export, ingest, models, pipeline, reproduce, verify
 
-    for module in (ingest, models, pipeline, debug, verify, evaluate, export):
+    for module in (ingest, models, pipeline, debug, verify, reproduce, evaluate, export):
         module.register(app)
 
 

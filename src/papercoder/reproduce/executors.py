@@ -1,0 +1,119 @@
+"""Where ``reproduce.sh`` runs: this machine (scrubbed environment, no secrets) or a container
+engine (docker, podman). Each executor runs ``bash reproduce.sh`` in a prepared folder and tees
+its output into ``reproduce.log`` there; the caller prepares the folder and reads the results."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from papercoder.errors import InputError
+from papercoder.repo.sandbox import isolation, scrubbed_env
+
+# Runs the script with its output in reproduce.log and on our stdout; keeps the script's exit status.
+TEE = "set -o pipefail; bash reproduce.sh 2>&1 | tee reproduce.log"
+
+
+@dataclass
+class Outcome:
+    """How one run of reproduce.sh ended."""
+
+    returncode: int | None
+    seconds: float
+    timed_out: bool = False
+    command: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LocalExecutor:
+    """This machine: a scrubbed environment (an allow-list, no keys or tokens), the network allowed
+    unless ``network`` is False (then a network namespace where the machine allows one), GPUs
+    hidden unless ``gpus``."""
+
+    network: bool = True
+    gpus: bool = False
+    name: str = "local"
+
+    def command(self, folder: Path) -> list[str]:
+        argv = ["bash", "-c", TEE]
+        if not self.network:
+            found = isolation()
+            if not found.network:
+                raise InputError("this machine cannot run without network (no unshare -n); drop --no-network or use a container")
+            argv = [*found.unshare_args, *argv]
+        return argv
+
+    def run(self, folder: Path, timeout: float) -> Outcome:
+        home, tmp = folder.parent / "home", folder.parent / "tmp"
+        home.mkdir(exist_ok=True)
+        tmp.mkdir(exist_ok=True)
+        env = scrubbed_env(home, tmp, path_dirs=[str(Path(sys.executable).parent)])
+        if self.gpus:
+            env.pop("CUDA_VISIBLE_DEVICES", None)
+        env.pop("HF_HUB_OFFLINE", None)  # a reproduction downloads its datasets and models
+        return _run(self.command(folder), folder, env, timeout)
+
+
+@dataclass
+class ContainerExecutor:
+    """A container engine: the folder mounted at /submission, ``--gpus all`` when asked, no host
+    environment passed in, the container removed afterwards."""
+
+    engine: str = "docker"
+    image: str = "python:3.12"
+    network: bool = True
+    gpus: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.engine
+
+    def command(self, folder: Path) -> list[str]:
+        argv = [self.engine, "run", "--rm", "-v", f"{folder.resolve()}:/submission", "-w", "/submission"]
+        if self.gpus:
+            argv += ["--gpus", "all"] if self.engine == "docker" else ["--device", "nvidia.com/gpu=all"]
+        if not self.network:
+            argv += ["--network", "none"]
+        return [*argv, self.image, "bash", "-c", TEE]
+
+    def available(self) -> str:
+        """"" when the engine can run containers here, else why not."""
+        if shutil.which(self.engine) is None:
+            return f"{self.engine} is not installed"
+        done = subprocess.run([self.engine, "info"], capture_output=True, text=True, timeout=60)
+        return "" if done.returncode == 0 else f"{self.engine} cannot run containers here: {done.stderr.strip()[:200]}"
+
+    def run(self, folder: Path, timeout: float) -> Outcome:
+        why = self.available()
+        if why:
+            raise InputError(f"{why}; use --executor local, or another engine")
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/root")}
+        return _run(self.command(folder), folder, env, timeout)
+
+
+def _run(argv: list[str], folder: Path, env: dict[str, str], timeout: float) -> Outcome:
+    start = time.monotonic()
+    process = subprocess.Popen(argv, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    try:
+        code = process.wait(timeout=timeout)
+        return Outcome(code, time.monotonic() - start, command=argv)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        return Outcome(None, time.monotonic() - start, timed_out=True, command=argv)
+    except BaseException:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        raise
+
+
+def shell_line(argv: list[str]) -> str:
+    return shlex.join(argv)

@@ -1,0 +1,117 @@
+"""papercoder reproduce: reproduce.sh in a fresh copy, its log, what it wrote, retries, limits,
+and the container command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+import shutil
+import subprocess
+
+import pytest
+from typer.testing import CliRunner
+
+from papercoder.cli import app
+from papercoder.reproduce.executors import ContainerExecutor, LocalExecutor
+from papercoder.reproduce.run import reproduce
+
+SCRIPT = """#!/usr/bin/env bash
+set -e
+echo "training for 3 epochs"
+mkdir -p results
+echo "accuracy,0.91" > results/table1.csv
+echo "key=${OPENAI_API_KEY:-none}"
+"""
+
+
+def _repo(root, script=SCRIPT):
+    root.mkdir(parents=True)
+    (root / "reproduce.sh").write_text(script)
+    (root / "main.py").write_text("print(1)\n")
+    (root / ".venv").mkdir()
+    (root / ".venv" / "junk").write_text("x")
+    return root
+
+
+def test_a_local_reproduction_logs_marks_its_start_and_lists_what_it_wrote(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-value")
+    repo = _repo(tmp_path / "repo")
+    result = reproduce(repo, tmp_path / "out", LocalExecutor(), timeout=60)
+    folder = tmp_path / "out" / "submission"
+    assert result.ok and result.attempts == 1 and result.written == ["results/table1.csv"]
+    log = (folder / "reproduce.log").read_text()
+    assert "training for 3 epochs" in log and "key=none" in log  # no secret reaches the run
+    assert float((folder / "reproduce.log.creation_time").read_text()) > 0
+    assert not (folder / ".venv").exists() and not (repo / "results").exists()  # the repository is untouched
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["ok"] and summary["written"] == ["results/table1.csv"] and "training" in summary["log_tail"]
+
+
+def test_a_quick_failure_is_tried_once_more_in_a_fresh_copy(tmp_path):
+    repo = _repo(tmp_path / "repo", "#!/usr/bin/env bash\necho attempt >> ../attempts.txt\nexit 3\n")
+    result = reproduce(repo, tmp_path / "out", LocalExecutor(), timeout=60)
+    assert not result.ok and result.returncode == 3 and result.attempts == 2
+    assert (tmp_path / "out" / "attempts.txt").read_text().count("attempt") == 2
+
+
+def test_the_wall_clock_limit_stops_the_run(tmp_path):
+    repo = _repo(tmp_path / "repo", "#!/usr/bin/env bash\necho start\nsleep 30\n")
+    result = reproduce(repo, tmp_path / "out", LocalExecutor(), timeout=1)
+    assert result.timed_out and result.attempts == 1 and result.seconds < 10
+    assert "start" in (tmp_path / "out" / "submission" / "reproduce.log").read_text()
+
+
+def test_the_container_command_line(tmp_path):
+    docker = ContainerExecutor("docker", image="python:3.12", gpus=True, network=False).command(tmp_path)
+    assert docker[:3] == ["docker", "run", "--rm"] and f"{tmp_path.resolve()}:/submission" in docker
+    assert docker[docker.index("--gpus") + 1] == "all" and docker[docker.index("--network") + 1] == "none"
+    assert docker[-4:-2] == ["python:3.12", "bash"] and "tee reproduce.log" in docker[-1]
+    podman = ContainerExecutor("podman", image="img").command(tmp_path)
+    assert podman[0] == "podman" and "--gpus" not in podman and "--network" not in podman
+    assert "-e" not in podman and "--env" not in podman  # no host environment is passed in
+
+
+@pytest.mark.skipif(not shutil.which("podman") or subprocess.run(["podman", "info"], capture_output=True).returncode != 0,
+                    reason="podman cannot run containers on this machine")
+def test_podman_runs_a_reproduction_for_real(tmp_path):  # pragma: no cover - needs a container engine
+    images = subprocess.run(["podman", "images", "-q"], capture_output=True, text=True).stdout.split()
+    if not images:
+        pytest.skip("podman has no image here (no registry is reachable)")
+    repo = _repo(tmp_path / "repo")
+    result = reproduce(repo, tmp_path / "out", ContainerExecutor("podman", image=images[0]), timeout=300)
+    assert result.ok and "results/table1.csv" in result.written
+
+
+def test_the_command_reports_and_fails_with_exit_1(tmp_path):
+    repo = _repo(tmp_path / "repo", "#!/usr/bin/env bash\necho broken\nexit 2\n")
+    done = CliRunner().invoke(app, ["reproduce", str(repo)])
+    assert done.exit_code == 1 and "failed (exit 2)" in done.stdout and "broken" in done.stdout
+    unknown = CliRunner().invoke(app, ["reproduce", str(repo), "--executor", "slurm"])
+    assert unknown.exit_code != 0 and "unknown --executor" in str(unknown.exception)
+
+
+def test_grading_in_full_mode_reads_the_results_the_run_wrote(tmp_path):
+    import asyncio
+
+    from papercoder.evaluate.rubric import RubricNode
+    from papercoder.evaluate.simplejudge import grade_paperbench
+    from papercoder.llm import LLM, ScriptedProvider
+    from papercoder.paper import Paper, Section
+
+    repo = _repo(tmp_path / "repo")
+    result = reproduce(repo, tmp_path / "out", LocalExecutor(), timeout=60)
+    seen = []
+
+    def scripted(messages):
+        system = messages[0]["content"]
+        if system.startswith("You help a reviewer"):
+            seen.append(messages[-1]["content"])
+            return "results/table1.csv"
+        if system.startswith("The user message is a judge's answer"):
+            return json.dumps({"valid_score": True, "score": 1, "explanation": "the table shows 0.91"})
+        return "The results file shows accuracy 0.91. Score: 1"
+
+    rubric = RubricNode("r", "Reproduce", sub_tasks=[RubricNode("a", "Table 1's accuracy is about 0.9", task_category="Result Analysis")])
+    paper = Paper(title="T", abstract="", sections=[Section("Results", "Accuracy 0.9 (Table 1).")])
+    graded = asyncio.run(grade_paperbench(Path(result.folder), paper, rubric, LLM(ScriptedProvider(scripted)), code_dev=False))
+    assert graded.total == 1.0 and "table1.csv" in seen[0] and "main.py" not in seen[0]
