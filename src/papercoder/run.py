@@ -20,7 +20,7 @@ from papercoder.errors import InputError, PapercoderError
 from papercoder.llm import LLM
 from papercoder.pipeline.context import CODING_MODES, RunPaths
 from papercoder.pipeline.lock import LOCK_NAME, RunLock, remove_leftovers
-from papercoder.pipeline.manifest import FINISHED, STAGES, Manifest, RunDirectoryError, now
+from papercoder.pipeline.manifest import DEFAULT_STAGES, FINISHED, Manifest, RunDirectoryError, now
 from papercoder.pipeline.progress import RunDisplay
 from papercoder.pipeline.runner import DEBUG_ITERATIONS, VERIFY_ROUNDS, StageRunner, parse_stages, run_async, stages_to_run
 from papercoder.pipeline.stats import StageStats
@@ -87,7 +87,7 @@ def default_run_dir(source: str) -> Path:
 def resume_command(source: str, run_dir: Path, stages: list[str] | None = None) -> str:
     """The exact command that continues a run."""
     parts = ["papercoder", "run", source, "-o", str(run_dir), "--resume"]
-    if stages and list(stages) != list(STAGES):
+    if stages and list(stages) != list(DEFAULT_STAGES):
         parts += ["--stages", ",".join(stages)]
     return shlex.join(parts)
 
@@ -535,7 +535,7 @@ def _coding_of(manifest: Manifest, coding: str | None) -> str:
 
 
 def _overall_status(manifest: Manifest) -> str:
-    finished = all(manifest.stage(s).status in FINISHED for s in STAGES)
+    finished = all(manifest.stage(s).status in FINISHED for s in DEFAULT_STAGES)
     return manifest.outcome() if finished else "partial"
 
 

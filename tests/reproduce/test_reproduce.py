@@ -115,3 +115,22 @@ def test_grading_in_full_mode_reads_the_results_the_run_wrote(tmp_path):
     paper = Paper(title="T", abstract="", sections=[Section("Results", "Accuracy 0.9 (Table 1).")])
     graded = asyncio.run(grade_paperbench(Path(result.folder), paper, rubric, LLM(ScriptedProvider(scripted)), code_dev=False))
     assert graded.total == 1.0 and "table1.csv" in seen[0] and "main.py" not in seen[0]
+
+
+def test_the_reproduce_stage_is_off_by_default_and_degrades_when_the_script_fails(tmp_path):
+    import asyncio
+
+    from papercoder.pipeline.context import RunPaths, StageContext
+    from papercoder.pipeline.runner import parse_stages
+    from papercoder.reproduce.stage import run_reproduce
+
+    assert "reproduce" not in parse_stages(None) and parse_stages("debug,reproduce") == ["debug", "reproduce"]
+    paths = RunPaths(tmp_path / "run")
+    _repo(paths.repo)
+    ctx = StageContext(paths=paths, llm=None)  # type: ignore[arg-type]  # the stage calls no model
+    result = asyncio.run(run_reproduce(ctx))
+    assert result.ok and not ctx.fallbacks and (paths.root / "reproduce" / "summary.json").is_file()
+    (paths.repo / "reproduce.sh").write_text("#!/usr/bin/env bash\nexit 5\n")
+    failed = StageContext(paths=paths, llm=None)  # type: ignore[arg-type]
+    assert not asyncio.run(run_reproduce(failed)).ok
+    assert any("reproduce.sh failed (exit 5)" in f for f in failed.fallbacks)

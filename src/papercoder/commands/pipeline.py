@@ -13,7 +13,7 @@ CODING_HELP = (
     "How files are written: 'wave' (default: all at once against the interface skeleton) or 'sequential' "
     "(one after another, each seeing the full code of the earlier ones: the original method, slower and dearer)."
 )
-STAGES_HELP = "Stages to run, comma-separated, from plan, analyze, code, debug, verify (default: all)."
+STAGES_HELP = "Stages to run, comma-separated, from plan, analyze, code, debug, verify, reproduce (default: all but reproduce)."
 
 
 def register(app: typer.Typer) -> None:

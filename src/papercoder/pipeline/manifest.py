@@ -20,7 +20,9 @@ class RunDirectoryError(PapercoderError):
     """The run directory cannot be written (a full disk, no permission)."""
 
 
-STAGES = ("plan", "analyze", "code", "debug", "verify")  # in pipeline order
+STAGES = ("plan", "analyze", "code", "debug", "verify", "reproduce")  # in pipeline order
+# What `papercoder run` does without --stages: reproduce is asked for by name (hours, maybe a GPU).
+DEFAULT_STAGES = STAGES[:-1]
 # A stage that finished: ``done`` with everything asked for, ``degraded`` when a fallback fired,
 # something came out cut, empty or unparsable, or (debug) the code does not pass its smoke run.
 FINISHED = ("done", "degraded")

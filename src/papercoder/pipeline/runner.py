@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from papercoder.errors import InputError
 from papercoder.llm import LLM
 from papercoder.pipeline.context import RunPaths, StageContext
-from papercoder.pipeline.manifest import FINISHED, STAGES, Manifest, now
+from papercoder.pipeline.manifest import DEFAULT_STAGES, FINISHED, STAGES, Manifest, now
 from papercoder.pipeline.progress import RunDisplay
 from papercoder.pipeline.stats import StageStats, snapshot
 
@@ -37,6 +37,7 @@ STAGE_FUNCTIONS: dict[str, tuple[str, str]] = {
     "code": ("papercoder.pipeline.coding", "run_coding"),
     "debug": ("papercoder.pipeline.debugging", "run_debugging"),
     "verify": ("papercoder.verify.stage", "run_verify"),
+    "reproduce": ("papercoder.reproduce.stage", "run_reproduce"),
 }
 
 # what each stage needs on disk before it can run, and the command that makes it
@@ -46,13 +47,14 @@ _NEEDS: dict[str, tuple[Callable[[RunPaths], Path], str]] = {
     "code": (lambda p: p.analysis, "analyze"),
     "debug": (lambda p: p.repo, "code"),
     "verify": (lambda p: p.repo, "code"),
+    "reproduce": (lambda p: p.repo, "code"),
 }
 
 
 def parse_stages(stages: list[str] | str | None) -> list[str]:
     """Validate and order stage names; accepts ``["plan", "code"]`` or ``"plan,code"``."""
     if stages is None:
-        return list(STAGES)
+        return list(DEFAULT_STAGES)
     if isinstance(stages, str):
         stages = [stages]
     names = [s.strip().lower() for item in stages for s in item.split(",") if s.strip()]
@@ -96,7 +98,7 @@ def clear_outputs(paths: RunPaths, stage: str) -> None:
     """Remove what a previous, unfinished or superseded attempt of ``stage`` wrote."""
     targets = {
         "plan": [paths.planning], "analyze": [paths.analysis], "code": [paths.repo, paths.coding], "debug": [paths.root / "debug"],
-        "verify": [paths.root / "verify"],
+        "verify": [paths.root / "verify"], "reproduce": [paths.root / "reproduce"],
     }.get(stage, [])
     for target in targets:
         if target.is_symlink() or target.is_file():
