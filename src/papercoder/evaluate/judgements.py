@@ -9,13 +9,12 @@ and gives the Code-Dev score of a tree graded in full.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from papercoder.errors import InputError
-from papercoder.evaluate.rubric import RubricNode, code_dev_only, node_from_dict, score_tree
+from papercoder.evaluate.rubric import RubricNode, code_dev_only, node_from_dict, read_tree_json, score_tree
 
 TOLERANCE = 1e-9
 
@@ -40,12 +39,7 @@ class Recomputed:
 def recompute(path: str | Path, *, code_dev: bool = False) -> Recomputed:
     """Read a graded tree and recompute it from its leaves (only Code Development ones with ``code_dev``)."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path} does not exist; give a graded tree such as PaperBench's expected_result.json") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path} is not readable JSON ({exc}); give a graded PaperBench tree") from None
+    data = read_tree_json(path, "a graded tree such as PaperBench's expected_result.json")
     if isinstance(data, dict) and isinstance(data.get("tree"), dict):
         data = data["tree"]  # papercoder's own grade output holds the tree under "tree"
     recorded: dict[str, float] = {}

@@ -48,14 +48,7 @@ class RubricNode:
 def load_rubric(path: str | Path) -> RubricNode:
     """Read a rubric JSON file; a malformed tree is an :class:`InputError` naming the bad node."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"rubric {path} does not exist; give the path of a PaperBench rubric.json") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"rubric {path} is not readable JSON ({exc}); give a PaperBench rubric.json") from None
-    except RecursionError:
-        raise InputError(f"rubric {path} nests deeper than {MAX_DEPTH} levels; PaperBench rubrics have a handful") from None
+    data = read_tree_json(path, "a PaperBench rubric.json")
     root = node_from_dict(data, where=str(path))
     seen: set[str] = set()
     for node, _, _ in root.walk():
@@ -66,6 +59,18 @@ def load_rubric(path: str | Path) -> RubricNode:
 
 
 MAX_DEPTH = 100  # levels of a rubric tree; PaperBench's have about six
+
+
+def read_tree_json(path: Path, expected: str) -> Any:
+    """The JSON of a rubric or graded tree file; any problem is one InputError naming ``expected``."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path} does not exist; give the path of {expected}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path} is not readable JSON ({exc}); give {expected}") from None
+    except RecursionError:
+        raise InputError(f"{path} nests deeper than {MAX_DEPTH} levels; PaperBench trees have a handful") from None
 
 
 def node_from_dict(data: Any, *, where: str = "rubric", depth: int = 0) -> RubricNode:
