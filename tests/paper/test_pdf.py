@@ -207,3 +207,15 @@ def test_venue_lines_on_the_first_page_leave_the_abstract(tmp_path):
     paper = read_pdf(build_pdf(tmp_path / "venue.pdf", pages, header=None))
     assert paper.abstract == "We propose sparse widgets, a method that makes dense gadgets faster to train."
     assert "as the 31st Conference on Widgets showed" in paper.sections[0].text  # a sentence, not a venue line
+
+
+@pytest.mark.parametrize("raw, mended", [
+    ("Poincar´e and Erd˝os", "Poincaré and Erdős"),
+    ("na¨ıve and ¨o and ˆa", "naïve and ö and â"),
+    ("x ⁄= y", "x ≠ y"),
+    ("cost ´ is fine", "cost ´ is fine"),  # a spacing accent before a space stays
+])
+def test_spacing_accents_and_the_slashed_equals_are_composed(raw, mended):
+    from papercoder.paper.pdf import compose_glyphs
+
+    assert compose_glyphs(raw) == mended

@@ -37,6 +37,22 @@ _VENUE = re.compile(
     re.IGNORECASE,
 )
 _LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st"})
+# TeX fonts set an accent as its own spacing glyph before the letter ("Poincar´e"); composed
+# here with the combining form. "⁄=" is how some fonts extract "≠".
+_SPACING_ACCENTS = {"´": "\u0301", "`": "\u0300", "¨": "\u0308", "ˆ": "\u0302", "˜": "\u0303", "˝": "\u030b",
+                    "ˇ": "\u030c", "¯": "\u0304", "˘": "\u0306", "˚": "\u030a", "¸": "\u0327"}
+_ACCENTED = re.compile("([" + "".join(k for k in _SPACING_ACCENTS if k != "`") + "])([A-Za-zıȷ])")
+
+
+def compose_glyphs(text: str) -> str:
+    """Spacing accents joined to the letter after them ("Poincar´e" -> "Poincaré"), "⁄=" -> "≠"."""
+    import unicodedata
+
+    text = text.replace("⁄=", "≠")
+    if not _ACCENTED.search(text):
+        return text
+    text = _ACCENTED.sub(lambda m: ("i" if m.group(2) == "ı" else "j" if m.group(2) == "ȷ" else m.group(2)) + _SPACING_ACCENTS[m.group(1)], text)
+    return unicodedata.normalize("NFC", text)
 
 
 class _Chunk(NamedTuple):
@@ -239,7 +255,7 @@ def _clean_pages(pages: list[list[tuple[str, bool, float]]]) -> list[list[tuple[
                 continue
             if _ARXIV_STAMP.match(text) or (number == 0 and len(text) <= 240 and _VENUE.match(text.strip())):
                 continue
-            keep.append((text.translate(_LIGATURES), bold, size))
+            keep.append((compose_glyphs(text.translate(_LIGATURES)), bold, size))
         cleaned.append(keep)
     return cleaned
 
