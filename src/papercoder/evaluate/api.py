@@ -11,7 +11,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from papercoder.errors import InputError
 from papercoder.evaluate import inputs
 from papercoder.evaluate.grade import FILES_TOKENS, GradeResult, grade_repo
 from papercoder.evaluate.report import format_eval, format_grade, results_dir, write_json

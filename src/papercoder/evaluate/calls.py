@@ -78,10 +78,13 @@ def parse_outcome(outcome: CallOutcome, parse: Callable[[str], Verdict]) -> Verd
     return verdict
 
 
-async def ask_all(coros: Sequence[Awaitable[Completion]], tally: UsageTally) -> list[CallOutcome]:
+async def ask_all(coros: Sequence[Awaitable[Completion]], tally: UsageTally, *, warm_first: bool = False) -> list[CallOutcome]:
     """Run the calls concurrently (the LLM's own limit applies), in order, and tally them.
 
-    Raises the first model-layer error when every call failed.
+    With ``warm_first`` the first call runs alone and the others after it: calls whose prompts
+    start alike then read that start from the provider's prompt cache, which holds a prefix only
+    once a request with it has been processed. Raises the first model-layer error when every
+    call failed.
     """
     errors: list[LLMError] = []
 
@@ -95,7 +98,11 @@ async def ask_all(coros: Sequence[Awaitable[Completion]], tally: UsageTally) -> 
             return CallOutcome(error=f"the call failed: {exc}")
         return CallOutcome(text=completion.text, completion=completion)
 
-    outcomes = await asyncio.gather(*(one(c) for c in coros))
+    coros = list(coros)
+    if warm_first and len(coros) > 1:
+        outcomes = [await one(coros[0]), *await asyncio.gather(*(one(c) for c in coros[1:]))]
+    else:
+        outcomes = list(await asyncio.gather(*(one(c) for c in coros)))
     for outcome in outcomes:
         tally.add(outcome)
     if outcomes and len(errors) == len(outcomes):

@@ -17,7 +17,7 @@ from papercoder.evaluate.files import LOG_SUFFIXES, RepoFile, Ranker, collect_fi
 from papercoder.evaluate.judge import Verdict, parse_leaf_verdict
 from papercoder.evaluate.rubric import CODE_DEV, RubricNode, category_counts, code_dev_only, score_tree
 from papercoder.errors import InputError
-from papercoder.llm import LLM, LLMError
+from papercoder.llm import LLM
 from papercoder.paper import Paper, estimate_tokens
 from papercoder.prompts import render
 
@@ -181,14 +181,11 @@ async def grade_repo(
             [llm.acomplete(leaves[i][1], max_tokens=answer_tokens, temperature=temperature, stage=stage,
                            sample=attempt) for i in indices],
             tally,
+            warm_first=attempt == 0,  # see above; a retry's prefix is warm already
         )
         return [parse_outcome(o, parse_leaf_verdict) for o in outcomes]
 
-    try:
-        verdicts = await ask([0], 0) if leaves else []  # warms the shared prefix (see above)
-        verdicts += await ask(list(range(1, len(leaves))), 0) if len(leaves) > 1 else []
-    except LLMError:  # the first alone failed: ask all together, so one failure does not stop the rest
-        verdicts = await ask(list(range(len(leaves))), 0)
+    verdicts = await ask(list(range(len(leaves))), 0)
     attempts = [1] * len(leaves)
     for attempt in range(1, retries + 1):
         # An unusable answer is asked again as a new sample (a distinct call, also logged).
