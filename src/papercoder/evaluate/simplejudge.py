@@ -25,7 +25,7 @@ import asyncio
 import os
 import re
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -186,6 +186,21 @@ class _Context:
     log_created: float | None
     file_budget: int
     max_prior: int | None
+    _listings: dict[str, tuple[list[str], str]] = field(default_factory=dict)
+
+    def listing(self, category: str | None) -> tuple[list[str], str]:
+        """The files a leaf of ``category`` may read and their tree as the ranking call shows it
+        (depth 4, then cut, when too long); one walk of the repository per kind of leaf."""
+        key = RESULT_ANALYSIS if category == RESULT_ANALYSIS else ""
+        if key not in self._listings:
+            files = judge_files(self.repo, category, log_created=self.log_created)
+            tree = file_tree(files)
+            if estimate_tokens(tree) > self.file_budget:
+                tree = file_tree(judge_files(self.repo, category, log_created=self.log_created, max_depth=4))
+            if estimate_tokens(tree) > self.file_budget:
+                tree = tree[: self.file_budget * 4]
+            self._listings[key] = (files, tree)
+        return self._listings[key]
 
 
 async def grade_paperbench(
@@ -229,7 +244,7 @@ async def grade_paperbench(
     async def one(leaf: RubricNode) -> LeafGrade:
         try:
             return await _grade_leaf(ctx, tree, leaf, llm, parser, tally)
-        except (LLMError, StructuredOutputError, TruncatedError) as exc:
+        except LLMError as exc:  # a leaf whose calls failed scores 0, counted invalid
             tally.failed += 1
             return LeafGrade(id=leaf.id, score=0, explanation="", valid=False, error=str(exc))
 
@@ -249,7 +264,7 @@ async def _grade_leaf(ctx: _Context, tree: RubricNode, leaf: RubricNode, llm: LL
     if category == RESULT_ANALYSIS and not ctx.code_only:
         if ctx.log_created is None:
             return LeafGrade(id=leaf.id, score=0, explanation="There is no reproduce.log, so there are no reproduced results.", valid=True)
-        if not any(p for p in judge_files(ctx.repo, category, log_created=ctx.log_created) if Path(p).suffix not in DOCS):
+        if not any(Path(p).suffix not in DOCS for p in ctx.listing(category)[0]):
             return LeafGrade(id=leaf.id, score=0, explanation="reproduce.sh wrote no files, so there are no reproduced results.", valid=True)
     files, shown = await _relevant_files(ctx, leaf, llm, tally)
     messages = _judge_messages(ctx, tree, leaf, files)
@@ -263,13 +278,7 @@ async def _grade_leaf(ctx: _Context, tree: RubricNode, leaf: RubricNode, llm: LL
 
 async def _relevant_files(ctx: _Context, leaf: RubricNode, llm: LLM, tally: UsageTally) -> tuple[str, list[str]]:
     """The ranked files' text for ``leaf`` (up to ten, whole, within the budget) and their paths."""
-    category = leaf.task_category
-    candidates = judge_files(ctx.repo, category, log_created=ctx.log_created)
-    tree_text = file_tree(candidates)
-    if estimate_tokens(tree_text) > ctx.file_budget:
-        tree_text = file_tree(judge_files(ctx.repo, category, log_created=ctx.log_created, max_depth=4))
-    if estimate_tokens(tree_text) > ctx.file_budget:
-        tree_text = tree_text[: ctx.file_budget * 4]
+    candidates, tree_text = ctx.listing(leaf.task_category)
     messages = [
         {"role": "system", "content": render("evaluate/pb_rank_system")},
         {"role": "user", "content": render("evaluate/pb_paper", paper=ctx.paper)},
