@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from collections import Counter
 from pathlib import Path
 from typing import NamedTuple
@@ -46,8 +47,6 @@ _ACCENTED = re.compile("([" + "".join(k for k in _SPACING_ACCENTS if k != "`") +
 
 def compose_glyphs(text: str) -> str:
     """Spacing accents joined to the letter after them ("Poincar´e" -> "Poincaré"), "⁄=" -> "≠"."""
-    import unicodedata
-
     text = text.replace("⁄=", "≠")
     if not _ACCENTED.search(text):
         return text

@@ -12,6 +12,7 @@ the log's tail; the generated repository itself is never touched.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -83,8 +84,6 @@ def _fresh_copy(repo: Path, folder: Path) -> float:
     past = started - 1
     for path in folder.rglob("*"):  # what was copied predates the run, whatever the copy's clock says
         if not path.is_symlink():
-            import os
-
             os.utime(path, (past, past))
     (folder / "reproduce.log.creation_time").write_text(f"{started:.3f}\n", encoding="utf-8")
     return started

@@ -33,7 +33,7 @@ from papercoder.repo.checks import check_repository
 from papercoder.repo.paths import write_inside
 from papercoder.repo.sandbox import Limits, run_sandboxed
 from papercoder.verify.checklist import build_checklist, tree_to_dict
-from papercoder.verify.refine import Failed, failed_leaves, refine
+from papercoder.verify.refine import failed_leaves, refine
 
 STAGE = "verify"
 ROUNDS = 2
@@ -127,7 +127,7 @@ async def verify_repository(
     if not report.leaves:
         report.status = "no-checklist"
         report.problems.append("the model gave no usable checklist, so nothing was checked")
-        return _finish(report, out_dir, repo, note)
+        return _finish(report, out_dir, note)
     note(f"verify: a checklist of {report.leaves} requirements in {len(tree.sub_tasks)} groups")
     judged = parse_markdown(paper, source="paper.md")
     total_steps = rounds + 1
@@ -188,7 +188,7 @@ async def verify_repository(
         report.smoke_after = smoke_passed if not any(r.commit for r in report.rounds) else run_sandboxed(repo, command, limits=limits).ok
     report.failing = [{"id": f.id, "requirement": f.requirement, "reason": f.reason} for f in failed_leaves(tree, grades)]
     _write_readme_section(repo, report)
-    return _finish(report, out_dir, repo, note)
+    return _finish(report, out_dir, note)
 
 
 async def _judge(
@@ -258,10 +258,8 @@ def _write_readme_section(repo: Path, report: VerifyReport) -> None:
     git.commit_all(repo, "papercoder verify: list the requirements not yet met in README.md")
 
 
-def _finish(report: VerifyReport, out_dir: Path, repo: Path, note: Callable[[str], None]) -> VerifyReport:
+def _finish(report: VerifyReport, out_dir: Path, note: Callable[[str], None]) -> VerifyReport:
     write_inside(out_dir, "report.json", json.dumps(report.to_dict(), indent=2) + "\n")
     note(report.summary())
     return report
 
-
-__all__ = ["Failed", "VerifyReport", "VerifyRound", "run_verify", "verify_repository"]
