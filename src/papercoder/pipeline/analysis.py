@@ -10,13 +10,12 @@ from __future__ import annotations
 import asyncio
 
 from papercoder.llm import Completion, Message
-from papercoder.pipeline.artifacts import PlanningArtifacts, load_artifacts
+from papercoder.pipeline.artifacts import CONTEXT_FIT_STEPS, PlanningArtifacts, load_artifacts
 from papercoder.pipeline.context import StageContext
 from papercoder.pipeline.prefix import layered_messages
 from papercoder.pipeline.turns import (
     Part,
     answer_room,
-    cut,
     fit_parts,
     min_answer,
     stage_default,
@@ -27,14 +26,6 @@ from papercoder.repo.paths import write_inside
 
 STAGE = "analysis"
 ANALYSIS_TOKENS = 8192
-
-# What gives way, in order, when a prompt would not fit the context window.
-FIT_STEPS = [
-    ("shortened the logic design", cut("logic")),
-    ("shortened the overall plan", cut("plan")),
-    ("shortened the design", cut("design")),
-    ("shortened the paper", cut("paper", keep_chars=2000)),
-]
 
 
 async def run_analysis(ctx: StageContext) -> None:
@@ -83,7 +74,7 @@ def analysis_messages(
     window = window or ctx.llm.context_window
     default = stage_default(window, ANALYSIS_TOKENS, prose=True)
     messages, taken = fit_parts(
-        parts, build, window=window, min_output=min_answer(window, default), steps=FIT_STEPS,
+        parts, build, window=window, min_output=min_answer(window, default), steps=CONTEXT_FIT_STEPS,
         what=f"the analysis of {path}",
     )
     if taken:

@@ -13,8 +13,18 @@ from papercoder.errors import InputError
 from papercoder.pipeline.context import RunPaths
 from papercoder.pipeline.inventory import Item, load_inventory
 from papercoder.pipeline.schemas import Design, TaskPlan, load_design, load_tasks
-from papercoder.pipeline.turns import Part
+from papercoder.pipeline.turns import Part, cut
 from papercoder.prompts import render
+
+
+# What gives way, in order, when a request made of the planning artifacts and a short instruction
+# (an analysis, the interface skeleton) would not fit the context window.
+CONTEXT_FIT_STEPS = [
+    ("shortened the logic design", cut("logic")),
+    ("shortened the overall plan", cut("plan")),
+    ("shortened the design", cut("design")),
+    ("shortened the paper", cut("paper", keep_chars=2000)),
+]
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,13 @@ Saved as ``planning/interfaces.md``.
 from __future__ import annotations
 
 from papercoder.llm import ContextLengthError, Message, TruncatedError
-from papercoder.pipeline.artifacts import PlanningArtifacts, load_artifacts
+from papercoder.pipeline.artifacts import CONTEXT_FIT_STEPS, PlanningArtifacts, load_artifacts
 from papercoder.pipeline.context import StageContext
 from papercoder.pipeline.prefix import layered_messages
 from papercoder.pipeline.skeleton import diagram_names, parse_skeleton, review_skeleton, skeleton_document
 from papercoder.pipeline.turns import (
     answer_room,
     complete_text,
-    cut,
     fit_parts,
     min_answer,
     shorten,
@@ -29,12 +28,6 @@ from papercoder.repo.paths import write_inside
 STAGE = "planning"
 INTERFACE_TOKENS = 16384
 MAX_PROBLEMS_SHOWN = 20
-FIT_STEPS = [
-    ("shortened the logic design", cut("logic")),
-    ("shortened the overall plan", cut("plan")),
-    ("shortened the design", cut("design")),
-    ("shortened the paper", cut("paper", keep_chars=2000)),
-]
 
 
 def interface_messages(ctx: StageContext, artifacts: PlanningArtifacts) -> tuple[list[Message], int]:
@@ -47,7 +40,7 @@ def interface_messages(ctx: StageContext, artifacts: PlanningArtifacts) -> tuple
     window = ctx.llm.context_window
     default = stage_default(window, INTERFACE_TOKENS)
     messages, taken = fit_parts(
-        artifacts.planning_parts(), build, window=window, min_output=min_answer(window, default), steps=FIT_STEPS,
+        artifacts.planning_parts(), build, window=window, min_output=min_answer(window, default), steps=CONTEXT_FIT_STEPS,
         what="the interface skeleton",
     )
     if taken:
