@@ -95,3 +95,17 @@ def pieces_pdf(path: Path, pages: list[list[list[tuple[float | None, str]]]], *,
             y += size * 0.5
     pdf.output(str(path))
     return path
+
+
+def placed_pdf(path: Path, pages: list[list[tuple[float, float, float, str, str]]]) -> Path:
+    """Pages of text runs placed exactly: (x mm, y mm from the top, font size pt, style "" or "B",
+    text), written in the order given, which is the order a reader meets them in the stream."""
+    pdf = FPDF(format="A4", unit="mm")
+    pdf.set_auto_page_break(False)
+    for runs in pages:
+        pdf.add_page()
+        for x, y, size, style, text in runs:
+            pdf.set_font("Times", style, size)
+            pdf.text(x, y, text)
+    pdf.output(str(path))
+    return path

@@ -22,10 +22,16 @@ from papercoder.paper.model import Section
 
 @dataclass
 class Line:
-    """One line of text; ``bold`` is None when the format says nothing about fonts."""
+    """One line of text; ``bold`` is None when the format says nothing about fonts.
+
+    ``kind`` is "text" for the flow of the paper. A reader that knows the page's layout (the PDF
+    reader) also hands over whole "caption"s (a table's rows included) and "footnote"s, taken out
+    of the sentences they sat in: captions are collected, footnotes go to the end of their section.
+    """
 
     text: str
     bold: bool | None = None
+    kind: str = "text"
 
 
 @dataclass
@@ -45,9 +51,9 @@ _ROMAN = re.compile(r"^([IVXL]{1,6})\.\s+(\S.*)$")
 _LETTER_SUBSECTION = re.compile(r"^([A-Z])\.\s+(\S.*)$")
 _INLINE_ABSTRACT = re.compile(r"^(Abstract|ABSTRACT)\s*[—–:.-]\s*(\S.*)$")
 # "Algorithm 1." opens many body sentences ("Algorithm 1. In step 6 we ..."): only a colon makes it a caption
-_CAPTION = re.compile(r"^(?:(?:Figure|Fig\.|Table)\s*(?:\d+|[A-Z]\.?\d+)\s*[:.|]|Algorithm\s*(?:\d+|[A-Z]\.?\d+)\s*:)")
+CAPTION = re.compile(r"^(?:(?:Figure|Fig\.|Table)\s*(?:\d+|[A-Z]\.?\d+)\s*[:.|]|Algorithm\s*(?:\d+|[A-Z]\.?\d+)\s*:)")
 # a line ending so is continued by the next one ("... as shown in" / "Figure 3. The curves ...")
-_MID_SENTENCE = re.compile(r"(?:[,;]|\b(?:of|in|see|and|or|the|to|with|by|from|on|for|as|at|our|its|their))$")
+MID_SENTENCE = re.compile(r"(?:[,;]|\b(?:of|in|see|and|or|the|to|with|by|from|on|for|as|at|our|its|their))$")
 # Alone on a line, these are headings whatever their font (small caps are often not bold).
 _ALWAYS_HEADINGS = frozenset({"abstract", "references", "bibliography", "appendix", "appendices"})
 _SENTENCE_END = (".", "!", "?", ":")
@@ -105,7 +111,7 @@ def _follows(current: list[int], candidate: list[int], *, lenient: bool) -> bool
     return 1 <= step <= (3 if lenient else 2)
 
 
-def _join(lines: list[str]) -> str:
+def join_lines(lines: list[str]) -> str:
     """Join wrapped lines; a word broken by an end-of-line hyphen is marked with ``_BREAK``, to be
     mended or kept once the whole document is known (:func:`_resolve_breaks`)."""
     out = ""
@@ -268,23 +274,23 @@ def _paragraphs(lines: list[str], median: float) -> list[str]:
         text = raw.strip()
         if not text:
             if current:
-                paragraphs.append(_join(current))
+                paragraphs.append(join_lines(current))
                 current = []
             continue
         current.append(text)
         if text.endswith(_SENTENCE_END) and len(text) < 0.8 * median:
-            paragraphs.append(_join(current))
+            paragraphs.append(join_lines(current))
             current = []
     if current:
-        paragraphs.append(_join(current))
+        paragraphs.append(join_lines(current))
     return [p for p in paragraphs if p]
 
 
-def _caption_goes_on(caption: list[str], following: str, median: float) -> bool:
+def caption_goes_on(caption: list[str], following: str, median: float) -> bool:
     """Does the caption continue on the ``following`` line? A period, or a short line followed
     by a capitalised one, ends it; so does a blank line or the next caption."""
     last = caption[-1]
-    if not following or _CAPTION.match(following) or len(caption) >= 10 or last.endswith("."):
+    if not following or CAPTION.match(following) or len(caption) >= 10 or last.endswith("."):
         return False
     return not (len(last) < 0.75 * median and not following[0].islower())
 
@@ -297,13 +303,13 @@ def _take_captions(lines: list[str], median: float) -> tuple[list[str], list[str
     while i < len(lines):
         text = lines[i].strip()
         before = body[-1].strip() if body else ""
-        if _CAPTION.match(text) and not _MID_SENTENCE.search(before):  # captions open a paragraph
+        if CAPTION.match(text) and not MID_SENTENCE.search(before):  # captions open a paragraph
             caption = [text]
             i += 1
-            while i < len(lines) and _caption_goes_on(caption, lines[i].strip(), median):
+            while i < len(lines) and caption_goes_on(caption, lines[i].strip(), median):
                 caption.append(lines[i].strip())
                 i += 1
-            captions.append(_join(caption))
+            captions.append(join_lines(caption))
             continue
         body.append(lines[i])
         i += 1
@@ -337,9 +343,17 @@ def structure_lines(lines: list[Line]) -> Structure:
     result = Structure()
     front: list[str] = []
     blocks: list[tuple[str, int, bool, list[str]]] = []  # heading, level, appendix, lines
+    footnotes: dict[int, list[str]] = {}  # block index (-1: front matter) -> its footnotes
     i = 0
     while i < len(lines):
         line = lines[i]
+        if line.kind != "text":
+            if line.kind == "caption":
+                result.captions.append(line.text.strip())
+            else:
+                footnotes.setdefault(len(blocks) - 1, []).append(line.text.strip())
+            i += 1
+            continue
         inline = _INLINE_ABSTRACT.match(line.text.strip())
         if inline and not blocks:  # "Abstract—We ..." (IEEE): heading and text on one line
             blocks.append(("Abstract", 1, False, [inline.group(2)]))
@@ -357,18 +371,18 @@ def structure_lines(lines: list[Line]) -> Structure:
         heading, level = found
         i += 1
         while i < len(lines) and scanner.continues_heading(heading, lines[i]):
-            heading = _join([heading, lines[i].text])
+            heading = join_lines([heading, lines[i].text])
             i += 1
         blocks.append((heading, level, scanner.in_appendix, []))
 
     median = scanner.median
     front_body, front_captions = _take_captions(front, median)
-    result.front = _paragraphs(front_body, median)
+    result.front = _paragraphs(front_body, median) + footnotes.get(-1, [])
     result.captions.extend(front_captions)
-    for heading, level, appendix, body_lines in blocks:
+    for index, (heading, level, appendix, body_lines) in enumerate(blocks):
         body, captions = _take_captions(body_lines, median)
         result.captions.extend(captions)
-        text = "\n\n".join(_paragraphs(body, median))
+        text = "\n\n".join(_paragraphs(body, median) + footnotes.get(index, []))
         if is_abstract(heading) and not result.abstract and not result.sections:
             result.abstract = text
             continue

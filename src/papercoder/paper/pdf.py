@@ -19,7 +19,8 @@ from typing import NamedTuple
 
 from papercoder.errors import InputError
 from papercoder.paper.headings import finish_sections
-from papercoder.paper.lines import Line, structure_lines
+from papercoder.paper.lines import structure_lines
+from papercoder.paper.pdflayout import PdfLine, arrange, body_size
 from papercoder.paper.model import Paper, Section
 
 _BOLD_FONT = re.compile(r"bold|medi|semi|heavy|black|demi|cmbx|cmssbx|\.b$|-b$|,b$", re.IGNORECASE)
@@ -64,22 +65,44 @@ class _Chunk(NamedTuple):
     y: float | None
 
 
+_CELL_GAP = 1.2  # a horizontal gap wider than this many font sizes separates table cells
+
+
 class _PageText:
-    """Assembles chunks into lines with, per line, whether it is bold and its largest font size."""
+    """Assembles chunks into lines: per line whether it is bold, its largest font size, where it
+    starts and its cells (the runs that wide gaps separate)."""
 
     def __init__(self) -> None:
-        self.lines: list[tuple[str, bool, float]] = []
+        self.lines: list[PdfLine] = []
+        self._start()
+
+    def _start(self) -> None:
         self._text: list[str] = []
         self._bold_chars = 0
         self._chars = 0
         self._size = 0.0
+        self._at: tuple[float, float] | None = None
+        self._cells: list[list[str]] = [[]]
+        self._end: float | None = None  # estimated right end of the last visible run
 
     def add(self, chunk: _Chunk) -> None:
-        for k, piece in enumerate(chunk.text.split("\n")):
+        pieces = chunk.text.split("\n")
+        for k, piece in enumerate(pieces):
             if k:
                 self._end_line()
             visible = sum(not c.isspace() for c in piece)
+            # the chunk's position is that of its first text, even after leading line breaks
+            placed = chunk.x is not None and chunk.y is not None and not any(p.strip() for p in pieces[:k])
+            if visible and placed:
+                if self._at is None:
+                    self._at = (chunk.x, chunk.y)  # type: ignore[assignment]
+                elif self._end is not None and chunk.x - self._end > _CELL_GAP * chunk.size:  # type: ignore[operator]
+                    self._cells.append([])
+                self._end = chunk.x + len(piece) * chunk.size * _GLYPH_WIDTH  # type: ignore[operator]
+            elif visible:
+                self._end = None  # no position: the next run cannot be measured against this one
             self._text.append(piece)
+            self._cells[-1].append(piece)
             self._chars += visible
             if chunk.bold:
                 self._bold_chars += visible
@@ -89,10 +112,12 @@ class _PageText:
     def _end_line(self) -> None:
         text = "".join(self._text).strip()
         if text:
-            self.lines.append((text, self._bold_chars >= 0.8 * self._chars > 0, self._size))
-        self._text, self._bold_chars, self._chars, self._size = [], 0, 0, 0.0
+            cells = tuple(c for c in ("".join(cell).strip() for cell in self._cells) if c)
+            x, y = self._at if self._at else (None, None)
+            self.lines.append(PdfLine(text, self._bold_chars >= 0.8 * self._chars > 0, self._size, x, y, cells))
+        self._start()
 
-    def finish(self) -> list[tuple[str, bool, float]]:
+    def finish(self) -> list[PdfLine]:
         self._end_line()
         return self.lines
 
@@ -209,7 +234,7 @@ def _open(path: Path):
     return reader, pages
 
 
-def _page_lines(page) -> list[tuple[str, bool, float]]:
+def _page_lines(page) -> list[PdfLine]:
     """(text, bold, font size) for each line of a page, in reading order."""
     chunks: list[_Chunk] = []
 
@@ -229,11 +254,11 @@ def _page_lines(page) -> list[tuple[str, bool, float]]:
     return collected.finish()
 
 
-def _repeated_margins(pages: list[list[tuple[str, bool, float]]]) -> set[str]:
+def _repeated_margins(pages: list[list[PdfLine]]) -> set[str]:
     """Texts (digits masked) that sit in the first or last two lines of many pages."""
     counts: Counter[str] = Counter()
     for lines in pages:
-        seen = {_mask(t) for t, _, _ in lines[:2] + lines[-2:]}
+        seen = {_mask(line.text) for line in lines[:2] + lines[-2:]}
         counts.update(seen)
     threshold = max(2, len(pages) // 3)  # a third: odd and even pages often carry different headers
     return {text for text, n in counts.items() if n >= threshold} if len(pages) >= 3 else set()
@@ -243,31 +268,33 @@ def _mask(text: str) -> str:
     return re.sub(r"\d+", "#", re.sub(r"\s+", " ", text.strip().lower()))
 
 
-def _clean_pages(pages: list[list[tuple[str, bool, float]]]) -> list[list[tuple[str, bool, float]]]:
+def _clean_pages(pages: list[list[PdfLine]]) -> list[list[PdfLine]]:
     repeated = _repeated_margins(pages)
     cleaned = []
     for number, lines in enumerate(pages):
         keep = []
-        for index, (text, bold, size) in enumerate(lines):
+        for index, line in enumerate(lines):
+            text = line.text
             in_margin = index < 2 or index >= len(lines) - 2
             if in_margin and (_mask(text) in repeated or _PAGE_NUMBER.match(text)):
                 continue
             if _ARXIV_STAMP.match(text) or (number == 0 and len(text) <= 240 and _VENUE.match(text.strip())):
                 continue
-            keep.append((compose_glyphs(text.translate(_LIGATURES)), bold, size))
+            fix = lambda t: compose_glyphs(t.translate(_LIGATURES))  # noqa: E731
+            keep.append(line._replace(text=fix(text), cells=tuple(fix(c) for c in line.cells)))
         cleaned.append(keep)
     return cleaned
 
 
-def _title(reader, first_page: list[tuple[str, bool, float]], fallback: str,
-           raw_first_page: list[tuple[str, bool, float]] | None = None) -> str:
+def _title(reader, first_page: list[PdfLine], fallback: str,
+           raw_first_page: list[PdfLine] | None = None) -> str:
     """The first-page run of lines in the largest font; else the metadata title; else the file name.
 
     The run is looked for on the cleaned page (no arXiv stamp there), then on the page as read
     (``raw_first_page``): a running header that repeats the title (ICML style) makes the
     cleaning drop the title line itself.
     """
-    raw = [line for line in raw_first_page or [] if not line[0].lstrip().lower().startswith("arxiv:")]
+    raw = [line for line in raw_first_page or [] if not line.text.lstrip().lower().startswith("arxiv:")]
     for page in (first_page, raw):
         picked = _largest_run(page)
         if picked:
@@ -279,21 +306,21 @@ def _title(reader, first_page: list[tuple[str, bool, float]], fallback: str,
         title = ""
     if title and not re.search(r"\.(docx?|tex|pdf)$|^untitled|^microsoft word", title, re.IGNORECASE):
         return title
-    return first_page[0][0] if first_page else fallback
+    return first_page[0].text if first_page else fallback
 
 
-def _largest_run(first_page: list[tuple[str, bool, float]]) -> str:
+def _largest_run(first_page: list[PdfLine]) -> str:
     """The consecutive top lines in a font clearly larger than the page's body, joined; or ``""``."""
     top = first_page[:12]
     if top:
-        largest = max(size for _, _, size in top)
-        body_sizes = sorted(size for _, _, size in first_page)
+        largest = max(line.size for line in top)
+        body_sizes = sorted(line.size for line in first_page)
         typical = body_sizes[len(body_sizes) // 2]
         if largest > typical * 1.15:
             picked: list[str] = []
-            for text, _, size in top:
-                if abs(size - largest) < 0.5:
-                    picked.append(text)
+            for line in top:
+                if abs(line.size - largest) < 0.5:
+                    picked.append(line.text)
                 elif picked:
                     break
             if picked:
@@ -301,11 +328,18 @@ def _largest_run(first_page: list[tuple[str, bool, float]]) -> str:
     return ""
 
 
+def _height(page) -> float:
+    try:
+        return float(page.mediabox.height)
+    except Exception:  # no usable media box: a US letter page
+        return 792.0
+
+
 def read_pdf(path: Path, *, keep_references: bool = False) -> Paper:
     """Read a PDF paper into a :class:`Paper`."""
     reader, pages = _open(path)
     raw = [_page_lines(page) for page in pages]
-    visible = sum(len(text) for lines in raw for text, _, _ in lines)
+    visible = sum(len(line.text) for lines in raw for line in lines)
     if visible < 20 * len(pages) and visible < 200:
         raise InputError(
             f"{path} has no extractable text: it looks like a scanned PDF and needs OCR first "
@@ -313,7 +347,8 @@ def read_pdf(path: Path, *, keep_references: bool = False) -> Paper:
         )
     cleaned = _clean_pages(raw)
     title = _title(reader, cleaned[0] if cleaned else [], path.stem, raw[0] if raw else None)
-    lines = [Line(text, bold) for page in cleaned for text, bold, _ in page]
+    body = body_size(cleaned)
+    lines = [line for page, lines_of in zip(pages, cleaned) for line in arrange(lines_of, body, _height(page))]
     found = structure_lines(lines)
     sections = found.sections
     if not sections and not found.abstract:
