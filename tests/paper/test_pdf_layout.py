@@ -110,3 +110,37 @@ def test_a_short_last_line_before_a_figure_stays_in_the_text(tmp_path):
             *_column(PROSE, top=70)]
     paper = read_pdf(placed_pdf(tmp_path / "short.pdf", [page]))
     assert "It converges." in paper.sections[0].text
+
+
+def _chunks(*runs):
+    from papercoder.paper.pdf import _Chunk
+
+    return [_Chunk(text, False, size, x, y) for text, size, x, y in runs]
+
+
+def test_sub_and_superscripts_are_marked_by_position_and_size():
+    from papercoder.paper.pdf import _PageText
+
+    page = _PageText()
+    for chunk in _chunks(("the loss of", 10.0, 72.0, 700.0), (" p", 10.0, 120.0, 700.0), ("nce", 7.0, 126.0, 698.2),
+                         (" and sin(pos/10000", 10.0, 140.0, 700.0), ("2i/d", 7.0, 220.0, 704.0),
+                         ("model", 5.0, 232.0, 703.0), (") here\n", 10.0, 250.0, 700.0)):
+        page.add(chunk)
+    assert page.finish()[0].text == "the loss of p_{nce} and sin(pos/10000^{2i/d_{model}}) here"
+
+
+def test_a_footnote_marker_before_its_text_is_not_a_superscript():
+    from papercoder.paper.pdf import _PageText
+
+    page = _PageText()
+    for chunk in _chunks(("1", 6.0, 72.0, 93.7), ("Work done at a lab.\n", 9.0, 76.0, 89.9)):
+        page.add(chunk)
+    assert page.finish()[0].text == "1Work done at a lab."
+
+
+def test_the_big_operators_of_the_tex_extension_font_are_read_as_symbols():
+    from papercoder.paper.pdf import _chunk
+
+    font = {"/BaseFont": "/QWERTY+CMEX10"}
+    assert _chunk("P", font, 10.0, [1, 0, 0, 1, 0, 0], [1, 0, 0, 1, 0, 0]).text == "∑"
+    assert _chunk("PQR", {"/BaseFont": "/Times-Roman"}, 10.0, [1, 0, 0, 1, 0, 0], [1, 0, 0, 1, 0, 0]).text == "PQR"

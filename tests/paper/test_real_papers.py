@@ -45,7 +45,7 @@ def test_ace_acl2018_pdf():
     assert paper.title == "Adversarial Contrastive Estimation"
     found = headings(paper)
     assert found[0] == "1 Introduction" and found[-1] == "7 Conclusion"
-    assert "2.7 Improving exploration in gθ by leveraging NCE samples" in found
+    assert "2.7 Improving exploration in g_{θ} by leveraging NCE samples" in found
     numbers = [tuple(int(k) for k in h.split()[0].split(".")) for h in found]
     assert numbers == sorted(numbers)  # in the paper's order
     assert len(found) == 22

@@ -38,6 +38,9 @@ _VENUE = re.compile(
     r"|Accepted (?:at|to|in|for)\b.{0,80}\b(?:19|20)\d\d\.?)$",
     re.IGNORECASE,
 )
+# Sums, products and integrals of TeX's extension font (text and display sizes) come out as the
+# letters at their codes; its delimiters and other glyphs are left alone (they often decode right).
+_CMEX = str.maketrans({"P": "∑", "Q": "∏", "R": "∫", "X": "∑", "Y": "∏", "Z": "∫"})
 _LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st"})
 # TeX fonts set an accent as its own spacing glyph before the letter ("Poincar´e"); composed
 # here with the combining form. "⁄=" is how some fonts extract "≠".
@@ -84,6 +87,28 @@ class _PageText:
         self._at: tuple[float, float] | None = None
         self._cells: list[list[str]] = [[]]
         self._end: float | None = None  # estimated right end of the last visible run
+        self._base: tuple[float, float] | None = None  # (y, size) of the line's main text
+        self._scripts: list[tuple[float, float]] = []  # open sub/superscripts, innermost last
+
+    def _script_marks(self, chunk: _Chunk) -> str:
+        """"^{" / "_{" opening a smaller run set above or below the text before it, "}" for each
+        script this run leaves; TeX math flattens to "10000 2i/dmodel" without them."""
+        y, size = chunk.y, chunk.size
+        if self._base is None or size >= 0.95 * self._base[1]:
+            closing = "}" * len(self._scripts)
+            self._scripts = []
+            if self._base is None or size >= self._base[1]:
+                self._base = (y, size)  # type: ignore[assignment]
+            return closing
+        closing = ""
+        while self._scripts and size >= 0.95 * (self._scripts[-2][1] if len(self._scripts) > 1 else self._base[1]):
+            self._scripts.pop()
+            closing += "}"
+        ref_y, ref_size = self._scripts[-1] if self._scripts else self._base
+        if size < 0.85 * ref_size and abs(y - ref_y) > 0.1 * ref_size:  # type: ignore[operator]
+            self._scripts.append((y, size))  # type: ignore[arg-type]
+            return closing + ("^{" if y > ref_y else "_{")  # type: ignore[operator]
+        return closing
 
     def add(self, chunk: _Chunk) -> None:
         pieces = chunk.text.split("\n")
@@ -94,6 +119,10 @@ class _PageText:
             # the chunk's position is that of its first text, even after leading line breaks
             placed = chunk.x is not None and chunk.y is not None and not any(p.strip() for p in pieces[:k])
             if visible and placed:
+                marks = self._script_marks(chunk)
+                if marks:
+                    lead = len(piece) - len(piece.lstrip())
+                    piece = piece[:lead].rstrip() + marks + piece[lead:] if marks[-1] == "{" else marks + piece
                 if self._at is None:
                     self._at = (chunk.x, chunk.y)  # type: ignore[assignment]
                 elif self._end is not None and chunk.x - self._end > _CELL_GAP * chunk.size:  # type: ignore[operator]
@@ -110,6 +139,9 @@ class _PageText:
                 self._size = max(self._size, chunk.size)
 
     def _end_line(self) -> None:
+        if self._scripts:
+            self._text.append("}" * len(self._scripts))
+            self._cells[-1].append("}" * len(self._scripts))
         text = "".join(self._text).strip()
         if text:
             cells = tuple(c for c in ("".join(cell).strip() for cell in self._cells) if c)
@@ -125,6 +157,8 @@ class _PageText:
 def _chunk(text: str, font: object, size: float, matrix: object, ctm: object) -> _Chunk:
     name = str(font.get("/BaseFont", "")) if isinstance(font, dict) else ""
     bold = bool(_BOLD_FONT.search(name.split("+")[-1]))
+    if "CMEX" in name.upper():  # TeX's big operators, extracted as the letters at their codes
+        text = text.translate(_CMEX)
     try:
         m = [float(v) for v in matrix]  # type: ignore[union-attr]
         c = [float(v) for v in ctm]  # type: ignore[union-attr]
