@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import importlib.metadata
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from papercoder.errors import ConfigError
 from papercoder.llm.errors import ContextLengthError, LLMError
@@ -118,12 +119,41 @@ class LocalProvider:
             except ImportError:
                 raise ConfigError(f"local models need llama-cpp-python; run: {LOCAL_EXTRA}") from None
             try:
-                _models[key] = Llama(model_path=key[0], n_ctx=key[1], verbose=False)
+                with _without_weight_repacking():
+                    _models[key] = Llama(model_path=key[0], n_ctx=key[1], verbose=False)
             except (ValueError, RuntimeError) as exc:
                 raise ConfigError(f"llama.cpp could not load {self.path}: {exc}") from None
             if len(_models) == 1:
                 atexit.register(_free_models)
             return _models[key]
+
+
+@contextlib.contextmanager
+def _without_weight_repacking() -> Iterator[None]:
+    """Load with llama.cpp's "extra buffer types" off: the CPU backend then keeps the weights as
+    stored instead of repacking them for AVX-512/AMX kernels. With llama-cpp-python 0.3.36 built
+    on a CPU with AMX, every prompt of more than one token crashed the process (a segfault in
+    ``decode``); without repacking it runs, and a model this small loses little speed. The
+    binding has no argument for it, so its default parameters are amended while the model loads
+    (under the load lock)."""
+    try:
+        from llama_cpp import llama as binding
+    except ImportError:
+        yield
+        return
+    original = binding.llama_cpp.llama_model_default_params
+
+    def defaults():  # type: ignore[no-untyped-def]
+        params = original()
+        if hasattr(params, "use_extra_bufts"):
+            params.use_extra_bufts = False
+        return params
+
+    binding.llama_cpp.llama_model_default_params = defaults
+    try:
+        yield
+    finally:
+        binding.llama_cpp.llama_model_default_params = original
 
 
 def _free_models() -> None:
