@@ -55,6 +55,7 @@ class RunResult:
     verify_summary: str | None = None  # coverage before and after, when the verify stage ran
     still_failing: list[str] = field(default_factory=list)  # requirements verify found unmet
     manifest: Manifest | None = None
+    report: Path | None = None  # RUN/report.html, when it could be written
 
     @property
     def total(self) -> StageStats:
@@ -132,18 +133,36 @@ def run_paper(
     lock = RunLock(run_dir, wait=wait).acquire()
     try:
         remove_leftovers(run_dir)
-        return _run_paper_locked(
+        result = _run_paper_locked(
             source, paths, requested, model=model, base_url=base_url, resume=resume, max_cost=max_cost,
             concurrency=concurrency, show_progress=show_progress, provider=provider,
             debug_iterations=debug_iterations, addendum_text=addendum_text, coding=coding,
             verify_rounds=verify_rounds,
         )
+        result.report = write_run_report(paths)
+        return result
     except BaseException:
         if created and not paths.manifest.exists():  # nothing was done: leave no directory that needs --resume
             shutil.rmtree(run_dir, ignore_errors=True)
+        else:
+            write_run_report(paths)  # a stopped run's page shows where it stopped
         raise
     finally:
         lock.release()
+
+
+def write_run_report(paths: RunPaths) -> Path | None:
+    """``RUN/report.html`` for the run as it stands; None (and a run.log line) if it cannot be
+    written: the page is a view of the run and must never cost the run itself."""
+    if not paths.manifest.is_file():
+        return None
+    try:
+        from papercoder.report import write_report
+
+        return write_report(paths.root)
+    except Exception as exc:  # noqa: BLE001 - whatever breaks the page, the run's own result stands
+        _RunLog(paths.log).write(f"report: could not write report.html: {exc}")
+        return None
 
 
 def _run_paper_locked(
@@ -237,9 +256,15 @@ def run_stage(
     Manifest.load(paths.manifest)  # refuse a directory that is not a run before locking it
     with RunLock(paths.root, wait=wait):
         remove_leftovers(paths.root)
-        return _run_stage_locked(stage, paths, model=model, base_url=base_url, max_cost=max_cost,
-                                 concurrency=concurrency, show_progress=show_progress, provider=provider, coding=coding,
-                                 verify_rounds=verify_rounds)
+        try:
+            result = _run_stage_locked(stage, paths, model=model, base_url=base_url, max_cost=max_cost,
+                                       concurrency=concurrency, show_progress=show_progress, provider=provider,
+                                       coding=coding, verify_rounds=verify_rounds)
+        except BaseException:
+            write_run_report(paths)
+            raise
+        result.report = write_run_report(paths)
+        return result
 
 
 def _run_stage_locked(

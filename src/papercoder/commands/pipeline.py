@@ -107,6 +107,9 @@ def _stop(interrupted: BaseException) -> None:
     """Say how to resume, then exit at once: a local model's computation still running in a
     worker thread cannot be stopped, and its answer is not needed (the call log has the rest)."""
     print(str(interrupted), file=sys.stderr)
+    page = Path(getattr(interrupted, "run_dir", "")) / "report.html"
+    if getattr(interrupted, "run_dir", None) and page.is_file():
+        print(f"report: {page} (shows where the run stopped)", file=sys.stderr)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(130)
@@ -134,6 +137,8 @@ def _report(result) -> None:
         print_summary(result.stages, result.repo, status=_status_text(result))
         _print_verification(result)
     print_fallbacks(result.status, result.fallbacks)
+    if getattr(result, "report", None):
+        print(f"report: {result.report}")
     sys.stdout.flush()
     if result.status != "done":
         raise typer.Exit(EXIT_DEGRADED)
