@@ -33,6 +33,7 @@ def test_a_reasoning_model_with_long_designs_gives_the_full_plan_and_done(tmp_pa
         ast.parse(code)
     readme = (result.repo / "README.md").read_text()
     assert "| B1 |" in readme and "`baselines.py`" in readme  # the inventory is mapped to code
+    assert "```mermaid\nclassDiagram" in readme and "```mermaid\nsequenceDiagram" in readme  # GitHub draws them
     # every request had room for the hidden tokens and the whole answer
     assert all(r.body["max_completion_tokens"] > 6000 for r in server.requests)
     assert all(r.body["reasoning_effort"] == "high" for r in server.requests)

@@ -125,3 +125,10 @@ def test_schemas_accept_common_shapes_models_give():
     named = LogicDesign.model_validate({"required_packages": [], "task_list": [],
                                         "logic_analysis": [{"file": "a.py", "analysis": "x"}]})
     assert named.logic_analysis[0].path == "a.py"
+
+
+def test_a_diagram_that_does_not_parse_asks_for_a_repair_with_the_line():
+    review = review_design(design(["model.py", "main.py"], cd="classDiagram\n  class A\n  A ==> B : uses"))
+    assert any("class diagram does not parse" in p and "line 3" in p for p in review.problems)
+    assert not review.fallbacks  # a diagram we cannot draw is shown as source; the plan itself is fine
+    assert any("class diagram does not parse" in f for f in review.fixes)

@@ -94,3 +94,8 @@ def test_text_is_escaped():
     svg = render('classDiagram\n class A {\n +run(x) Dict<str, int> & "more"\n }')
     ET.fromstring(svg)  # well-formed XML
     assert "Dict&lt;str, int&gt; &amp;" in svg
+
+
+def test_messages_without_text_and_boxes_of_participants_parse():
+    svg = render("sequenceDiagram\n box Aqua Model side\n participant A\n participant B\n end\n A->>B\n B-->>A: ok")
+    assert svg.count('class="message"') == 2

@@ -18,6 +18,7 @@ from papercoder.pipeline.codeutil import extract_code, fenced_blocks, find_cycle
 from papercoder.pipeline.inventory import Item, uncovered
 from papercoder.pipeline.schemas import Design, FileLogic, LogicDesign, TaskPlan
 from papercoder.repo.paths import UnsafePathError, safe_relpath
+from papercoder.report.mermaid import DiagramError, check_diagram
 
 T = TypeVar("T")
 
@@ -99,6 +100,14 @@ def review_design(design: Design) -> Review[Design]:
     for kind, text in (("class", class_diagram), ("sequence", sequence_diagram)):
         if len(text.strip().splitlines()) <= 1:
             review.fallbacks.append(f"the design has no usable {kind} diagram; an empty one was saved")
+            continue
+        try:
+            check_diagram(text)
+        except DiagramError as exc:
+            review.problems.append(
+                f"the {kind} diagram does not parse ({exc}); write it in plain Mermaid {kind} diagram syntax"
+            )
+            review.fixes.append(f"the {kind} diagram does not parse ({exc}): reports show its source")
     review.value = design.model_copy(
         update={
             "file_list": files,

@@ -16,6 +16,7 @@ from papercoder.pipeline.inventory import Item, files_covering
 from papercoder.pipeline.plancheck import clean_packages
 from papercoder.pipeline.schemas import Design, TaskPlan
 from papercoder.prompts import render
+from papercoder.report.mermaid import DiagramError, check_diagram
 
 # Import names whose pip distribution is named differently.
 PIP_NAMES = {
@@ -105,11 +106,19 @@ def readme_text(
         else:
             reason = next((p for p in unclear if re.search(rf"\b{item.id}\b", p)), "no file of the plan covers it")
             missing.append({"id": item.id, "text": item.text, "reason": reason})
+    diagrams = []
+    for name, source in (("Classes", design.class_diagram), ("Calls", design.sequence_diagram)):
+        try:
+            check_diagram(source)
+        except DiagramError:  # GitHub would show an error box: leave a broken diagram out
+            continue
+        diagrams.append((name, source.strip()))
     return render(
         "coding/repo_readme",
         title=title,
         model=model,
         approach=design.implementation_approach.strip(),
+        diagrams=diagrams,
         files=files,
         entry_point=tasks.entry_point,
         unclear=unclear,

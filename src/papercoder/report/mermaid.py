@@ -43,6 +43,20 @@ def render(source: str) -> str:
     raise DiagramError(f"line {lines[0][0]}: {kind!r} is not a class or sequence diagram")
 
 
+def check_diagram(source: str) -> None:
+    """Parse a class or sequence diagram without drawing it; :class:`DiagramError` if it does not parse."""
+    lines = _lines(source)
+    if not lines:
+        raise DiagramError("the diagram is empty")
+    kind = lines[0][1].split()[0]
+    if kind == "classDiagram":
+        parse_class_diagram(lines)
+    elif kind == "sequenceDiagram":
+        parse_sequence_diagram(lines)
+    else:
+        raise DiagramError(f"line {lines[0][0]}: {kind!r} is not a class or sequence diagram")
+
+
 def _lines(source: str) -> list[tuple[int, str]]:
     """(line number, text) of the lines that say something (comments and blanks dropped)."""
     out = []
@@ -240,11 +254,11 @@ class SequenceDiagram:
 
 _PARTICIPANT = re.compile(r"^(participant|actor)\s+(.+?)(?:\s+as\s+(.+))?$")
 _SEQ_ARROWS = ["-->>", "->>", "-->", "->", "--x", "-x", "--)", "-)"]
-_MESSAGE = re.compile(rf'^(.+?)\s*({"|".join(re.escape(a) for a in _SEQ_ARROWS)})\s*([+-]?)\s*(.+?)\s*:\s*(.*)$')
+_MESSAGE = re.compile(rf'^(.+?)\s*({"|".join(re.escape(a) for a in _SEQ_ARROWS)})\s*([+-]?)\s*(.+?)\s*(?::\s*(.*))?$')
 _NOTE = re.compile(r"^note\s+(over|left of|right of)\s+([^:]+?)\s*:\s*(.*)$", re.IGNORECASE)
-_BLOCK = re.compile(r"^(loop|alt|opt|par|critical|break|rect)\b\s*(.*)$")
+_BLOCK = re.compile(r"^(loop|alt|opt|par|critical|break|rect|box)\b\s*(.*)$")
 _BRANCH = re.compile(r"^(else|and|option)\b\s*(.*)$")
-_SEQ_IGNORED = re.compile(r"^(?:autonumber\b.*|activate\s+.+|deactivate\s+.+|title\b.*|box\b.*|create\s+.+|destroy\s+.+)$")
+_SEQ_IGNORED = re.compile(r"^(?:autonumber\b.*|activate\s+.+|deactivate\s+.+|title\b.*|create\s+.+|destroy\s+.+)$")
 
 
 def parse_sequence_diagram(lines: list[tuple[int, str]]) -> SequenceDiagram:
@@ -266,7 +280,7 @@ def parse_sequence_diagram(lines: list[tuple[int, str]]) -> SequenceDiagram:
         message = _MESSAGE.match(text)
         if message:
             source, arrow, _, target, words = message.groups()
-            diagram.steps.append(Step("message", words.strip(), who(source), who(target), arrow))
+            diagram.steps.append(Step("message", (words or "").strip(), who(source), who(target), arrow))
             continue
         note = _NOTE.match(text)
         if note:
