@@ -32,29 +32,25 @@ def _width(text: str) -> float:
 
 def render(source: str) -> str:
     """An ``<svg>`` element for a class or sequence diagram; :class:`DiagramError` if it does not parse."""
-    lines = _lines(source)
-    if not lines:
-        raise DiagramError("the diagram is empty")
-    kind = lines[0][1].split()[0]
-    if kind == "classDiagram":
-        return _draw_classes(parse_class_diagram(lines))
-    if kind == "sequenceDiagram":
-        return _draw_sequence(parse_sequence_diagram(lines))
-    raise DiagramError(f"line {lines[0][0]}: {kind!r} is not a class or sequence diagram")
+    diagram = _parse(source)
+    return _draw_classes(diagram) if isinstance(diagram, ClassDiagram) else _draw_sequence(diagram)
 
 
 def check_diagram(source: str) -> None:
     """Parse a class or sequence diagram without drawing it; :class:`DiagramError` if it does not parse."""
+    _parse(source)
+
+
+def _parse(source: str) -> "ClassDiagram | SequenceDiagram":
     lines = _lines(source)
     if not lines:
         raise DiagramError("the diagram is empty")
     kind = lines[0][1].split()[0]
     if kind == "classDiagram":
-        parse_class_diagram(lines)
-    elif kind == "sequenceDiagram":
-        parse_sequence_diagram(lines)
-    else:
-        raise DiagramError(f"line {lines[0][0]}: {kind!r} is not a class or sequence diagram")
+        return parse_class_diagram(lines)
+    if kind == "sequenceDiagram":
+        return parse_sequence_diagram(lines)
+    raise DiagramError(f"line {lines[0][0]}: {kind!r} is not a class or sequence diagram")
 
 
 def _lines(source: str) -> list[tuple[int, str]]:
