@@ -101,5 +101,11 @@ def debug(
         for warning in report.warnings:
             typer.echo(f"warning: {warning}")
         typer.echo(f"report: {report_dir / 'report.json'}; history: git -C {repo} log -p")
+    if paths is not None:  # a run directory: its page shows the new rounds
+        from papercoder.run import write_run_report
+
+        page = write_run_report(paths)
+        if page is not None and not as_json:
+            typer.echo(f"page: {page}")
     if not report.passed:
         raise typer.Exit(1)
