@@ -344,6 +344,10 @@ def _drive(
             )
             results = run_async(_run(runner, paper, todo))
     except KeyboardInterrupt:
+        from papercoder.reproduce.executors import stop_running
+
+        if stop_running():  # a reproduce.sh waited for in a worker thread would run on for hours
+            log.write("run: stopped the running reproduce.sh")
         _finish(manifest, paths, llm, "interrupted", log)
         log.write(f"run: interrupted; resume with: {command}")
         raise RunInterrupted(paths.root, command) from None

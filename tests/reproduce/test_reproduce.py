@@ -134,3 +134,23 @@ def test_the_reproduce_stage_is_off_by_default_and_degrades_when_the_script_fail
     failed = StageContext(paths=paths, llm=None)  # type: ignore[arg-type]
     assert not asyncio.run(run_reproduce(failed)).ok
     assert any("reproduce.sh failed (exit 5)" in f for f in failed.fallbacks)
+
+
+def test_an_interrupted_run_stops_the_script_and_does_not_retry_it(tmp_path):
+    import threading
+    import time
+
+    from papercoder.reproduce.executors import stop_running
+
+    repo = _repo(tmp_path / "repo", "#!/usr/bin/env bash\necho start >> ../starts.txt\nsleep 60\n")
+    done: list = []
+    worker = threading.Thread(target=lambda: done.append(reproduce(repo, tmp_path / "out", LocalExecutor(), timeout=120)))
+    worker.start()
+    for _ in range(100):  # until the script has started
+        if (tmp_path / "out" / "starts.txt").exists():
+            break
+        time.sleep(0.05)
+    assert stop_running() == 1
+    worker.join(timeout=10)
+    assert not worker.is_alive() and not done[0].ok
+    assert (tmp_path / "out" / "starts.txt").read_text().count("start") == 1  # not tried again

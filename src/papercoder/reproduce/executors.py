@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ class Outcome:
     seconds: float
     timed_out: bool = False
     command: list[str] = field(default_factory=list)
+    stopped: bool = False  # killed by stop_running (the run was interrupted): not to be retried
 
 
 @dataclass
@@ -98,13 +100,41 @@ class ContainerExecutor:
         return _run(self.command(folder), folder, env, timeout)
 
 
+_live: set[int] = set()  # process groups of the scripts running now
+_stopped: set[int] = set()  # those stop_running killed
+_live_lock = threading.Lock()
+
+
+def stop_running() -> int:
+    """Kill every reproduce.sh this process started and is still waiting for; how many.
+
+    The script runs in its own session (so a Ctrl-C in the terminal does not reach it half-way)
+    and is waited for in a worker thread, which an interrupted run cannot stop: the run calls
+    this instead, so nothing keeps running for hours after the user pressed Ctrl-C.
+    """
+    with _live_lock:
+        groups = list(_live)
+        _stopped.update(groups)
+    for group in groups:
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    return len(groups)
+
+
 def _run(argv: list[str], folder: Path, env: dict[str, str], timeout: float) -> Outcome:
     start = time.monotonic()
     process = subprocess.Popen(argv, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
+    with _live_lock:
+        _live.add(process.pid)
     try:
         code = process.wait(timeout=timeout)
-        return Outcome(code, time.monotonic() - start, command=argv)
+        with _live_lock:
+            stopped = process.pid in _stopped
+            _stopped.discard(process.pid)
+        return Outcome(code, time.monotonic() - start, command=argv, stopped=stopped)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
@@ -113,6 +143,9 @@ def _run(argv: list[str], folder: Path, env: dict[str, str], timeout: float) -> 
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
         raise
+    finally:
+        with _live_lock:
+            _live.discard(process.pid)
 
 
 def shell_line(argv: list[str]) -> str:

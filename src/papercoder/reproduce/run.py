@@ -62,7 +62,8 @@ def reproduce(repo: Path, out_dir: Path, executor: LocalExecutor | ContainerExec
         attempts += 1
         started = _fresh_copy(repo, folder)
         outcome: Outcome = executor.run(folder, timeout)
-        if outcome.returncode == 0 or outcome.timed_out or outcome.seconds >= RETRY_UNDER or attempts >= 2:
+        if (outcome.returncode == 0 or outcome.timed_out or outcome.stopped or outcome.seconds >= RETRY_UNDER
+                or attempts >= 2):
             break
     log = folder / "reproduce.log"
     text = log.read_text(encoding="utf-8", errors="replace") if log.is_file() else ""
