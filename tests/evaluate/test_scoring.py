@@ -223,3 +223,40 @@ def test_answer_reserve_grows_with_the_window_but_never_past_a_quarter(window, w
     budget = make_budget(window, answer_tokens=wanted, overhead_text="x" * 400)
     assert budget.output == expected
     assert budget.available == max(0, window - expected - 100 - 64)
+
+
+def test_an_openai_judge_draws_the_n_samples_in_one_request_and_a_rerun_reads_them_from_the_log(small_repo, tmp_path):
+    import json as _json
+
+    from papercoder.llm import calllog
+    from papercoder.llm.models import open_model
+    from papercoder.testing.fake_openai import FakeOpenAIServer
+
+    def verdict(score):
+        return _json.dumps({"critique_list": [{"file_name": "model.py", "func_name": "forward", "severity_level": "low",
+                                                "critique": f"sample {score}"}], "score": score})
+
+    answers = [verdict(4), verdict(5), "not a verdict at all", verdict(3)]
+    with FakeOpenAIServer(answers) as server:
+        llm = open_model("openai:o3-mini", base_url=server.base_url, log_path=tmp_path / "calls.sqlite")
+        result = asyncio.run(evaluate_repo(small_repo, PAPER, llm, n=4))
+        assert len(server.requests) == 1 and server.requests[0].body["n"] == 4
+    assert result.summary.valid == 3 and result.summary.invalid == 1 and result.summary.mean == 4.0
+    assert result.usage.calls == 1  # the prompt was sent, and billed, once
+    with FakeOpenAIServer([]) as server:  # a rerun asks nothing
+        llm = open_model("openai:o3-mini", base_url=server.base_url, log_path=tmp_path / "calls.sqlite")
+        again = asyncio.run(evaluate_repo(small_repo, PAPER, llm, n=4))
+        assert server.requests == []
+    assert again.summary.scores == result.summary.scores and again.usage.cached == 1
+    with calllog.CallLog(tmp_path / "calls.sqlite") as log:
+        assert log.schema_version() == 2
+
+
+def test_a_short_reply_of_fewer_answers_than_asked_counts_the_missing_ones_invalid():
+    from papercoder.evaluate.calls import CallOutcome, split_choices
+    from papercoder.llm import Completion
+
+    first = Completion(text="a", others=[("b", "length")])
+    outcomes = split_choices(CallOutcome(text="a", completion=first), 4)
+    assert [o.text for o in outcomes[:2]] == ["a", "b"] and outcomes[1].truncated
+    assert all("2 of the 4 answers" in o.error for o in outcomes[2:])

@@ -23,8 +23,26 @@ def test_schema_is_migrated_once_and_reopening_keeps_rows(tmp_path):
         assert log.schema_version() == len(MIGRATIONS)
         assert len(list(log.calls())) == 1
     versions = sqlite3.connect(path).execute("SELECT version FROM migrations").fetchall()
-    assert versions == [(1,)]
+    assert versions == [(k,) for k in range(1, len(MIGRATIONS) + 1)]
     assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_log_of_the_first_schema_is_migrated_and_keeps_serving_its_answers(tmp_path):
+    from papercoder.llm.calllog import _migration_1
+
+    path = tmp_path / "calls.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE migrations (version INTEGER PRIMARY KEY, applied REAL NOT NULL)")
+    _migration_1(db)
+    db.execute("INSERT INTO migrations VALUES (1, 0)")
+    db.execute("INSERT INTO calls (created, request_hash, model, request, response, finish_reason) "
+               "VALUES (0, 'old', 'm', '{}', 'an old answer', 'stop')")
+    db.commit()
+    db.close()
+    with CallLog(path) as log:
+        assert log.schema_version() == len(MIGRATIONS)
+        hit = log.lookup("old")
+        assert hit is not None and hit.text == "an old answer" and hit.others == []
 
 
 def test_lookup_returns_answers_not_failures(tmp_path):

@@ -108,3 +108,17 @@ async def ask_all(coros: Sequence[Awaitable[Completion]], tally: UsageTally, *, 
     if outcomes and len(errors) == len(outcomes):
         raise errors[0]
     return list(outcomes)
+
+
+def split_choices(outcome: CallOutcome, n: int) -> list[CallOutcome]:
+    """The n answers of one request as n outcomes, each cut or whole on its own; answers the
+    server did not send count as failed samples (never as a repeat of another)."""
+    if outcome.error or outcome.completion is None:
+        return [outcome] + [CallOutcome(error=outcome.error or "the call failed") for _ in range(n - 1)]
+    first = outcome.completion
+    outcomes = [CallOutcome(text=first.text, completion=first, truncated=first.finish_reason == "length")]
+    for text, finish in first.others[: n - 1]:
+        outcomes.append(CallOutcome(text=text, truncated=finish == "length"))
+    while len(outcomes) < n:
+        outcomes.append(CallOutcome(error=f"the server returned {len(first.others) + 1} of the {n} answers asked for"))
+    return outcomes

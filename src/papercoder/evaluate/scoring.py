@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from papercoder.evaluate.calls import UsageTally, ask_all, parse_outcome
+from papercoder.evaluate.calls import UsageTally, ask_all, parse_outcome, split_choices
 from papercoder.evaluate.context import Budget, fit_paper, make_budget
 from papercoder.evaluate.files import Packed, RepoFile, RepoFiles, Ranker, collect_files, kind_rank, pack, render_files
 from papercoder.evaluate.judge import ScoreSummary, Verdict, aggregate, parse_verdict, top_critiques
@@ -117,13 +117,21 @@ async def evaluate_repo(
     )
     messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
     tally = UsageTally()
-    outcomes = await ask_all(
-        [
-            llm.acomplete(messages, max_tokens=budget.output, temperature=temperature, stage="eval", sample=i)
-            for i in range(n)
-        ],
-        tally,
-    )
+    if n > 1 and llm.supports_n:  # the paper's protocol: n samples drawn in one request, the prompt billed once
+        outcomes = await ask_all(
+            [llm.acomplete(messages, max_tokens=budget.output, temperature=temperature, stage="eval", n=n,
+                           allow_truncated=True)],
+            tally,
+        )
+        outcomes = split_choices(outcomes[0], n)
+    else:
+        outcomes = await ask_all(
+            [
+                llm.acomplete(messages, max_tokens=budget.output, temperature=temperature, stage="eval", sample=i)
+                for i in range(n)
+            ],
+            tally,
+        )
     verdicts = [parse_outcome(o, parse_verdict) for o in outcomes]
     return EvalResult(
         mode="reference-based" if has_ref else "reference-free",

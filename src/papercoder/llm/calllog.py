@@ -51,6 +51,7 @@ class CallRecord:
     latency: float = 0.0
     error: str | None = None
     cached: bool = False
+    others: list[tuple[str, str]] = field(default_factory=list)  # answers 2..n of one request
 
 
 def _migration_1(db: sqlite3.Connection) -> None:
@@ -80,12 +81,17 @@ def _migration_1(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX calls_by_stage ON calls (stage)")
 
 
+def _migration_2(db: sqlite3.Connection) -> None:
+    # the answers after the first of a request that asked for n > 1: JSON [[text, finish reason], ...]
+    db.execute("ALTER TABLE calls ADD COLUMN others TEXT")
+
+
 # Append only: a migration, once released, never changes; its number is its position + 1.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2]
 
 _COLUMNS = (
     "id, created, request_hash, stage, model, request, response, finish_reason, input_tokens, "
-    "cached_input_tokens, output_tokens, reasoning_tokens, cost, latency, error, cached"
+    "cached_input_tokens, output_tokens, reasoning_tokens, cost, latency, error, cached, others"
 )
 
 
@@ -159,6 +165,7 @@ class CallLog:
         latency: float = 0.0,
         error: str | None = None,
         cached: bool = False,
+        others: list[tuple[str, str]] | None = None,
     ) -> int:
         """Store one call; returns its row id. Committed at once, so a killed run keeps it."""
         usage = usage or Usage()
@@ -178,13 +185,14 @@ class CallLog:
             latency,
             redact(clean_text(error)) if error else error,
             int(cached),
+            json.dumps([[redact(clean_text(t)), f] for t, f in others], ensure_ascii=False) if others else None,
         )
         with self._lock:
             try:
                 cursor = self._db.execute(
                     "INSERT INTO calls (created, request_hash, stage, model, request, response, finish_reason, "
-                    "input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, cost, latency, error, cached) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, cost, latency, error, cached, "
+                    "others) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     row,
                 )
             except sqlite3.Error as exc:
@@ -270,7 +278,7 @@ class CallLog:
 
 def _to_record(row: tuple[Any, ...]) -> CallRecord:
     (id_, created, hash_, stage, model, request, response, finish, inp, cached_inp, out, reasoning, cost, latency,
-     error, cached) = row
+     error, cached, others) = row
     return CallRecord(
         id=id_,
         created=created,
@@ -285,4 +293,5 @@ def _to_record(row: tuple[Any, ...]) -> CallRecord:
         latency=latency,
         error=error,
         cached=bool(cached),
+        others=[(str(t), str(f)) for t, f in json.loads(others)] if others else [],
     )

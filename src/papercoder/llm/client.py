@@ -86,6 +86,11 @@ class LLM:
         return self.provider.model
 
     @property
+    def supports_n(self) -> bool:
+        """Whether one request can return several answers (OpenAI-compatible servers' ``n``)."""
+        return bool(getattr(self.provider, "supports_n", False))
+
+    @property
     def context_window(self) -> int:
         """The model's context window in tokens, or a conservative default when unknown."""
         return self.provider.context_window or DEFAULT_CONTEXT_WINDOW
@@ -144,14 +149,19 @@ class LLM:
         stage: str = "",
         sample: int = 0,
         allow_truncated: bool = False,
+        n: int = 1,
     ) -> Completion:
         """Ask the model once.
 
         With ``schema``, the answer is parsed and validated into ``completion.parsed``; a
         malformed answer gets one repair turn quoting the error, then StructuredOutputError.
         A truncated answer (finish reason "length") raises TruncatedError unless
-        ``allow_truncated``. ``sample`` tells apart repeated samples of one prompt.
+        ``allow_truncated``. ``sample`` tells apart repeated samples of one prompt. With ``n > 1``
+        (only where :attr:`supports_n`) one request returns n answers: the first as the
+        completion's text, the rest in ``completion.others``; each is checked by its caller.
         """
+        if n > 1 and not self.supports_n:
+            raise ValueError(f"{self.model} cannot give several answers to one request; make n separate calls")
         request = Request(
             messages=list(messages),
             max_tokens=self.output_room(messages, max_tokens),
@@ -159,12 +169,13 @@ class LLM:
             json_schema=schema.model_json_schema() if schema else None,
             schema_name=schema.__name__ if schema else None,
             sample=sample,
+            n=n,
         )
         completion = await self._call(request, stage)
         # A cut answer is asked again with twice the room before anyone repairs, continues or
         # salvages it; each size is its own request, so a resumed run asks the same sequence.
         answer = max_tokens
-        for _ in range(REGROWTHS if getattr(self.provider, "grow_cut_answers", True) else 0):
+        for _ in range(REGROWTHS if getattr(self.provider, "grow_cut_answers", True) and n == 1 else 0):
             if completion.finish_reason != "length" or answer is None or request.max_tokens is None:
                 break
             answer *= 2
@@ -264,6 +275,7 @@ class LLM:
             "schema_name": request.schema_name,
             "sample": request.sample,
             "options": options,
+            **({"n": request.n} if request.n > 1 else {}),  # absent for one answer: older logs keep their keys
         }
 
     def _semaphore(self) -> asyncio.Semaphore:
@@ -300,12 +312,13 @@ class LLM:
     def _answer_from_log(self, hit: Any, key: str, payload: dict[str, Any], stage: str) -> Completion:
         call_id = self.log.record(  # type: ignore[union-attr]
             request_hash=key, stage=stage, model=self.model, request=payload, text=hit.text,
-            finish_reason=hit.finish_reason, usage=hit.usage, cost=0.0, latency=0.0, cached=True,
+            finish_reason=hit.finish_reason, usage=hit.usage, cost=0.0, latency=0.0, cached=True, others=hit.others,
         )
         self._count(stage, usage=hit.usage, cost=0.0, seconds=0.0, cached=True, error=False)
         return Completion(
             text=self._visible(hit.text or "", hit.usage), usage=hit.usage, finish_reason=hit.finish_reason or "stop", cost=0.0,
             latency=0.0, model=self.model, cached=True, call_id=call_id,
+            others=[(self._visible(t, hit.usage), f) for t, f in hit.others],
         )
 
     def _answered(self, raw: RawResponse, key: str, payload: dict[str, Any], stage: str, latency: float) -> Completion:
@@ -317,7 +330,7 @@ class LLM:
         if self.log is not None:
             call_id = self.log.record(
                 request_hash=key, stage=stage, model=self.model, request=payload, text=raw.text,
-                finish_reason=raw.finish_reason, usage=raw.usage, cost=cost, latency=latency,
+                finish_reason=raw.finish_reason, usage=raw.usage, cost=cost, latency=latency, others=raw.others,
             )
         self._count(stage, usage=raw.usage, cost=cost, seconds=latency, cached=False, error=False)
         if self.max_cost is not None and self._spent > self.max_cost:
@@ -330,6 +343,7 @@ class LLM:
         return Completion(
             text=self._visible(raw.text, raw.usage), usage=raw.usage, finish_reason=raw.finish_reason, cost=cost, latency=latency,
             model=raw.model or self.model, call_id=call_id,
+            others=[(self._visible(clean_text(t), raw.usage), f) for t, f in raw.others],
         )
 
     def _visible(self, text: str, usage: Usage) -> str:

@@ -48,6 +48,7 @@ class Request:
     json_schema: dict[str, Any] | None = None  # JSON schema to constrain the answer, if supported
     schema_name: str | None = None
     sample: int = 0  # distinguishes repeated samples of the same prompt (part of the cache key)
+    n: int = 1  # answers wanted from one request (OpenAI's ``n``): the prompt is read and billed once
     extra: dict[str, Any] = field(default_factory=dict)  # provider options, e.g. reasoning_effort
 
 
@@ -59,6 +60,7 @@ class RawResponse:
     finish_reason: str = "stop"  # "stop", "length", "content_filter", ...
     usage: Usage = field(default_factory=Usage)
     model: str = ""  # the model name the server reports, if any
+    others: list[tuple[str, str]] = field(default_factory=list)  # (text, finish reason) of choices 2..n
 
 
 @dataclass
@@ -75,6 +77,7 @@ class Completion:
     cached: bool = False  # served from the call log without a model call
     call_id: int | None = None  # row id in the call log, when there is one
     regrown: bool = False  # asked again with more room after the first answer was cut
+    others: list[tuple[str, str]] = field(default_factory=list)  # (text, finish reason) of answers 2..n of one request
 
 
 def clean_text(text: str) -> str:

@@ -64,6 +64,17 @@ class FakeOpenAIServer(FakeServer):
         if body.get("stream"):
             self._stream(handler, body, reply, usage, model)
             return
+        choices = [reply]
+        for _ in range(max(1, int(body.get("n") or 1)) - 1):  # each further answer is the script's next reply
+            more = self.next_reply(body) or reply
+            more = self.think(more, int(limit) if isinstance(limit, (int, float)) else None)
+            choices.append(more)
+            extra = _usage(body, more)
+            usage["completion_tokens"] += extra["completion_tokens"]
+            usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+            details = usage.get("completion_tokens_details")
+            if details and extra.get("completion_tokens_details"):
+                details["reasoning_tokens"] += extra["completion_tokens_details"]["reasoning_tokens"]
         time.sleep(self.generation_seconds(usage["completion_tokens"]))
         handler.send_json(
             200,
@@ -74,10 +85,11 @@ class FakeOpenAIServer(FakeServer):
                 "model": model,
                 "choices": [
                     {
-                        "index": 0,
-                        "message": {"role": "assistant", "content": reply.text},
-                        "finish_reason": reply.finish_reason,
+                        "index": k,
+                        "message": {"role": "assistant", "content": choice.text},
+                        "finish_reason": choice.finish_reason,
                     }
+                    for k, choice in enumerate(choices)
                 ],
                 "usage": usage,
             },

@@ -43,6 +43,7 @@ class OpenAIProvider:
         self.price_provider = price_provider
         self.context_window = context_window
         self.supports_json_schema = True
+        self.supports_n = True  # OpenAI's and vLLM's chat completions take n; a server that refuses it is adapted to
         self.stream = stream
         self.reasoning_effort = reasoning_effort
         self.options: dict[str, Any] = {"reasoning_effort": reasoning_effort} if reasoning_effort else {}
@@ -58,7 +59,7 @@ class OpenAIProvider:
         for _ in range(4):  # each adaptation to the server happens at most once
             params = self._params(request)
             try:
-                if self.stream:
+                if self.stream and request.n == 1:
                     return await self._streamed(params)
                 return self._parse(await self._clients.get().chat.completions.create(**params))
             except openai.BadRequestError as exc:
@@ -105,7 +106,9 @@ class OpenAIProvider:
                     params["response_format"] = {"type": "json_object"}
         for name, value in request.extra.items():
             params.setdefault(name, value)
-        if self.stream:
+        if request.n > 1:
+            params["n"] = request.n  # n answers arrive whole: such a request is not streamed
+        elif self.stream:
             params["stream"] = True
             params["stream_options"] = {"include_usage": True}
         params["messages"] = messages
@@ -140,13 +143,15 @@ class OpenAIProvider:
     def _parse(self, response: Any) -> RawResponse:
         if isinstance(response, (str, bytes)) or not getattr(response, "choices", None):
             raise TransientError(f"{self.model}: the server's answer had no choices")
-        choice = response.choices[0]
+        choices = sorted(response.choices, key=lambda c: getattr(c, "index", 0) or 0)
+        choice = choices[0]
         text = choice.message.content or ""
         return RawResponse(
             text=text,
             finish_reason=choice.finish_reason or "stop",
             usage=_usage(response.usage),
             model=getattr(response, "model", "") or "",
+            others=[((c.message.content or "") if c.message else "", c.finish_reason or "stop") for c in choices[1:]],
         )
 
     async def _streamed(self, params: dict[str, Any]) -> RawResponse:
