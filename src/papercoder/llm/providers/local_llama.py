@@ -11,7 +11,13 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import hashlib
 import importlib.metadata
+import json
+import os
+import platform
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any, Iterator
@@ -119,7 +125,8 @@ class LocalProvider:
             except ImportError:
                 raise ConfigError(f"local models need llama-cpp-python; run: {LOCAL_EXTRA}") from None
             try:
-                with _without_weight_repacking():
+                loading = contextlib.nullcontext() if repacking_works(Path(key[0])) else _without_weight_repacking()
+                with loading:
                     _models[key] = Llama(model_path=key[0], n_ctx=key[1], verbose=False)
             except (ValueError, RuntimeError) as exc:
                 raise ConfigError(f"llama.cpp could not load {self.path}: {exc}") from None
@@ -128,14 +135,61 @@ class LocalProvider:
             return _models[key]
 
 
+_PROBE = """
+import sys
+from llama_cpp import Llama
+m = Llama(model_path=sys.argv[1], n_ctx=256, verbose=False)
+m("one two three four five six", max_tokens=2)
+"""
+
+
+def repacking_works(model_path: Path) -> bool:
+    """Can llama.cpp repack this model's weights for this CPU's fast kernels without crashing?
+
+    With llama-cpp-python 0.3.36 on a CPU with AMX, every prompt of more than one token crashed
+    the process (a segfault in ``decode``) when the weights were repacked; without repacking it
+    runs, only slower. A crash cannot be caught in-process, so a child process tries a short
+    prompt once; the answer is kept per llama-cpp-python version and CPU in the cache folder.
+    ``PAPERCODER_LLAMA_REPACK=0`` or ``1`` decides without a probe.
+    """
+    forced = os.environ.get("PAPERCODER_LLAMA_REPACK", "").strip()
+    if forced in ("0", "1"):
+        return forced == "1"
+    from papercoder.paper.arxiv import cache_dir
+
+    try:
+        version = importlib.metadata.version("llama-cpp-python")
+    except importlib.metadata.PackageNotFoundError:
+        version = "?"
+    flags = ""
+    try:
+        flags = next((line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")), "")
+    except OSError:
+        pass
+    key = hashlib.sha256(f"{version} {platform.machine()} {flags}".encode()).hexdigest()[:16]
+    marker = cache_dir() / f"llama-repack-{key}.json"
+    try:
+        return bool(json.loads(marker.read_text())["works"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    try:
+        probe = subprocess.run([sys.executable, "-c", _PROBE, str(model_path)], capture_output=True, timeout=120)
+        works = probe.returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        works = False
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(json.dumps({"works": works, "llama_cpp_python": version}) + "\n")
+    except OSError:
+        pass
+    return works
+
+
 @contextlib.contextmanager
 def _without_weight_repacking() -> Iterator[None]:
-    """Load with llama.cpp's "extra buffer types" off: the CPU backend then keeps the weights as
-    stored instead of repacking them for AVX-512/AMX kernels. With llama-cpp-python 0.3.36 built
-    on a CPU with AMX, every prompt of more than one token crashed the process (a segfault in
-    ``decode``); without repacking it runs, and a model this small loses little speed. The
-    binding has no argument for it, so its default parameters are amended while the model loads
-    (under the load lock)."""
+    """Load with llama.cpp's "extra buffer types" off: the CPU backend keeps the weights as
+    stored instead of repacking them (see :func:`repacking_works`). The binding has no argument
+    for it, so its default parameters are amended while the model loads (under the load lock)."""
     try:
         from llama_cpp import llama as binding
     except ImportError:
