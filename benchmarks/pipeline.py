@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -69,7 +70,8 @@ def padded_paper(target: Path, tokens: int) -> Path:
 
 
 def run_once(concurrency: int, ttft: float, tps: float, hidden: int = 0, prefill: float | None = None,
-             strict_cache: bool = False, sized: bool = False, paper: str | None = None, coding: str = "wave") -> dict:
+             strict_cache: bool = False, sized: bool = False, paper: str | None = None, coding: str = "wave",
+             keep: Path | None = None) -> dict:
     from run_answers import answer, long_answer, sized_answer
 
     from papercoder.llm.calllog import CallLog
@@ -109,6 +111,9 @@ def run_once(concurrency: int, ttft: float, tps: float, hidden: int = 0, prefill
         wall = time.perf_counter() - start
         first_request = min((r.time for r in server.requests), default=started) - started
         files = _repo_files(run_dir)
+        if keep is not None:  # e.g. for `python benchmarks/report.py --run KEEP`
+            shutil.rmtree(keep, ignore_errors=True)
+            shutil.copytree(run_dir, keep, symlinks=True)
         log_lines = (run_dir / "run.log").read_text(encoding="utf-8").splitlines()
         with CallLog(run_dir / "calls.sqlite") as log:
             total = log.total()
@@ -169,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--issue-setting", action="store_true",
                         help="issue 11's setting: a 7,289-token paper, fixed answer sizes, 0.2 s to first token, "
                              "1,000 tokens/s, 50,000 tokens/s prefill, the strict cache; prints PaperCoder's row")
+    parser.add_argument("--keep", type=Path, default=None, help="copy the (last) run directory here")
     parser.add_argument("--paper", default=None, help="the paper to run on (default: the bundled example)")
     parser.add_argument("--coding", nargs="+", default=["wave"], choices=["wave", "sequential"],
                         help="how the code stage writes files (default wave)")
@@ -188,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     issue_ok = None
     for coding, concurrency in [(c, n) for c in args.coding for n in args.concurrency]:
         r = run_once(concurrency, args.ttft, args.tps, args.hidden_tokens, args.prefill_tps, args.strict_cache,
-                     sized=args.issue_setting, paper=args.paper, coding=coding)
+                     sized=args.issue_setting, paper=args.paper, coding=coding, keep=args.keep)
         cost = r["input"] - r["cached"] + 0.5 * r["cached"]  # cost units: uncached input + half the cached
         ratio = r["wall"] / r["latency_sum"] if r["latency_sum"] else float("nan")
         print(
