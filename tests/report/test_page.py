@@ -23,6 +23,7 @@ def test_the_page_shows_status_fallbacks_diagrams_code_rounds_checklist_and_cost
     assert 'id="file-main-py"' in html and 'id="file-pkg-module_1-py"' in html
     assert 'href="#file-main-py"' in html  # the inventory item E1 links to the file covering it
     assert "no file" in html  # B1 is covered by no file
+    assert '<code>five_way_accuracy</code></a>' in html  # and E1 names the function that implements it
     assert "runs the &lt;experiment&gt; &amp; reports it." in html  # the analysis beside its file, escaped
     assert "debug round 1" in html and "NameError" in html and 'class="add">+import os' in html
     assert "Requirement 3 is implemented" in html and "reason 3" in html

@@ -101,7 +101,7 @@ def readme_text(
     for item in inventory:
         where = files_covering(item, tasks)
         if where:
-            names = [name for path in where for name in _matching_names(item.text, (sources or {}).get(path, ""))]
+            names = [name for path in where for name in matching_names(item.text, (sources or {}).get(path, ""))]
             mapped.append({"id": item.id, "text": item.text, "files": where, "names": names[:6]})
         else:
             reason = next((p for p in unclear if re.search(rf"\b{item.id}\b", p)), "no file of the plan covers it")
@@ -127,7 +127,7 @@ def readme_text(
     )
 
 
-def _matching_names(text: str, source: str) -> list[str]:
+def matching_names(text: str, source: str) -> list[str]:
     """Top-level functions and classes (and methods) of ``source`` whose name shares a word with ``text``."""
     try:
         tree = ast.parse(source)

@@ -80,6 +80,7 @@ def collect(run_dir: Path) -> RunReport:
             files = [path for path, ids in covers.items() if str(item["id"]).upper() in {i.upper() for i in ids}]
             report.inventory.append({**item, "files": files})
     report.files = _repo_files(paths, covers)
+    _name_functions(report)
     report.debug = _json(paths.root / "debug" / "report.json", report)
     report.verify = _json(paths.root / "verify" / "report.json", report)
     report.rounds = _rounds(paths.repo, report.debug, report.verify)
@@ -89,6 +90,17 @@ def collect(run_dir: Path) -> RunReport:
         if isinstance(data, dict) and data.get("kind") in ("grade", "eval"):
             report.scores.append((path.name, data))
     return report
+
+
+def _name_functions(report: RunReport) -> None:
+    """Each inventory item's functions and classes in the files covering it (names sharing a word
+    with the item, as the generated README lists them)."""
+    from papercoder.pipeline.repofiles import matching_names
+
+    texts = {f.path: f.text or "" for f in report.files}
+    for item in report.inventory:
+        item["names"] = [(path, name) for path in item["files"]
+                         for name in matching_names(str(item.get("text", "")), texts.get(path, ""))][:8]
 
 
 def _read(path: Path) -> str:

@@ -133,6 +133,9 @@ def _paper_and_plan(report: RunReport) -> str:
         out.append("<h3>What the plan must cover</h3><table><tr><th>id</th><th>kind</th><th>item</th><th>files</th></tr>")
         for item in report.inventory:
             files = ", ".join(f'<a href="#{_anchor("file", f)}">{escape(f)}</a>' for f in item["files"]) or '<span class="warn">no file</span>'
+            names = item.get("names") or []
+            if names:
+                files += " (" + ", ".join(f'<a href="#{_anchor("file", path)}"><code>{escape(name)}</code></a>' for path, name in names) + ")"
             ident = str(item.get("id"))
             out.append(f'<tr id="{_anchor("item", ident)}"><td>{escape(ident)}</td><td>{escape(str(item.get("kind", "")))}</td>'
                        f"<td>{escape(str(item.get('text', '')))}</td><td>{files}</td></tr>")
