@@ -51,9 +51,17 @@ def test_n_samples_are_distinct_calls_and_aggregate(small_repo):
     assert data["score"]["valid"] == 3 and len(data["verdicts"]) == 6
 
 
+def test_by_default_the_judge_sees_code_and_config_not_the_readme(small_repo):
+    llm = judge(lambda messages: verdict(4))
+    result = asyncio.run(evaluate_repo(small_repo, PAPER, llm, n=1))
+    prompt = llm.provider.calls[0]["request"].messages[-1]["content"]
+    assert "File: model.py" in prompt and "File: config.yaml" in prompt and "File: README.md" not in prompt
+    assert result.skipped["README.md"].startswith("not judged: documentation")
+
+
 def test_prompt_holds_paper_and_every_file_when_it_fits(small_repo):
     llm = judge(lambda messages: verdict(4))
-    result = asyncio.run(evaluate_repo(small_repo, PAPER, llm, n=2))
+    result = asyncio.run(evaluate_repo(small_repo, PAPER, llm, n=2, all_files=True))
     prompt = llm.provider.calls[0]["request"].messages[-1]["content"]
     assert "Prototype Networks for Tiny Classification" in prompt
     assert "Long appendix text" in prompt  # nothing cut when it fits

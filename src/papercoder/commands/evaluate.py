@@ -27,13 +27,14 @@ def eval_command(
     max_cost: Optional[float] = typer.Option(None, "--max-cost", help="Stop before spending more than this many USD."),
     concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1, help="Judge calls at the same time."),
     out: Optional[Path] = typer.Option(None, "-o", "--out", help="Results folder (default: the run's eval/ or REPO/.papercoder/eval)."),
+    all_files: bool = typer.Option(False, "--all-files", help="Also judge the README, shell scripts and requirements (the paper judges code and config only)."),
 ) -> None:
     """Score how correctly REPO implements the paper, 1 to 5, with critiques."""
     from papercoder.evaluate.api import JudgeOptions, run_eval
     from papercoder.evaluate.report import format_eval
 
     judge = JudgeOptions(model=model, base_url=base_url, max_cost=max_cost, concurrency=concurrency)
-    result, path = run_eval(repo, paper, gold=gold, n=samples, judge=judge, out=out)
+    result, path = run_eval(repo, paper, gold=gold, n=samples, judge=judge, out=out, all_files=all_files)
     typer.echo(format_eval(result))
     typer.echo(f"Results: {path}")
 

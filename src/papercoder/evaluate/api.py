@@ -44,8 +44,10 @@ def run_eval(
     n: int = 8,
     judge: JudgeOptions | None = None,
     out: str | Path | None = None,
+    all_files: bool = False,
 ) -> tuple[EvalResult, Path]:
-    """Score ``repo`` 1-5 against ``paper`` (and ``gold``, the authors' code); write eval JSON."""
+    """Score ``repo`` 1-5 against ``paper`` (and ``gold``, the authors' code); write eval JSON.
+    ``all_files`` also shows the judge the repository's documentation and shell scripts."""
     if n < 1:
         raise InputError(f"-n {n} asks for no samples; give a number of samples of 1 or more")
     repo_dir = inputs.check_repo(repo)
@@ -58,7 +60,7 @@ def run_eval(
 
     async def go() -> EvalResult:
         try:
-            return await evaluate_repo(repo_dir, the_paper, llm, reference=gold_dir, n=n)
+            return await evaluate_repo(repo_dir, the_paper, llm, reference=gold_dir, n=n, all_files=all_files)
         finally:
             await _close(llm)
 

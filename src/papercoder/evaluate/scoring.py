@@ -7,7 +7,7 @@ repository, each cut to the judge's context with the most relevant files first.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,19 @@ class EvalResult:
         }
 
 
+def code_and_config(found: RepoFiles) -> RepoFiles:
+    """The files the paper's protocol judges: code and configuration; prose and scripts are set
+    aside and listed as skipped, with the reason."""
+    kept, skipped = [], dict(found.skipped)
+    for item in found.files:
+        name = item.path.rsplit("/", 1)[-1].lower()
+        if name.endswith((".md", ".sh", ".txt", ".rst")):
+            skipped[item.path] = "not judged: documentation and scripts (eval --all-files judges them)"
+        else:
+            kept.append(item)
+    return replace(found, files=kept, skipped=dict(sorted(skipped.items())))
+
+
 def order_for_eval(files: RepoFiles, paper_text: str) -> list[RepoFile]:
     """Code before configuration before prose; within a kind, the files closest to the paper first."""
     ranker = Ranker(files.files)
@@ -96,9 +109,16 @@ async def evaluate_repo(
     reference: Path | None = None,
     n: int = 8,
     temperature: float | None = None,
+    all_files: bool = False,
 ) -> EvalResult:
-    """Score ``repo`` against ``paper`` (and the authors' code at ``reference``) with n samples."""
+    """Score ``repo`` against ``paper`` (and the authors' code at ``reference``) with n samples.
+
+    As the paper's protocol does, the judge sees the repository's code and configuration, not its
+    README, shell scripts or requirements list (``all_files`` shows those too); the authors' code
+    is shown whole."""
     repo_files = collect_files(repo)
+    if not all_files:
+        repo_files = code_and_config(repo_files)
     ref_files = collect_files(reference) if reference is not None else None
     has_ref = ref_files is not None
     system = render("evaluate/judge_system", reference=has_ref)
