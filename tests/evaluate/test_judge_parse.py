@@ -35,6 +35,7 @@ def test_fenced_json_with_prose_and_aliases():
         ('{"critiques": []}', "no score"),
         ('{"critiques": [], "score": 7}', "outside 1-5"),
         ('{"critiques": [], "score": 0}', "outside 1-5"),
+        ('{"critiques": [], "score": 3.5}', "not a whole number"),
         ('{"critiques": [], "score": "great"}', "not a number"),
         ('{"critiques": [], "score": true}', "not a number"),
         ('[1, 2, 3]', "not a JSON object"),

@@ -76,6 +76,8 @@ def parse_verdict(text: str) -> Verdict:
         return Verdict(score=None, error=error, text=text)
     if not SCORE_MIN <= score <= SCORE_MAX:
         return Verdict(score=None, error=f"score {score:g} is outside 1-5", text=text)
+    if not float(score).is_integer():  # the scale has five points, as in the paper's protocol
+        return Verdict(score=None, error=f"score {score:g} is not a whole number from 1 to 5", text=text)
     raw = _pick(data, _ALIASES["critiques"])
     critiques = [c for c in (_critique(item) for item in (raw if isinstance(raw, list) else [])) if c]
     return Verdict(score=score, critiques=critiques, text=text)
