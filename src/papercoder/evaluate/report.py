@@ -6,13 +6,13 @@ Plain text on purpose: the same lines go to the terminal and into ``summary.md``
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from papercoder.evaluate.grade import GradeResult
 from papercoder.evaluate.scoring import EvalResult
+from papercoder.repo.paths import write_atomic
 
 
 def results_dir(repo: Path, out: Path | None = None) -> Path:
@@ -28,11 +28,7 @@ def results_dir(repo: Path, out: Path | None = None) -> Path:
 
 def write_json(path: Path, data: Any) -> Path:
     """Write ``data`` as indented JSON atomically (a reader never sees half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
 def format_eval(result: EvalResult, *, critiques: int = 10) -> str:

@@ -47,7 +47,12 @@ def resolve_inside(root: Path, name: str) -> Path:
 
 def write_inside(root: Path, name: str, text: str) -> Path:
     """Write ``text`` to ``name`` under ``root`` atomically (temp file, then rename)."""
-    target = resolve_inside(root, name)
+    return write_atomic(resolve_inside(root, name), text)
+
+
+def write_atomic(target: Path, text: str) -> Path:
+    """Write ``text`` to ``target`` through a temporary file and a rename: a reader never sees
+    half a file, and a failed write leaves the old one (and no temporary file) behind."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
     try:
