@@ -44,6 +44,17 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 PROJECT_FILE = "papercoder.toml"
+
+
+def cache_dir() -> Path:
+    """Where papercoder keeps what it can fetch or learn again (arXiv downloads, the local-model
+    probe): $PAPERCODER_CACHE, $XDG_CACHE_HOME/papercoder or ~/.cache/papercoder."""
+    if os.environ.get("PAPERCODER_CACHE"):
+        return Path(os.environ["PAPERCODER_CACHE"]).expanduser()
+    if os.environ.get("XDG_CACHE_HOME"):
+        return Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "papercoder"
+    return Path.home() / ".cache" / "papercoder"
+
 _FORBIDDEN = ("key", "secret", "token", "password")
 
 

@@ -15,6 +15,7 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
+from papercoder.config import cache_dir
 from papercoder.errors import InputError
 
 DEFAULT_BASE_URL = "https://arxiv.org"
@@ -42,15 +43,6 @@ def parse_arxiv_id(source: str) -> str | None:
         if match and _ID.match(match.group(1)):
             return match.group(1)
     return None
-
-
-def cache_dir() -> Path:
-    """Where downloads are kept: $PAPERCODER_CACHE, $XDG_CACHE_HOME/papercoder or ~/.cache/papercoder."""
-    if os.environ.get("PAPERCODER_CACHE"):
-        return Path(os.environ["PAPERCODER_CACHE"]).expanduser()
-    if os.environ.get("XDG_CACHE_HOME"):
-        return Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "papercoder"
-    return Path.home() / ".cache" / "papercoder"
 
 
 def base_url() -> str:

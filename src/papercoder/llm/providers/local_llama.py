@@ -155,7 +155,7 @@ def repacking_works(model_path: Path) -> bool:
     forced = os.environ.get("PAPERCODER_LLAMA_REPACK", "").strip()
     if forced in ("0", "1"):
         return forced == "1"
-    from papercoder.paper.arxiv import cache_dir
+    from papercoder.config import cache_dir
 
     try:
         version = importlib.metadata.version("llama-cpp-python")
