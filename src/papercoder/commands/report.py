@@ -24,8 +24,6 @@ def report(
     """Write RUN/report.html: plan, diagrams, code with its checks, debug and verify rounds, scores, cost."""
     from papercoder.report import write_report
 
-    if not run_dir.is_dir():
-        raise InputError(f"{run_dir} is not a run directory; make one with `papercoder run PAPER`")
     if out is not None and out.is_dir():
         raise InputError(f"{out} is a folder; give the report's file name, e.g. {out / 'report.html'}")
     try:

@@ -66,7 +66,7 @@ def collect_files(
     real_root = root.resolve()
     for dirpath, dirnames, filenames in os.walk(root):
         here = Path(dirpath)
-        dirnames[:] = sorted(d for d in dirnames if not _skip_dir(here / d))
+        dirnames[:] = sorted(d for d in dirnames if not skip_dir(here / d))
         for name in sorted(filenames):
             path = here / name
             rel = path.relative_to(root).as_posix()
@@ -82,7 +82,9 @@ def collect_files(
     return RepoFiles(root=root, files=files, skipped=dict(sorted(skipped.items())))
 
 
-def _skip_dir(path: Path) -> bool:
+def skip_dir(path: Path) -> bool:
+    """Is this folder no part of the code: version control, caches, build output, hidden folders,
+    a virtual environment under any name, a link?"""
     name = path.name
     if name in SKIP_DIRS or name.startswith(".") or name.endswith(".egg-info"):
         return True

@@ -8,6 +8,7 @@ what is damaged (unreadable JSON) is named in ``problems`` so the page can say s
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,6 @@ from papercoder.pipeline.manifest import STAGES, Manifest
 
 MAX_FILE_BYTES = 200_000  # a generated file larger than this is listed, not shown
 MAX_DIFF_CHARS = 60_000
-SKIPPED_DIRS = {".git", "__pycache__", ".venv", "venv", "node_modules", ".papercoder"}
 
 
 @dataclass
@@ -133,19 +133,25 @@ def _repo_files(paths: RunPaths, covers: dict[str, list[str]]) -> list[RepoFile]
     repo = paths.repo
     if not repo.is_dir():
         return []
+    from papercoder.evaluate.files import skip_dir
+
     files: list[RepoFile] = []
-    for path in sorted(repo.rglob("*")):
-        relative = path.relative_to(repo)
-        if not path.is_file() or path.is_symlink() or any(part in SKIPPED_DIRS for part in relative.parts):
-            continue
-        size = path.stat().st_size
-        text: str | None = None
-        if size <= MAX_FILE_BYTES:
-            data = path.read_bytes()
-            if b"\0" not in data[:4096]:
-                text = data.decode("utf-8", errors="replace")
-        name = relative.as_posix()
-        files.append(RepoFile(name, text, size, analysis=_read(paths.analysis / f"{name}.md"), covers=covers.get(name, [])))
+    for dirpath, dirnames, filenames in os.walk(repo):
+        here = Path(dirpath)
+        dirnames[:] = sorted(d for d in dirnames if not skip_dir(here / d))  # never walks into a .venv
+        for file_name in sorted(filenames):
+            path = here / file_name
+            if path.is_symlink() or not path.is_file():
+                continue
+            size = path.stat().st_size
+            text: str | None = None
+            if size <= MAX_FILE_BYTES:
+                data = path.read_bytes()
+                if b"\0" not in data[:4096]:
+                    text = data.decode("utf-8", errors="replace")
+            name = path.relative_to(repo).as_posix()
+            files.append(RepoFile(name, text, size, analysis=_read(paths.analysis / f"{name}.md"), covers=covers.get(name, [])))
+    files.sort(key=lambda f: f.path)
     try:
         from papercoder.repo.checks import check_repository
 
