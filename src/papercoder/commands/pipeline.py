@@ -107,9 +107,9 @@ def _stop(interrupted: BaseException) -> None:
     """Say how to resume, then exit at once: a local model's computation still running in a
     worker thread cannot be stopped, and its answer is not needed (the call log has the rest)."""
     print(str(interrupted), file=sys.stderr)
-    page = Path(getattr(interrupted, "run_dir", "")) / "report.html"
-    if getattr(interrupted, "run_dir", None) and page.is_file():
-        print(f"report: {page} (shows where the run stopped)", file=sys.stderr)
+    run_dir = getattr(interrupted, "run_dir", None)
+    if run_dir is not None and (Path(run_dir) / "report.html").is_file():
+        print(f"report: {Path(run_dir) / 'report.html'} (shows where the run stopped)", file=sys.stderr)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(130)

@@ -314,10 +314,13 @@ def _clean_pages(pages: list[list[PdfLine]]) -> list[list[PdfLine]]:
                 continue
             if _ARXIV_STAMP.match(text) or (number == 0 and len(text) <= 240 and _VENUE.match(text.strip())):
                 continue
-            fix = lambda t: compose_glyphs(t.translate(_LIGATURES))  # noqa: E731
-            keep.append(line._replace(text=fix(text), cells=tuple(fix(c) for c in line.cells)))
+            keep.append(line._replace(text=_glyphs(text), cells=tuple(_glyphs(c) for c in line.cells)))
         cleaned.append(keep)
     return cleaned
+
+
+def _glyphs(text: str) -> str:
+    return compose_glyphs(text.translate(_LIGATURES))
 
 
 def _title(reader, first_page: list[PdfLine], fallback: str,

@@ -56,7 +56,9 @@ class FakeOpenAIServer(FakeServer):
             self._fault(handler, reply)
             return
         limit = body.get("max_completion_tokens") or body.get("max_tokens")
-        reply = self.think(reply, int(limit) if isinstance(limit, (int, float)) else None)
+        limit = int(limit) if isinstance(limit, (int, float)) else None
+        scripted = reply
+        reply = self.think(reply, limit)
         reply, first_token = self.prefill(reply, _prompt(body), _prompt_tokens(body, reply), handler.arrived)
         usage = _usage(body, reply)
         model = body.get("model", "fake-model")
@@ -66,15 +68,12 @@ class FakeOpenAIServer(FakeServer):
             return
         choices = [reply]
         for _ in range(max(1, int(body.get("n") or 1)) - 1):  # each further answer is the script's next reply
-            more = self.next_reply(body) or reply
-            more = self.think(more, int(limit) if isinstance(limit, (int, float)) else None)
+            more = self.think(self.next_reply(body) or scripted, limit)
             choices.append(more)
             extra = _usage(body, more)
             usage["completion_tokens"] += extra["completion_tokens"]
             usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
-            details = usage.get("completion_tokens_details")
-            if details and extra.get("completion_tokens_details"):
-                details["reasoning_tokens"] += extra["completion_tokens_details"]["reasoning_tokens"]
+            usage["completion_tokens_details"]["reasoning_tokens"] += extra["completion_tokens_details"]["reasoning_tokens"]
         time.sleep(self.generation_seconds(usage["completion_tokens"]))
         handler.send_json(
             200,
