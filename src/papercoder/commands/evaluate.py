@@ -115,27 +115,49 @@ def batch_command(
     base_url: Optional[str] = typer.Option(None, "--base-url", help="An OpenAI-compatible server."),
     max_cost: Optional[float] = typer.Option(None, "--max-cost", help="USD cap per paper (pipeline and judging each)."),
     concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1, help="Model calls at the same time, per paper."),
+    stages: Optional[str] = typer.Option(None, "--stages", help="The pipeline's stages, comma-separated, as for run (default: run's defaults)."),
+    reproduce: bool = typer.Option(False, "--reproduce", help="Run each repository's reproduce.sh after its pipeline (hours, a GPU)."),
+    reproduce_timeout: float = typer.Option(36_000.0, "--reproduce-timeout", min=1, help="Wall-clock seconds per reproduction (default 10 hours)."),
+    gpus_per_paper: Optional[float] = typer.Option(None, "--gpus-per-paper", min=0, help="GPUs per reproduction (Ray: default 1 when the cluster has any; local: >0 shows this machine's GPUs)."),
+    executor: str = typer.Option("local", "--executor", help="local (threads of this process) or ray (a Ray cluster)."),
+    address: Optional[str] = typer.Option(None, "--address", help="With --executor ray: join this running cluster (default: start a local instance)."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="With --executor ray: pipeline worker processes (default one per node, at most -j)."),
 ) -> None:
-    """Run the pipeline over many papers (resumable), optionally judging each; print one table."""
-    from papercoder.evaluate.batch import BatchOptions, discover_papers, run_batch, summary_table
+    """Run the pipeline over many papers (resumable), optionally judging and reproducing each;
+    print one table. Exits 1 unless every paper is done (and, with --reproduce, passed)."""
+    from papercoder.errors import InputError
+    from papercoder.evaluate.batch import BatchOptions, discover_papers, run_batch, succeeded, summary_table
 
     if rubric is not None and not rubric.is_file():
-        from papercoder.errors import InputError
-
         raise InputError(f"rubric {rubric} does not exist; give the path of a PaperBench rubric.json")
+    if executor == "local" and (address is not None or workers is not None):
+        raise InputError("--address and --workers belong to --executor ray; add --executor ray or drop them")
     options = BatchOptions(out=out, jobs=jobs, model=model, base_url=base_url, max_cost=max_cost,
                            concurrency=concurrency, evaluate=evaluate, samples=samples, rubric=rubric,
-                           code_dev=code_dev, judge_model=judge_model)
+                           code_dev=code_dev, judge_model=judge_model, stages=[stages] if stages else None, reproduce=reproduce,
+                           reproduce_timeout=reproduce_timeout, gpus_per_paper=gpus_per_paper, executor=executor,
+                           address=address, workers=workers)
     found = discover_papers(papers)
-    typer.echo(f"{len(found)} papers, {jobs} at a time; results in {out}")
+    where = f" on Ray ({address or 'a local instance'})" if executor == "ray" else ""
+    typer.echo(f"{len(found)} papers, {jobs} at a time{where}; results in {out}")
+    ended = 0
 
     def progress(record: dict) -> None:
+        nonlocal ended
+        ended += 1
         state = "already done" if record.get("skipped") else record.get("status")
-        typer.echo(f"  {record['slug']}: {state}" + (f" - {record['error']}" if record.get("error") else ""))
+        reproduction = record.get("reproduce") if not record.get("skipped") else None
+        if isinstance(reproduction, dict):
+            state += "; reproduce " + ("passed" if reproduction.get("ok") else reproduction.get("error") or "failed")
+        typer.echo(f"  [{ended}/{len(found)}] {record['slug']}: {state}" + (f" - {record['error']}" if record.get("error") else ""))
 
     records = run_batch(found, options, on_record=progress)
     typer.echo("")
     typer.echo(summary_table(records))
+    failed = [r for r in records if not succeeded(r)]
+    if failed:
+        typer.echo(f"{len(failed)} of {len(records)} papers not done: " + ", ".join(r["slug"] for r in failed))
+        raise typer.Exit(1)
 
 
 def _judge_eval(root: Path, papers: Optional[Path], *, model, base_url, max_cost, concurrency, parse_model, out) -> None:

@@ -2,13 +2,16 @@
 
 Layout under the batch folder ``OUT``::
 
-    runs/<slug>/           each paper's run directory (its eval/ holds eval and grade results)
-    results/<slug>.json    one record per paper: status, cost, time, scores, error
+    runs/<slug>/           each paper's run directory (its eval/ holds eval and grade results,
+                           its reproduce/ the reproduction's)
+    results/<slug>.json    one record per paper: status, cost, time, scores, reproduction, error
     summary.json, summary.md
 
 A paper whose record says it is done, with every result the batch asks for, is skipped on
 the next invocation; anything else is run again with ``resume=True``, so finished stages
-and answered calls are not paid twice.
+and answered calls are not paid twice. Papers run as threads of this process (the default)
+or as tasks of a Ray cluster (:mod:`papercoder.scale.ray_batch`); either way each record is
+written here, by this process, as its paper ends.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import json
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +30,9 @@ from papercoder.evaluate import api
 from papercoder.evaluate.report import format_table, write_json
 
 PAPER_SUFFIXES = (".pdf", ".tex", ".md", ".markdown", ".json", ".txt", ".tar.gz", ".tgz")
-COLUMNS = ["paper", "status", "cost", "time", "eval", "grade"]
+COLUMNS = ["paper", "status", "cost", "time", "eval", "grade", "reproduce"]
+EXECUTORS = ("local", "ray")
+REPRODUCE_TIMEOUT = 36_000.0  # ten hours, as `papercoder reproduce` defaults
 
 
 @dataclass
@@ -45,6 +50,13 @@ class BatchOptions:
     rubric: Path | None = None
     code_dev: bool = False
     judge_model: str | None = None  # defaults to ``model``
+    stages: list[str] | None = None  # the pipeline's stages (None: the run's defaults)
+    reproduce: bool = False  # run each repository's reproduce.sh after its pipeline
+    reproduce_timeout: float = REPRODUCE_TIMEOUT
+    gpus_per_paper: float | None = None  # Ray: GPUs per reproduction (None: 1 if the cluster has any); local: > 0 shows the GPUs
+    executor: str = "local"  # "local" (threads of this process) or "ray"
+    address: str | None = None  # Ray: a running cluster to join; None starts a local instance
+    workers: int | None = None  # Ray: worker processes for pipelines (None: one per node, at most --jobs)
 
 
 def discover_papers(source: str | Path) -> list[str]:
@@ -115,27 +127,44 @@ def is_done(record: dict[str, Any] | None, options: BatchOptions) -> bool:
     """A record counts as done when the run finished and every requested result is in it."""
     if not record or record.get("status") not in ("done", "degraded") or record.get("error"):
         return False
+    if record.get("stages") != options.stages:  # other stages asked for: the run resumes to add them
+        return False
     if options.evaluate and record.get("eval") is None:
         return False
     if options.rubric is not None and record.get("grade") is None:
         return False
+    if options.reproduce and not isinstance(record.get("reproduce"), dict):
+        return False
     return True
+
+
+def succeeded(record: dict[str, Any]) -> bool:
+    """A paper the batch can count as a success: the run done (not degraded), no error, and a
+    reproduction, when one ran, that passed."""
+    reproduction = record.get("reproduce")
+    return (record.get("status") == "done" and not record.get("error")
+            and (not isinstance(reproduction, dict) or bool(reproduction.get("ok"))))
+
+
+def new_record(paper: str, slug: str, options: BatchOptions, error: str | None = None) -> dict[str, Any]:
+    """A paper's record before (or instead of) its run: failed until the run says otherwise."""
+    return {"paper": paper, "slug": slug, "run_dir": str(options.out / "runs" / slug), "status": "failed",
+            "cost": 0.0, "time": 0.0, "eval": None, "grade": None, "error": error, "stages": options.stages}
 
 
 def run_one(paper: str, slug: str, options: BatchOptions) -> dict[str, Any]:
     """Run, then judge, one paper; never raises for a problem of that paper (it goes in the record)."""
     from papercoder.run import run_paper
 
-    run_dir = options.out / "runs" / slug
-    record: dict[str, Any] = {"paper": paper, "slug": slug, "run_dir": str(run_dir), "status": "failed",
-                              "cost": 0.0, "time": 0.0, "eval": None, "grade": None, "error": None}
+    record = new_record(paper, slug, options)
+    run_dir = Path(record["run_dir"])
     start = time.monotonic()
     judge = api.JudgeOptions(model=options.judge_model or options.model, base_url=options.base_url,
                              max_cost=options.max_cost, concurrency=options.concurrency)
     try:
         result = run_paper(paper, out_dir=run_dir, model=options.model, base_url=options.base_url,
                            resume=True, max_cost=options.max_cost, concurrency=options.concurrency,
-                           show_progress=False)
+                           show_progress=False, stages=options.stages)
         record["status"] = str(result.status)
         record["cost"] = _cost(getattr(result, "total", None))
         repo = Path(result.repo)
@@ -162,6 +191,31 @@ def run_one(paper: str, slug: str, options: BatchOptions) -> dict[str, Any]:
     return record
 
 
+def wants_reproduction(record: dict[str, Any], options: BatchOptions) -> bool:
+    """Reproduce a paper only when asked and its run wrote a repository (done or degraded)."""
+    return options.reproduce and record.get("status") in ("done", "degraded") and not record.get("error")
+
+
+def reproduce_one(record: dict[str, Any], options: BatchOptions, *, gpu_ids: list[str] | None = None) -> dict[str, Any]:
+    """Run one paper's reproduce.sh (``<run>/reproduce/``) and return what the record keeps of it.
+
+    ``gpu_ids`` (Ray's assignment) are the GPUs the script sees; without them, GPUs are visible
+    when ``gpus_per_paper`` asks for any. Never raises for the paper's own problem.
+    """
+    from papercoder.reproduce.executors import LocalExecutor
+    from papercoder.reproduce.run import reproduce
+
+    run_dir = Path(record["run_dir"])
+    gpus = bool(gpu_ids) or bool(options.gpus_per_paper)
+    try:
+        result = reproduce(run_dir / "repo", run_dir / "reproduce", LocalExecutor(gpus=gpus, gpu_ids=gpu_ids),
+                           timeout=options.reproduce_timeout)
+    except PapercoderError as exc:
+        return {"ok": False, "error": str(exc)}
+    return {"ok": result.ok, "returncode": result.returncode, "seconds": result.seconds, "timed_out": result.timed_out,
+            "attempts": result.attempts, "written": len(result.written), "summary": result.summary()}
+
+
 def run_batch(
     papers: list[str],
     options: BatchOptions,
@@ -175,6 +229,17 @@ def run_batch(
     """
     if options.jobs < 1:
         raise InputError(f"-j {options.jobs} allows no paper at a time; give 1 or more")
+    if options.stages is not None:
+        from papercoder.pipeline.runner import parse_stages
+
+        options = replace(options, stages=parse_stages(options.stages))
+        if "reproduce" in options.stages:
+            raise InputError("batch runs reproductions with --reproduce (a task of its own, with GPUs); drop reproduce from --stages")
+    if options.executor not in EXECUTORS:
+        raise InputError(f"unknown --executor {options.executor!r}; choose {' or '.join(EXECUTORS)}")
+    if options.executor == "ray":  # workers elsewhere see other working directories
+        options = replace(options, out=options.out.resolve())
+        papers = [str(Path(p).resolve()) if Path(p).exists() else p for p in papers]
     results_dir = options.out / "results"
     results_dir.mkdir(parents=True, exist_ok=True)
     slugs = unique_slugs(papers)
@@ -188,29 +253,48 @@ def run_batch(
         else:
             todo.append((paper, slug))
 
-    def work(item: tuple[str, str]) -> dict[str, Any]:
-        paper, slug = item
-        record = run_one(paper, slug, options)
-        write_json(results_dir / f"{slug}.json", record)
+    def finish(record: dict[str, Any]) -> None:
+        write_json(results_dir / f"{record['slug']}.json", record)
+        records[record["slug"]] = record
         on_record(record)
+
+    try:
+        if options.executor == "ray":
+            from papercoder.scale.ray_batch import run_on_ray
+
+            run_on_ray(todo, options, finish)
+        else:
+            _run_in_threads(todo, options, finish)
+    except KeyboardInterrupt:
+        _write_summary(options.out, [records[s] for s in slugs if s in records])
+        raise
+    ordered = [records[s] for s in slugs]
+    _write_summary(options.out, ordered)
+    return ordered
+
+
+def _run_in_threads(todo: list[tuple[str, str]], options: BatchOptions, finish: Callable[[dict[str, Any]], None]) -> None:
+    """The in-process executor: ``options.jobs`` papers at a time as threads of this process."""
+    def work(item: tuple[str, str]) -> dict[str, Any]:
+        record = run_one(*item, options)
+        if wants_reproduction(record, options):
+            record["reproduce"] = reproduce_one(record, options)
         return record
 
     pool = ThreadPoolExecutor(max_workers=options.jobs, thread_name_prefix="paper")
     futures = [pool.submit(work, item) for item in todo]
     try:
         for future in as_completed(futures):
-            record = future.result()
-            records[record["slug"]] = record
+            finish(future.result())
     except KeyboardInterrupt:
-        # No new paper starts; papers already running finish their current work in the
-        # background (a thread cannot be stopped) and still write their records.
+        # No new paper starts; papers already running finish their current model call in the
+        # background (a thread cannot be stopped); a running reproduce.sh is killed.
         pool.shutdown(wait=False, cancel_futures=True)
-        _write_summary(options.out, [records[s] for s in slugs if s in records])
+        from papercoder.reproduce.executors import stop_running
+
+        stop_running()
         raise
     pool.shutdown()
-    ordered = [records[s] for s in slugs]
-    _write_summary(options.out, ordered)
-    return ordered
 
 
 def _write_summary(out: Path, records: list[dict[str, Any]]) -> None:
@@ -228,10 +312,25 @@ def summary_table(records: list[dict[str, Any]]) -> str:
             "paper": r.get("slug") or r.get("paper"), "status": status,
             "cost": f"${r.get('cost') or 0:.4f}", "time": f"{r.get('time') or 0:.1f}s",
             "eval": r.get("eval"), "grade": f"{grade * 100:.1f}%" if isinstance(grade, (int, float)) else None,
+            "reproduce": _reproduction_cell(r.get("reproduce")),
         })
     table = format_table(rows, COLUMNS)
     errors = [f"{r.get('slug')}: {r['error']}" for r in records if r.get("error")]
+    errors += [f"{r.get('slug')}: reproduce: {r['reproduce']['error']}" for r in records
+               if isinstance(r.get("reproduce"), dict) and r["reproduce"].get("error")]
     return table + ("\n\nErrors:\n" + "\n".join(errors) if errors else "")
+
+
+def _reproduction_cell(reproduction: Any) -> str | None:
+    if not isinstance(reproduction, dict):
+        return None
+    if reproduction.get("error"):
+        return "not run"
+    if reproduction.get("ok"):
+        return f"passed {reproduction.get('seconds') or 0:.0f}s"
+    if reproduction.get("timed_out"):
+        return "timed out"
+    return f"failed (exit {reproduction.get('returncode')})"
 
 
 def _cost(total: Any) -> float:

@@ -37,10 +37,11 @@ class Outcome:
 class LocalExecutor:
     """This machine: a scrubbed environment (an allow-list, no keys or tokens), the network allowed
     unless ``network`` is False (then a network namespace where the machine allows one), GPUs
-    hidden unless ``gpus``."""
+    hidden unless ``gpus`` (then all of them, or only ``gpu_ids`` when given: Ray's assignment)."""
 
     network: bool = True
     gpus: bool = False
+    gpu_ids: list[str] | None = None
     name: str = "local"
 
     def command(self, folder: Path) -> list[str]:
@@ -57,7 +58,9 @@ class LocalExecutor:
         home.mkdir(exist_ok=True)
         tmp.mkdir(exist_ok=True)
         env = scrubbed_env(home, tmp, path_dirs=[str(Path(sys.executable).parent)])
-        if self.gpus:
+        if self.gpu_ids:
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in self.gpu_ids)
+        elif self.gpus:
             env.pop("CUDA_VISIBLE_DEVICES", None)
         env.pop("HF_HUB_OFFLINE", None)  # a reproduction downloads its datasets and models
         return _run(self.command(folder), folder, env, timeout)

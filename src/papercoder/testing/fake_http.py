@@ -173,7 +173,7 @@ class FakeServer:
 
     def start(self) -> None:
         handler = type("Handler", (_Handler,), {"fake": self})
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler, bind_and_activate=False)
+        httpd = _Server(("127.0.0.1", 0), handler, bind_and_activate=False)
         httpd.daemon_threads = True
         httpd.request_queue_size = 256
         httpd.server_bind()
@@ -273,6 +273,17 @@ class FakeServer:
 def count_tokens(text: str) -> int:
     """The fake's token count: about four characters a token."""
     return len(text) // 4 + 1
+
+
+class _Server(ThreadingHTTPServer):
+    """The HTTP server, quiet when a client goes away mid-request (a killed worker, a cancelled
+    call): a real provider does not print a traceback for that either."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
