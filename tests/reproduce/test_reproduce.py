@@ -154,3 +154,48 @@ def test_an_interrupted_run_stops_the_script_and_does_not_retry_it(tmp_path):
     worker.join(timeout=10)
     assert not worker.is_alive() and not done[0].ok
     assert (tmp_path / "out" / "starts.txt").read_text().count("start") == 1  # not tried again
+
+
+def _fake_engine(tmp_path, monkeypatch, name="docker"):
+    """An engine whose `run` keeps going (as a container does, whatever happens to its client)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    calls = tmp_path / "engine-calls.txt"
+    engine = bin_dir / name
+    engine.write_text(f'#!/usr/bin/env bash\necho "$*" >> {calls}\ncase "$1" in run) sleep 60;; esac\nexit 0\n')
+    engine.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{__import__('os').environ['PATH']}")
+    return calls
+
+
+def test_a_container_that_runs_past_its_limit_is_removed_not_only_its_client(tmp_path, monkeypatch):
+    calls = _fake_engine(tmp_path, monkeypatch)
+    repo = _repo(tmp_path / "repo")
+    result = reproduce(repo, tmp_path / "out", ContainerExecutor("docker", image="img"), timeout=1)
+    assert result.timed_out and result.attempts == 1
+    lines = calls.read_text().splitlines()
+    run = next(line.split() for line in lines if line.startswith("run "))
+    name = run[run.index("--name") + 1]
+    assert name.startswith("papercoder-reproduce-") and f"rm -f {name}" in lines
+
+
+def test_stopping_a_container_run_removes_the_container(tmp_path, monkeypatch):
+    import threading
+    import time
+
+    from papercoder.reproduce.executors import stop_running
+
+    calls = _fake_engine(tmp_path, monkeypatch, "podman")
+    repo = _repo(tmp_path / "repo")
+    done: list = []
+    worker = threading.Thread(target=lambda: done.append(
+        reproduce(repo, tmp_path / "out", ContainerExecutor("podman", image="img"), timeout=120)))
+    worker.start()
+    for _ in range(200):  # until the container has started
+        if calls.exists() and "run " in calls.read_text():
+            break
+        time.sleep(0.05)
+    assert stop_running() == 1
+    worker.join(timeout=30)
+    assert not worker.is_alive() and not done[0].ok and done[0].attempts == 1
+    assert any(line.startswith("rm -f papercoder-reproduce-") for line in calls.read_text().splitlines())

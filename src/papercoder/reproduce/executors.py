@@ -12,6 +12,8 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,8 +82,10 @@ class ContainerExecutor:
     def name(self) -> str:
         return self.engine
 
-    def command(self, folder: Path) -> list[str]:
+    def command(self, folder: Path, name: str | None = None) -> list[str]:
         argv = [self.engine, "run", "--rm", "-v", f"{folder.resolve()}:/submission", "-w", "/submission"]
+        if name:
+            argv += ["--name", name]
         if self.gpus:
             argv += ["--gpus", "all"] if self.engine == "docker" else ["--device", "nvidia.com/gpu=all"]
         if not self.network:
@@ -100,10 +104,20 @@ class ContainerExecutor:
         if why:
             raise InputError(f"{why}; use --executor local, or another engine")
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/root")}
-        return _run(self.command(folder), folder, env, timeout)
+        # The script runs in the engine, not under the client we start: killing the client leaves the
+        # container running. A name of our own lets a stop or a timeout remove the container itself.
+        name = f"papercoder-reproduce-{uuid.uuid4().hex[:12]}"
+        return _run(self.command(folder, name), folder, env, timeout, cleanup=lambda: self.remove(name, env))
+
+    def remove(self, name: str, env: dict[str, str]) -> None:
+        """Kill and remove the container ``name`` (quietly: it may be gone already)."""
+        try:
+            subprocess.run([self.engine, "rm", "-f", name], env=env, capture_output=True, timeout=120)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
 
 
-_live: set[int] = set()  # process groups of the scripts running now
+_live: dict[int, Callable[[], None] | None] = {}  # process groups of the scripts running now, and what else to stop
 _stopped: set[int] = set()  # those stop_running killed
 _live_lock = threading.Lock()
 
@@ -116,22 +130,31 @@ def stop_running() -> int:
     this instead, so nothing keeps running for hours after the user pressed Ctrl-C.
     """
     with _live_lock:
-        groups = list(_live)
+        groups = dict(_live)
         _stopped.update(groups)
-    for group in groups:
-        try:
-            os.killpg(group, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+    for group, cleanup in groups.items():
+        _kill(group, cleanup)
     return len(groups)
 
 
-def _run(argv: list[str], folder: Path, env: dict[str, str], timeout: float) -> Outcome:
+def _kill(group: int, cleanup: Callable[[], None] | None) -> None:
+    try:
+        os.killpg(group, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    if cleanup is not None:
+        cleanup()
+
+
+def _run(argv: list[str], folder: Path, env: dict[str, str], timeout: float,
+         cleanup: Callable[[], None] | None = None) -> Outcome:
+    """Run ``argv`` in its own session; on a timeout, an exception or :func:`stop_running`, kill its
+    process group and call ``cleanup`` (a container's removal)."""
     start = time.monotonic()
     process = subprocess.Popen(argv, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
     with _live_lock:
-        _live.add(process.pid)
+        _live[process.pid] = cleanup
     try:
         code = process.wait(timeout=timeout)
         with _live_lock:
@@ -139,16 +162,16 @@ def _run(argv: list[str], folder: Path, env: dict[str, str], timeout: float) -> 
             _stopped.discard(process.pid)
         return Outcome(code, time.monotonic() - start, command=argv, stopped=stopped)
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
+        _kill(process.pid, cleanup)
         process.wait()
         return Outcome(None, time.monotonic() - start, timed_out=True, command=argv)
     except BaseException:
-        os.killpg(process.pid, signal.SIGKILL)
+        _kill(process.pid, cleanup)
         process.wait()
         raise
     finally:
         with _live_lock:
-            _live.discard(process.pid)
+            _live.pop(process.pid, None)
 
 
 def shell_line(argv: list[str]) -> str:
