@@ -63,6 +63,7 @@ class Config:
     """Settings from the config files; every field optional."""
 
     model: str | None = None
+    judge_model: str | None = None  # eval's and grade's judge when no -m is given (default: o3-mini with an OpenAI key)
     base_url: str | None = None
     api_key_env: str | None = None
     concurrency: int | None = None
@@ -115,6 +116,7 @@ def _read(path: Path) -> dict[str, Any]:
 
 _TYPES: dict[str, tuple[type, ...]] = {
     "model": (str,),
+    "judge_model": (str,),
     "base_url": (str,),
     "api_key_env": (str,),
     "concurrency": (int,),

@@ -7,7 +7,8 @@ from typing import Optional
 
 import typer
 
-MODEL_HELP = "Judge model, e.g. openai:o3-mini, anthropic:claude-sonnet-4-6 (default: the configured model)."
+MODEL_HELP = ("Judge model (default: judge_model from the config file, else openai:o3-mini when OPENAI_API_KEY is set "
+              "and no other server is named, as PaperBench and the paper judge; else the model a run would use).")
 
 
 def register(app: typer.Typer) -> None:
@@ -55,7 +56,7 @@ def grade_command(
     judge_protocol: str = typer.Option("paperbench", "--judge", help="paperbench (PaperBench's protocol: file ranking, free-text verdict, a parsing call) or lexical (one call per leaf, files by shared words; cheaper)."),
     addendum: Optional[Path] = typer.Option(None, "--addendum", help="The paper's addendum (clarifications), shown to the judge."),
     judge_addendum: Optional[Path] = typer.Option(None, "--judge-addendum", help="Notes for grading this paper, added to the judge's instructions."),
-    parse_model: Optional[str] = typer.Option(None, "--parse-model", help="The model that reads the judge's free-text verdict back (default: the judge)."),
+    parse_model: Optional[str] = typer.Option(None, "--parse-model", help="The model that reads the judge's free-text verdict back (default: gpt-4o-2024-08-06, PaperBench's, beside an OpenAI judge on OpenAI; else the judge)."),
     max_prior_nodes: Optional[int] = typer.Option(None, "--max-prior-nodes", min=0, help="Preceding rubric nodes shown per leaf at most (default: all)."),
     model: Optional[str] = typer.Option(None, "-m", "--model", help=MODEL_HELP),
     base_url: Optional[str] = typer.Option(None, "--base-url", help="An OpenAI-compatible server."),
@@ -111,7 +112,7 @@ def batch_command(
     jobs: int = typer.Option(2, "-j", "--jobs", min=1, help="Papers at the same time."),
     out: Path = typer.Option(Path("batch"), "-o", "--out", help="Batch folder: runs/, results/, summary."),
     model: Optional[str] = typer.Option(None, "-m", "--model", help="Model for the pipeline."),
-    judge_model: Optional[str] = typer.Option(None, "--judge-model", help="Model for --eval/--grade (default: --model)."),
+    judge_model: Optional[str] = typer.Option(None, "--judge-model", help="Model for --eval/--grade (default: as eval's -m; else --model)."),
     base_url: Optional[str] = typer.Option(None, "--base-url", help="An OpenAI-compatible server."),
     max_cost: Optional[float] = typer.Option(None, "--max-cost", help="USD cap per paper (pipeline and judging each)."),
     concurrency: Optional[int] = typer.Option(None, "--concurrency", min=1, help="Model calls at the same time, per paper."),
@@ -173,6 +174,7 @@ def _judge_eval(root: Path, papers: Optional[Path], *, model, base_url, max_cost
         raise InputError("--judge-eval needs --papers DIR (PaperBench's data/papers, with <paper>/paper.md)")
     folder = Path(out) if out is not None else Path(root) / ".papercoder"
     llm = inputs.open_judge(model, base_url=base_url, log_path=folder / "calls.sqlite", max_cost=max_cost, concurrency=concurrency)
+    parse_model = parse_model or inputs.default_parser(inputs.default_judge(model, base_url=base_url)[0], base_url=base_url)
     parser = inputs.open_judge(parse_model, base_url=base_url, log_path=folder / "calls.sqlite", max_cost=max_cost,
                                concurrency=concurrency) if parse_model else None
 

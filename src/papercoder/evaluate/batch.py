@@ -152,6 +152,14 @@ def new_record(paper: str, slug: str, options: BatchOptions, error: str | None =
             "cost": 0.0, "time": 0.0, "eval": None, "grade": None, "error": error, "stages": options.stages}
 
 
+def batch_judge(options: BatchOptions) -> str | None:
+    """The judge of --eval and --grade: --judge-model, else PaperBench's where it can be reached
+    (see :func:`papercoder.evaluate.inputs.default_judge`), else the pipeline's model."""
+    from papercoder.evaluate.inputs import default_judge
+
+    return options.judge_model or default_judge(None, base_url=options.base_url)[0] or options.model
+
+
 def run_one(paper: str, slug: str, options: BatchOptions) -> dict[str, Any]:
     """Run, then judge, one paper; never raises for a problem of that paper (it goes in the record)."""
     from papercoder.run import run_paper
@@ -159,7 +167,7 @@ def run_one(paper: str, slug: str, options: BatchOptions) -> dict[str, Any]:
     record = new_record(paper, slug, options)
     run_dir = Path(record["run_dir"])
     start = time.monotonic()
-    judge = api.JudgeOptions(model=options.judge_model or options.model, base_url=options.base_url,
+    judge = api.JudgeOptions(model=batch_judge(options), base_url=options.base_url,
                              max_cost=options.max_cost, concurrency=options.concurrency)
     try:
         result = run_paper(paper, out_dir=run_dir, model=options.model, base_url=options.base_url,

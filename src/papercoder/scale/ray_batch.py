@@ -27,7 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from papercoder.errors import InputError, PapercoderError
-from papercoder.evaluate.batch import BatchOptions, new_record, reproduce_one, run_one, wants_reproduction
+from papercoder.evaluate.batch import BatchOptions, batch_judge, new_record, reproduce_one, run_one, wants_reproduction
 
 PIPELINE_CPUS = 0.1  # a pipeline worker waits on the network; it must not hold back a reproduction's CPU
 REPRODUCTION_CPUS = 1
@@ -149,7 +149,8 @@ def run_on_ray(todo: list[tuple[str, str]], options: BatchOptions, finish: Calla
 def _with_model(options: BatchOptions, model: str | None, base_url: str | None) -> BatchOptions:
     from dataclasses import replace
 
-    return replace(options, model=model, base_url=base_url, judge_model=options.judge_model or model)
+    judge = batch_judge(replace(options, model=model)) if (options.evaluate or options.rubric is not None) else None
+    return replace(options, model=model, base_url=base_url, judge_model=judge)
 
 
 def _dispatch(ray: Any, todo: list[tuple[str, str]], options: BatchOptions,
