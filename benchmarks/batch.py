@@ -87,9 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ttft", type=float, default=0.3, help="simulated time to first token, seconds (default 0.3)")
     parser.add_argument("--tps", type=float, default=400.0, help="simulated output tokens per second (default 400)")
     args = parser.parse_args(argv)
-    try:
-        import ray  # noqa: F401
-    except ImportError:
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is None:
         print("this benchmark needs Ray: pip install 'papercoder[ray]'")
         return 2
     from run_answers import answer
