@@ -199,3 +199,26 @@ def test_stopping_a_container_run_removes_the_container(tmp_path, monkeypatch):
     worker.join(timeout=30)
     assert not worker.is_alive() and not done[0].ok and done[0].attempts == 1
     assert any(line.startswith("rm -f papercoder-reproduce-") for line in calls.read_text().splitlines())
+
+
+def test_the_generated_reproduce_sh_keeps_the_runs_output_among_the_files_it_wrote(tmp_path):
+    """PaperBench grades Result Analysis only from files the run wrote; printed tables alone score 0."""
+    import os
+
+    from papercoder.pipeline.repofiles import reproduce_script
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "reproduce.sh").write_text(reproduce_script("main.py"))
+    (repo / "requirements.txt").write_text("")
+    (repo / "main.py").write_text("import sys\nprint('accuracy 0.91', sys.argv[1:])\nsys.exit(3 if '--fail' in sys.argv else 0)\n")
+    result = reproduce(repo, tmp_path / "out", LocalExecutor(), timeout=300)
+    assert result.ok and "results/reproduce_output.txt" in result.written
+    saved = tmp_path / "out" / "submission" / "results" / "reproduce_output.txt"
+    assert "accuracy 0.91 ['--config', 'config.yaml']" in saved.read_text()
+
+    env = {**os.environ, "PAPERCODER_NO_VENV": "1"}
+    smoke = subprocess.run(["bash", str(repo / "reproduce.sh"), "--smoke"], env=env, capture_output=True, text=True)
+    assert smoke.returncode == 0 and "--smoke" in smoke.stdout and not (repo / "results").exists()
+    failed = subprocess.run(["bash", str(repo / "reproduce.sh"), "--fail"], env=env, capture_output=True, text=True)
+    assert failed.returncode == 3  # the tee keeps the entry point's exit status
