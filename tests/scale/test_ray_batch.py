@@ -199,3 +199,32 @@ def test_ray_options_are_checked_before_anything_runs(tmp_path, ray_env, capsys)
             main(["batch", str(papers), "-o", str(tmp_path / "out"), *args])
         err = capsys.readouterr().err
         assert exit_.value.code != 0 and said in err and "Traceback" not in err and len(err.splitlines()) == 1, err
+
+
+def test_ctrl_c_during_a_ray_reproduction_kills_its_script(tmp_path, cluster, ray_env):
+    import _thread
+    import time
+
+    papers = discover_papers(two_papers(tmp_path / "papers"))[:1]
+    out = tmp_path / "out"
+    with FakeOpenAIServer(lambda body: answer(body["messages"])) as server:
+        run_batch(papers, options(out, server))  # the pipeline, in this process
+        pid_file = out / "runs" / "alpha" / "reproduce" / "pid.txt"
+        (out / "runs" / "alpha" / "repo" / "reproduce.sh").write_text(f"#!/usr/bin/env bash\necho $$ > {pid_file}\nsleep 300\n")
+
+        def press_ctrl_c_once_it_runs():
+            for _ in range(600):
+                if pid_file.is_file() and pid_file.read_text().strip():
+                    _thread.interrupt_main()
+                    return
+                time.sleep(0.1)
+
+        threading.Thread(target=press_ctrl_c_once_it_runs, daemon=True).start()
+        with pytest.raises(KeyboardInterrupt):
+            run_batch(papers, options(out, server, executor="ray", address=cluster, reproduce=True))
+    pid = int(pid_file.read_text())
+    for _ in range(100):
+        if not Path(f"/proc/{pid}").exists():
+            break
+        time.sleep(0.1)
+    assert not Path(f"/proc/{pid}").exists(), "reproduce.sh outlived the interrupted batch"

@@ -49,7 +49,7 @@ class BatchOptions:
     samples: int = 8
     rubric: Path | None = None
     code_dev: bool = False
-    judge_model: str | None = None  # defaults to ``model``
+    judge_model: str | None = None  # None: PaperBench's judge where reachable, else ``model`` (batch_judge)
     stages: list[str] | None = None  # the pipeline's stages (None: the run's defaults)
     reproduce: bool = False  # run each repository's reproduce.sh after its pipeline
     reproduce_timeout: float = REPRODUCE_TIMEOUT
@@ -220,6 +220,8 @@ def reproduce_one(record: dict[str, Any], options: BatchOptions, *, gpu_ids: lis
                            timeout=options.reproduce_timeout)
     except PapercoderError as exc:
         return {"ok": False, "error": str(exc)}
+    except Exception as exc:  # a full disk, a vanished folder: this paper's problem, not the batch's
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
     return {"ok": result.ok, "returncode": result.returncode, "seconds": result.seconds, "timed_out": result.timed_out,
             "attempts": result.attempts, "written": len(result.written), "summary": result.summary()}
 

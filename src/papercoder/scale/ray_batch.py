@@ -26,12 +26,13 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from papercoder.errors import InputError, PapercoderError
+from papercoder.errors import InputError
 from papercoder.evaluate.batch import BatchOptions, batch_judge, new_record, reproduce_one, run_one, wants_reproduction
 
 PIPELINE_CPUS = 0.1  # a pipeline worker waits on the network; it must not hold back a reproduction's CPU
 REPRODUCTION_CPUS = 1
 WORKER_RESTARTS = 2
+CANCEL_GRACE = 10.0  # seconds a cancelled reproduction gets to kill its script on Ctrl-C
 
 
 def import_ray() -> Any:
@@ -190,10 +191,13 @@ def _dispatch(ray: Any, todo: list[tuple[str, str]], options: BatchOptions,
                 item["reproduce"] = _result(ray, ready[0], lambda why: {"ok": False, "error": why})
                 finish(item)
     except KeyboardInterrupt:
-        # reproduce.sh runs in its own session: a polite cancel lets the task kill it
-        for ref, (kind, _, _) in pending.items():
-            if kind == "reproduce":
-                ray.cancel(ref, force=False)
+        # reproduce.sh runs in its own session, out of reach of a killed worker: a polite cancel
+        # lets the task kill it, given a moment before the workers go
+        running = [ref for ref, (kind, _, _) in pending.items() if kind == "reproduce"]
+        for ref in running:
+            ray.cancel(ref, force=False)
+        if running:
+            ray.wait(running, num_returns=len(running), timeout=CANCEL_GRACE)
         raise
     finally:
         for worker in workers:
@@ -204,9 +208,7 @@ def _result(ray: Any, ref: Any, lost: Callable[[str], dict[str, Any]]) -> dict[s
     """A task's answer, or what ``lost`` makes of the reason when Ray could not deliver one."""
     try:
         return ray.get(ref)
-    except ray.exceptions.RayError as exc:
+    except ray.exceptions.RayError as exc:  # a worker lost for good, a node gone, a task that raised
         first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
         return lost(f"Ray lost the task ({type(exc).__name__}{': ' + first if first else ''}); "
                     "run the batch again to resume it")
-    except PapercoderError as exc:  # pragma: no cover - run_one keeps these in the record
-        return lost(str(exc))
