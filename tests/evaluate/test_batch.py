@@ -133,3 +133,21 @@ def test_batch_cli_with_eval_scores_each_repository_and_asking_for_more_reruns(t
     assert graded.exit_code == 0, graded.output
     assert len(stand_in.calls) == 2  # grading was asked for: the paper was not done yet
     assert "100.0%" in graded.output
+
+
+def test_without_ray_the_ray_executor_says_how_to_install_it(tmp_path, monkeypatch):
+    import sys
+
+    folder = papers_folder(tmp_path / "papers", names=["alpha.md"])
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if the extra were not installed
+    monkeypatch.setattr(papercoder.run, "run_paper", StandIn())
+    with pytest.raises(InputError, match=r"pip install 'papercoder\[ray\]'"):
+        run_batch(discover_papers(folder), BatchOptions(out=tmp_path / "out", executor="ray", model="openai:x"))
+
+
+def test_a_failed_or_degraded_paper_makes_the_batch_exit_1(tmp_path, monkeypatch):
+    folder = papers_folder(tmp_path / "papers", names=["alpha.md", "beta.md"])
+    monkeypatch.setattr(papercoder.run, "run_paper", StandIn(fail={"beta.md"}))
+    result = CliRunner().invoke(app, ["batch", str(folder), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 1 and "1 of 2 papers not done: beta" in result.output
+    assert "[1/2]" in result.output and "[2/2]" in result.output
