@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -45,22 +46,37 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def cluster():
-    """A one-node Ray cluster started the way a user starts one; its address."""
-    ray_cli = Path(sys.executable).parent / "ray"
+    """A one-node Ray cluster started the way a user starts one (``ray start --head``); its
+    address. It runs in the foreground in a session of its own, so the teardown stops this
+    cluster only, never another Ray on the machine (``ray stop`` would stop them all)."""
+    beside = Path(sys.executable).parent / "ray"
+    ray_cli = str(beside) if beside.is_file() else shutil.which("ray")
+    if ray_cli is None:
+        pytest.skip("the ray command is not on PATH")
     port = _free_port()
     env = {**os.environ, **RAY_TEST_ENV}
     env.pop("RAY_ADDRESS", None)
-    started = subprocess.run(
-        [str(ray_cli), "start", "--head", "--num-cpus=2", "--node-ip-address=127.0.0.1", f"--port={port}",
+    head = subprocess.Popen(
+        [ray_cli, "start", "--head", "--block", "--num-cpus=2", "--node-ip-address=127.0.0.1", f"--port={port}",
          "--include-dashboard=false", "--disable-usage-stats"],
-        env=env, capture_output=True, text=True, timeout=180,
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )
-    if started.returncode != 0:
-        pytest.skip(f"ray start failed here: {started.stderr.strip()[-300:]}")
     try:
+        for _ in range(1200):
+            if head.poll() is not None:
+                pytest.skip(f"ray start failed here: {head.stderr.read().strip()[-300:]}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.skip("ray start did not open its port within two minutes")
         yield f"127.0.0.1:{port}"
     finally:
-        subprocess.run([str(ray_cli), "stop", "--force"], env=env, capture_output=True, timeout=120)
+        if head.poll() is None:
+            os.killpg(head.pid, signal.SIGKILL)  # its workers exit once their raylet is gone
+        head.wait(timeout=60)
 
 
 @pytest.fixture
@@ -203,7 +219,6 @@ def test_ray_options_are_checked_before_anything_runs(tmp_path, ray_env, capsys)
 
 def test_ctrl_c_during_a_ray_reproduction_kills_its_script(tmp_path, cluster, ray_env):
     import _thread
-    import time
 
     papers = discover_papers(two_papers(tmp_path / "papers"))[:1]
     out = tmp_path / "out"
