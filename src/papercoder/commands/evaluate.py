@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 MODEL_HELP = ("Judge model (default: judge_model from the config file, else openai:o3-mini when OPENAI_API_KEY is set "
-              "and no other server is named, as PaperBench and the paper judge; else the model a run would use).")
+              "and no other server is named, the judge of PaperBench and of the paper; else the model a run would use).")
 
 
 def register(app: typer.Typer) -> None:
