@@ -174,7 +174,7 @@ def _judge_eval(root: Path, papers: Optional[Path], *, model, base_url, max_cost
         raise InputError("--judge-eval needs --papers DIR (PaperBench's data/papers, with <paper>/paper.md)")
     folder = Path(out) if out is not None else Path(root) / ".papercoder"
     llm = inputs.open_judge(model, base_url=base_url, log_path=folder / "calls.sqlite", max_cost=max_cost, concurrency=concurrency)
-    parse_model = parse_model or inputs.default_parser(inputs.default_judge(model, base_url=base_url)[0], base_url=base_url)
+    parse_model = parse_model or inputs.default_parser(llm.model, base_url=base_url)
     parser = inputs.open_judge(parse_model, base_url=base_url, log_path=folder / "calls.sqlite", max_cost=max_cost,
                                concurrency=concurrency) if parse_model else None
 

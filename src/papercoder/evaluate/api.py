@@ -104,8 +104,7 @@ def run_grade(
                             max_cost=judge.max_cost, concurrency=judge.concurrency)
 
     parser = None
-    judge_model = inputs.default_judge(judge.model, base_url=judge.base_url)[0]
-    parse_model = parse_model or inputs.default_parser(judge_model, base_url=judge.base_url)
+    parse_model = parse_model or inputs.default_parser(llm.model, base_url=judge.base_url)
     if protocol == "paperbench" and parse_model:
         parser = inputs.open_judge(parse_model, base_url=judge.base_url, log_path=out_dir / "calls.sqlite",
                                    max_cost=judge.max_cost, concurrency=judge.concurrency)

@@ -14,6 +14,7 @@ from pathlib import Path
 from papercoder.config import Config
 from papercoder.errors import InputError
 from papercoder.llm import LLM
+from papercoder.llm.models import named_server
 from papercoder.paper import Paper
 
 # the judge of PaperBench (SimpleJudge's default, at high reasoning effort) and of the Paper2Code
@@ -61,8 +62,7 @@ def default_judge(model: str | None, *, base_url: str | None = None, config: Con
     env = os.environ if env is None else env
     if config.judge_model:
         return config.judge_model, ""
-    other_server = base_url or config.base_url or env.get("OPENAI_BASE_URL")
-    if not other_server and env.get(config.api_key_env or "OPENAI_API_KEY"):
+    if named_server(base_url, config, env) is None and env.get(config.api_key_env or "OPENAI_API_KEY"):
         return PAPERBENCH_JUDGE, ""
     return None, NOT_COMPARABLE
 
@@ -78,9 +78,7 @@ def default_parser(judge_model: str | None, *, base_url: str | None = None, conf
 
         config = load_config()
     env = os.environ if env is None else env
-    if base_url or config.base_url or env.get("OPENAI_BASE_URL"):
-        return None
-    return PAPERBENCH_PARSER
+    return PAPERBENCH_PARSER if named_server(base_url, config, env) is None else None
 
 
 def open_judge(

@@ -64,6 +64,11 @@ def parse_model_spec(spec: str, *, base_url: str | None = None) -> ModelChoice:
     )
 
 
+def named_server(base_url: str | None, config: Config, env: Mapping[str, str]) -> str | None:
+    """The OpenAI-compatible server the user named: flag, then config file, then ``OPENAI_BASE_URL``."""
+    return base_url or config.base_url or env.get("OPENAI_BASE_URL") or None
+
+
 def choose_model(
     spec: str | None = None,
     *,
@@ -74,7 +79,7 @@ def choose_model(
     """Decide the model: flag, then config file, then keys and base URL in the environment, then embedded."""
     config = config or Config()
     env = os.environ if env is None else env
-    openai_url = base_url or config.base_url or env.get("OPENAI_BASE_URL") or None
+    openai_url = named_server(base_url, config, env)
     reason = "flag"
     if not spec and config.model:
         spec, reason = config.model, "config file"

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from papercoder.config import Config
 from papercoder.errors import PapercoderError
+from papercoder.llm.models import named_server
 
 PROBE_TIMEOUT = 3.0
 
@@ -49,7 +50,7 @@ def _openai_checks(config: Config, base_url: str | None, env: Mapping[str, str],
     key_name = config.api_key_env or "OPENAI_API_KEY"
     key = env.get(key_name)
     checks = [Check(key_name, "set" if key else "not set", bool(key))]
-    url = base_url or config.base_url or env.get("OPENAI_BASE_URL")
+    url = named_server(base_url, config, env)
     if url:
         checks.append(_probe_openai(f"server {url}", url, key) if probe else Check(f"server {url}", "not checked", True))
     elif key and probe:

@@ -24,6 +24,7 @@ import os
 import socket
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from papercoder.errors import InputError
@@ -61,7 +62,7 @@ def connect(address: str | None) -> bool:
             ray.init(address="local", include_dashboard=False, **quiet)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = f"the Ray cluster at {address}" if address else "a local Ray instance"
-        first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        first = _first_line(exc) or type(exc).__name__
         hint = "check the address (`ray status` on the head node) and that this Ray's version matches the cluster's"
         raise InputError(f"cannot reach {where}: {first}; {hint}") from None
     return True
@@ -148,8 +149,6 @@ def run_on_ray(todo: list[tuple[str, str]], options: BatchOptions, finish: Calla
 
 
 def _with_model(options: BatchOptions, model: str | None, base_url: str | None) -> BatchOptions:
-    from dataclasses import replace
-
     judge = batch_judge(replace(options, model=model)) if (options.evaluate or options.rubric is not None) else None
     return replace(options, model=model, base_url=base_url, judge_model=judge)
 
@@ -209,6 +208,12 @@ def _result(ray: Any, ref: Any, lost: Callable[[str], dict[str, Any]]) -> dict[s
     try:
         return ray.get(ref)
     except ray.exceptions.RayError as exc:  # a worker lost for good, a node gone, a task that raised
-        first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+        first = _first_line(exc)
         return lost(f"Ray lost the task ({type(exc).__name__}{': ' + first if first else ''}); "
                     "run the batch again to resume it")
+
+
+def _first_line(exc: BaseException) -> str:
+    """An exception's first line, cut to 300 characters: Ray's messages run to pages."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else ""

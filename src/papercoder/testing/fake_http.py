@@ -10,6 +10,7 @@ prefill and decode rates) and a prompt cache that behaves like a provider's (see
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -280,8 +281,6 @@ class _Server(ThreadingHTTPServer):
     call): a real provider does not print a traceback for that either."""
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        import sys
-
         if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
             super().handle_error(request, client_address)
 
