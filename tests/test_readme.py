@@ -2,7 +2,6 @@
 
 from pathlib import Path
 
-import click
 import typer
 
 from papercoder.cli import app
@@ -13,7 +12,7 @@ README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding=
 def _commands():
     root = typer.main.get_command(app)
     for name, command in root.commands.items():
-        if isinstance(command, click.Group):
+        if hasattr(command, "commands"):  # a group; typer >= 0.29 carries its own copy of click
             for sub_name, sub in command.commands.items():
                 yield f"{name} {sub_name}", sub
         else:
