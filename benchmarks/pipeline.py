@@ -3,6 +3,7 @@
     python benchmarks/pipeline.py
     python benchmarks/pipeline.py --ttft 0.5 --tps 100 --concurrency 1 8
     python benchmarks/pipeline.py --issue-setting --concurrency 1 8 --coding wave sequential
+    python benchmarks/pipeline.py --issue-setting --analysis-group default 1
     python benchmarks/pipeline.py --issue-setting --paper ../shared/papers/ace-acl2018.pdf
 
 The model is the fake server answering as a capable model would for examples/prototype-
@@ -21,10 +22,15 @@ example padded with appendix prose, or --paper), answers of fixed sizes (plan 1,
 first token, 1,000 tokens/s, 50,000 tokens/s prefill, the strict cache; it prints PaperCoder's row
 from the issue and checks its targets (wall <= 17.6 s, cost units <= 117,000 at the defaults).
 
-Target (issue 4): wall time <= 0.4 x the sum of call latencies at concurrency 8. The per-stage
-line shows where the wall time goes: the four planning turns are one conversation (each turn
-needs the previous answer), analyses run all at once, and coding runs one dependency layer at a
-time (this plan has three layers).
+--analysis-group sets the files per analysis request ("default": as a user runs it, 4 files; 1:
+the original method's one request per file). Each row is one combination of --coding,
+--analysis-group and --concurrency.
+
+Target (issue 4): wall time <= 0.4 x the sum of call latencies at concurrency 8, on the rows with
+one analysis per request (the target measures how well concurrent requests overlap; four
+analyses in one answer are one request by design). The per-stage line shows where the wall time
+goes: the planning turns are one conversation (each turn needs the previous answer), analyses run
+all at once, and coding writes every file at once.
 """
 
 from __future__ import annotations
@@ -71,7 +77,7 @@ def padded_paper(target: Path, tokens: int) -> Path:
 
 def run_once(concurrency: int, ttft: float, tps: float, hidden: int = 0, prefill: float | None = None,
              strict_cache: bool = False, sized: bool = False, paper: str | None = None, coding: str = "wave",
-             keep: Path | None = None) -> dict:
+             keep: Path | None = None, analysis_group: int | None = None) -> dict:
     from run_answers import answer, long_answer, sized_answer
 
     from papercoder.llm.calllog import CallLog
@@ -101,6 +107,7 @@ def run_once(concurrency: int, ttft: float, tps: float, hidden: int = 0, prefill
         result = run_paper(
             str(source),
             coding=coding,
+            analysis_group=analysis_group,
             out_dir=run_dir,
             model=f"openai:{served}",
             base_url=server.base_url,
@@ -158,6 +165,19 @@ def _repo_files(run_dir: Path) -> dict:
     return {"planned": len(planned), "empty": empty, "broken": broken}
 
 
+def _group(value: str) -> int | None:
+    """An --analysis-group value: 'default' (None) or a number of files."""
+    if value == "default":
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'default' or a number of files, not {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError("a number of files is 1 or more")
+    return number
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ttft", type=float, default=0.3, help="simulated time to first token, seconds (default 0.3)")
@@ -174,6 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--issue-setting", action="store_true",
                         help="issue 11's setting: a 7,289-token paper, fixed answer sizes, 0.2 s to first token, "
                              "1,000 tokens/s, 50,000 tokens/s prefill, the strict cache; prints PaperCoder's row")
+    parser.add_argument("--analysis-group", nargs="+", default=[None, 1], type=_group,
+                        help="files per analysis request: 'default' (as a user runs it) or a number (default: both "
+                             "'default' and 1)")
     parser.add_argument("--keep", type=Path, default=None, help="copy the (last) run directory here")
     parser.add_argument("--paper", default=None, help="the paper to run on (default: the bundled example)")
     parser.add_argument("--coding", nargs="+", default=["wave"], choices=["wave", "sequential"],
@@ -188,17 +211,17 @@ def main(argv: list[str] | None = None) -> int:
         ref = PAPERCODER
         print(f"PaperCoder (issue 11): {ref['calls']} calls, input {ref['input']:,}, cached {ref['cached']:,}, "
               f"cost units {ref['cost']:,}, output {ref['output']:,}, wall {ref['wall']} s")
-    print(f"{'coding':>10} {'concurrency':>11} {'calls':>6} {'input tok':>10} {'cached':>8} {'cost units':>10} {'output tok':>10} "
+    print(f"{'coding':>10} {'analysis':>8} {'concurrency':>11} {'calls':>6} {'input tok':>10} {'cached':>8} {'cost units':>10} {'output tok':>10} "
           f"{'wall s':>8} {'sum of latencies s':>19} {'wall/sum':>9}")
     ok = True
-    issue_ok = None
-    for coding, concurrency in [(c, n) for c in args.coding for n in args.concurrency]:
+    overlap = issue_ok = None
+    for coding, group, concurrency in [(c, g, n) for c in args.coding for g in args.analysis_group for n in args.concurrency]:
         r = run_once(concurrency, args.ttft, args.tps, args.hidden_tokens, args.prefill_tps, args.strict_cache,
-                     sized=args.issue_setting, paper=args.paper, coding=coding, keep=args.keep)
+                     sized=args.issue_setting, paper=args.paper, coding=coding, keep=args.keep, analysis_group=group)
         cost = r["input"] - r["cached"] + 0.5 * r["cached"]  # cost units: uncached input + half the cached
         ratio = r["wall"] / r["latency_sum"] if r["latency_sum"] else float("nan")
         print(
-            f"{coding:>10} {concurrency:>11} {r['calls']:>6} {r['input']:>10,} {r['cached']:>8,} {cost:>10,.0f} {r['output']:>10,} {r['wall']:>8.2f} "
+            f"{coding:>10} {group or 'default':>8} {concurrency:>11} {r['calls']:>6} {r['input']:>10,} {r['cached']:>8,} {cost:>10,.0f} {r['output']:>10,} {r['wall']:>8.2f} "
             f"{r['latency_sum']:>19.2f} {ratio:>9.2f}"
         )
         print(" " * 11 + f"  first request after {r['first_request']:.2f} s; per stage, wall / sum of latencies: "
@@ -207,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
             ref = PAPERCODER
             print(" " * 11 + f"  vs PaperCoder: wall {r['wall'] / ref['wall']:.2f}x, cost units {cost / ref['cost']:.2f}x, "
                   f"input {r['input'] / ref['input']:.2f}x")
-            if coding == "wave" and concurrency == 8:
+            if coding == "wave" and concurrency == 8 and group is None:
                 issue_ok = r["wall"] <= ISSUE_WALL and cost <= ISSUE_COST
         files = r["files"]
         print(" " * 11 + f"  status {r['status']}, reasoning tokens {r['reasoning']:,}; planned files {files['planned']}, "
@@ -216,9 +239,12 @@ def main(argv: list[str] | None = None) -> int:
             print("".join(f"{' ' * 13}fallback: {stage}: {message}\n" for stage, message in r["fallbacks"]), end="")
         else:  # a version without statuses: what its run log says
             print("".join(f"{' ' * 13}log: {line[21:]}\n" for line in r["log"] if "planning" in line or "coding" in line), end="")
-        if concurrency >= 8 and coding == "wave":
-            ok = ok and ratio <= TARGET
-    print(f"target: wall <= {TARGET} x sum of latencies at concurrency 8: {'met' if ok else 'NOT met'}")
+        if concurrency >= 8 and coding == "wave" and group == 1:
+            overlap = ratio <= TARGET if overlap is None else overlap and ratio <= TARGET
+    if overlap is not None:
+        print(f"target: wall <= {TARGET} x sum of latencies at concurrency 8, one analysis per request: "
+              f"{'met' if overlap else 'NOT met'}")
+        ok = overlap
     if issue_ok is not None:
         print(f"issue 11 targets (wave, concurrency 8): wall <= {ISSUE_WALL} s and cost units <= {ISSUE_COST:,}: "
               f"{'met' if issue_ok else 'NOT met'}")

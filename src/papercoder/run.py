@@ -110,6 +110,7 @@ def run_paper(
     wait: bool = False,
     coding: str | None = None,
     verify_rounds: int = VERIFY_ROUNDS,
+    analysis_group: int | None = None,
 ) -> RunResult:
     """Turn the paper at ``source`` into a repository in ``out_dir`` (default ``runs/<slug>``).
 
@@ -121,6 +122,7 @@ def run_paper(
     """
     requested = parse_stages(stages)
     check_coding(coding)
+    check_analysis_group(analysis_group)
     if provider is None:
         _preload(model, base_url)
     run_dir = Path(out_dir) if out_dir is not None else default_run_dir(source)
@@ -137,7 +139,7 @@ def run_paper(
             source, paths, requested, model=model, base_url=base_url, resume=resume, max_cost=max_cost,
             concurrency=concurrency, show_progress=show_progress, provider=provider,
             debug_iterations=debug_iterations, addendum_text=addendum_text, coding=coding,
-            verify_rounds=verify_rounds,
+            verify_rounds=verify_rounds, analysis_group=analysis_group,
         )
         result.report = write_run_report(paths)
         return result
@@ -181,6 +183,7 @@ def _run_paper_locked(
     addendum_text: str | None,
     coding: str | None = None,
     verify_rounds: int = VERIFY_ROUNDS,
+    analysis_group: int | None = None,
 ) -> RunResult:
     """:func:`run_paper` once the run directory exists and this process holds its lock."""
     run_dir = paths.root
@@ -224,7 +227,7 @@ def _run_paper_locked(
     runner, results = _drive(
         paths, llm, manifest, log, command, paper, todo,
         show_progress=show_progress, debug_iterations=debug_iterations, coding=_coding_of(manifest, coding),
-        verify_rounds=verify_rounds,
+        verify_rounds=verify_rounds, analysis_group=_group_of(manifest, analysis_group),
     )
     _finish(manifest, paths, llm, manifest.outcome(), log)
     return _result(paths, runner, manifest, results, skipped)
@@ -243,6 +246,7 @@ def run_stage(
     wait: bool = False,
     coding: str | None = None,
     verify_rounds: int = VERIFY_ROUNDS,
+    analysis_group: int | None = None,
 ) -> RunResult:
     """Run one stage on an existing run directory (``papercoder plan|analyze|code RUN_DIR``).
 
@@ -250,6 +254,7 @@ def run_stage(
     stages after it are marked pending, since their inputs may change.
     """
     check_coding(coding)
+    check_analysis_group(analysis_group)
     paths = RunPaths(Path(run_dir))
     if not paths.root.is_dir():
         raise InputError(f"{run_dir} is not a run directory; make one with `papercoder run PAPER`")
@@ -259,7 +264,7 @@ def run_stage(
         try:
             result = _run_stage_locked(stage, paths, model=model, base_url=base_url, max_cost=max_cost,
                                        concurrency=concurrency, show_progress=show_progress, provider=provider,
-                                       coding=coding, verify_rounds=verify_rounds)
+                                       coding=coding, verify_rounds=verify_rounds, analysis_group=analysis_group)
         except BaseException:
             write_run_report(paths)
             raise
@@ -279,6 +284,7 @@ def _run_stage_locked(
     provider: Any,
     coding: str | None = None,
     verify_rounds: int = VERIFY_ROUNDS,
+    analysis_group: int | None = None,
 ) -> RunResult:
     run_dir = paths.root
     manifest = Manifest.load(paths.manifest)
@@ -292,7 +298,7 @@ def _run_stage_locked(
     runner, results = _drive(
         paths, llm, manifest, log, command, None, [stage],
         show_progress=show_progress, debug_iterations=DEBUG_ITERATIONS, coding=_coding_of(manifest, coding),
-        verify_rounds=verify_rounds,
+        verify_rounds=verify_rounds, analysis_group=_group_of(manifest, analysis_group),
     )
     _finish(manifest, paths, llm, _overall_status(manifest), log)
     result = _result(paths, runner, manifest, results)
@@ -315,6 +321,7 @@ def _drive(
     debug_iterations: int,
     coding: str = "wave",
     verify_rounds: int = VERIFY_ROUNDS,
+    analysis_group: int | None = None,
 ) -> tuple[StageRunner, dict[str, Any]]:
     """Run the ``todo`` stages (fitting ``paper`` first, when given) with a progress display;
     on any stop, record it in the manifest and the run log.
@@ -341,6 +348,7 @@ def _drive(
                 debug_iterations=debug_iterations,
                 coding=coding,
                 verify_rounds=verify_rounds,
+                analysis_group=analysis_group,
             )
             results = run_async(_run(runner, paper, todo))
     except KeyboardInterrupt:
@@ -550,6 +558,20 @@ def _preload(model: str | None, base_url: str | None) -> None:
     except PapercoderError:
         return  # a bad config file is reported, with its fix, when the model is opened
     preload_sdk(provider_of(model, base_url=base_url or config.base_url, configured=config.model))
+
+
+def _group_of(manifest: Manifest, analysis_group: int | None) -> int | None:
+    """Files per analysis request: as asked, else as this run did before, else the default."""
+    if analysis_group is not None:
+        return analysis_group
+    before = manifest.stage("analyze").detail.get("analysis_group")
+    return int(before) if isinstance(before, int) else None
+
+
+def check_analysis_group(analysis_group: int | None) -> None:
+    """Refuse an ``--analysis-group`` below one before anything is made."""
+    if analysis_group is not None and analysis_group < 1:
+        raise InputError(f"--analysis-group must be 1 or more (files per analysis request), not {analysis_group}")
 
 
 def check_coding(coding: str | None) -> None:

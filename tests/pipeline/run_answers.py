@@ -16,6 +16,7 @@ from functools import lru_cache
 from run_answer_code import CODE, CONFIG
 
 from papercoder.pipeline.codeutil import extract_interface
+from papercoder.pipeline.filesections import file_marker
 from papercoder.prompts import render
 
 FILES = ["data.py", "model.py", "optim.py", "metrics.py", "baselines.py", "train.py", "main.py"]
@@ -215,9 +216,28 @@ def skeleton_text(code: dict[str, str]) -> str:
     return "The interface skeleton of the repository.\n\n" + "\n".join(sections)
 
 
+GROUP_LINE = re.compile(r"^Write the detailed implementation analysis of each of these \d+ files, .*$", re.M)
+
+
+def group_of(messages: list[dict]) -> list[str] | None:
+    """The files a request for several analyses at once names, or None for another request."""
+    found = GROUP_LINE.search(messages[-1]["content"])
+    return re.findall(r"`([^`]+)`", found.group(0).split(":", 1)[1]) if found else None
+
+
+def grouped(paths: list[str], analyses: list[str]) -> str:
+    """One answer holding the analyses of ``paths``, each after its marker line."""
+    return "\n".join(f"{file_marker(path)}\n\n{text.strip()}\n" for path, text in zip(paths, analyses))
+
+
 def kind_of(messages: list[dict]) -> tuple[str, str | None]:
-    """What a request asks for: ("plan"|"design"|"logic"|"config"|"analysis"|"code"|..., path)."""
+    """What a request asks for: ("plan"|"design"|"logic"|"config"|"analysis"|"analyses"|"code"|..., path).
+
+    For "analyses" (several files at once) the files are in :func:`group_of`.
+    """
     prompt = messages[-1]["content"]
+    if group_of(messages):
+        return "analyses", None
     markers = _markers()
     for kind in ("analysis", "code"):
         found = markers[kind].search(prompt)
@@ -246,6 +266,9 @@ def answer(messages: list[dict]) -> str:
         return skeleton_text(CODE)
     if kind == "analysis":
         return analysis_of(path)
+    if kind == "analyses":
+        paths = group_of(messages)
+        return grouped(paths, [analysis_of(p) for p in paths])
     if kind == "code":
         return f"```python\n{CODE[path]}```"
     if kind == "condense":
@@ -299,6 +322,9 @@ def sized_answer(messages: list[dict], sizes: dict[str, int] | None = None) -> s
     kind, path = kind_of(messages)
     if kind == "other" and len(messages) > 2:
         return sized_answer(messages[:-2], sizes)
+    if kind == "analyses":
+        paths = group_of(messages)
+        return grouped(paths, [_padded(analysis_of(p), sizes["analysis"]) for p in paths])
     want = sizes.get(kind)
     if want is None:
         return answer(messages)

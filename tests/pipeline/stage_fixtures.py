@@ -15,6 +15,7 @@ from papercoder.llm import LLM, FakeReply, ScriptedProvider
 from papercoder.pipeline.analysis import run_analysis
 from papercoder.pipeline.coding import run_coding
 from papercoder.pipeline.context import RunPaths, StageContext
+from papercoder.pipeline.filesections import file_marker
 from papercoder.pipeline.planning import run_planning
 
 PAPER = """# Tiny Ridge Networks for Noisy Regression
@@ -168,6 +169,7 @@ def fenced(code: str, language: str = "python") -> str:
 
 _FILE = re.compile(r"Write the complete file `([^`]+)`")
 _ANALYSIS = re.compile(r"implementation analysis of `([^`]+)`")
+_ANALYSES = re.compile(r"implementation analysis of each of these \d+ files, [^:]*:(.*)$", re.M)
 _BROKEN_FILE = re.compile(r"The file `([^`]+)` you wrote does not parse")
 _EMPTY_FILE = re.compile(r"Your answer held no code for `([^`]+)`")
 
@@ -192,6 +194,8 @@ def classify(messages: list[dict]) -> str:
         return "interfaces_repair"
     if "Write the interface skeleton of every Python file" in last:
         return "interfaces"
+    if match := _ANALYSES.search(last):
+        return "analyses:" + ",".join(re.findall(r"`([^`]+)`", match.group(1)))
     if match := _ANALYSIS.search(last):
         return "analysis:" + match.group(1)
     if "Your architecture design has problems" in last:
@@ -237,6 +241,8 @@ class PaperModel:
         kind = classify(messages)
         self.seen.append(kind)
         key = kind if kind in self.answers else kind.split(":")[0]
+        if key == "analyses" and key not in self.answers:  # each file's scripted analysis, marked
+            return FakeReply(text=self._grouped(kind.split(":", 1)[1].split(",")), delay=self.delay)
         if key not in self.answers:
             raise AssertionError(f"no scripted answer for {kind}")
         answer = self.answers[key]
@@ -247,6 +253,16 @@ class PaperModel:
         if self.delay and not answer.delay:
             answer = FakeReply(answer.text, answer.finish_reason, self.delay, answer.error, answer.usage)
         return answer
+
+
+    def _grouped(self, paths: list[str]) -> str:
+        texts = []
+        for path in paths:
+            answer = self.answers.get(f"analysis:{path}", self.answers["analysis"])
+            if isinstance(answer, list):
+                answer = answer.pop(0) if len(answer) > 1 else answer[0]
+            texts.append(f"{file_marker(path)}\n{getattr(answer, 'text', answer)}\n")
+        return "\n".join(texts)
 
 
 @dataclass
@@ -276,7 +292,7 @@ class Run:
 
 
 def make_run(root: Path, model: PaperModel | None = None, *, window: int = 128_000, concurrency: int = 4,
-             paper: str = PAPER, coding: str = "wave") -> Run:
+             paper: str = PAPER, coding: str = "wave", analysis_group: int | None = None) -> Run:
     root.mkdir(parents=True, exist_ok=True)
     (root / "paper.md").write_text(paper, encoding="utf-8")
     provider = ScriptedProvider(model or PaperModel(), context_window=window)
@@ -286,6 +302,7 @@ def make_run(root: Path, model: PaperModel | None = None, *, window: int = 128_0
         llm=LLM(provider, concurrency=concurrency),
         concurrency=concurrency,
         coding=coding,
+        analysis_group=analysis_group,
         progress=lambda stage, done, total: run.progress.append((stage, done, total)),
         note=run.notes.append,
     )

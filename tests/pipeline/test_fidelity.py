@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from papercoder.pipeline.inventory import parse_inventory
+from papercoder.pipeline.analysis import ANALYSIS_GROUP, group_files
 from papercoder.pipeline.manifest import Manifest
 from papercoder.pipeline.plancheck import review_logic
 from papercoder.pipeline.schemas import Design, LogicDesign
@@ -160,8 +161,9 @@ def test_every_request_of_a_run_shares_one_prefix_up_to_the_papers_end(tmp_path)
     # the skeleton request, the analyses and the code files also share the planning artifacts as
     # their second message; analyses and code files the skeleton as their third
     later = [r for r in requests if r.messages[1]["content"].startswith("The plan for the repository")]
-    assert len(later) == 1 + 2 * len(FILES)
+    analyses = len(group_files(FILES, ANALYSIS_GROUP))
+    assert len(later) == 1 + analyses + len(FILES)
     assert len({r.messages[1]["content"] for r in later}) == 1
     waves = [r for r in later if len(r.messages) == 4]
-    assert len(waves) == 2 * len(FILES)
+    assert len(waves) == analyses + len(FILES)
     assert len({r.messages[2]["content"] for r in waves}) == 1 and "interface skeleton" in waves[0].messages[2]["content"]

@@ -65,13 +65,19 @@ def overlapping(calls, kinds):
 
 
 def test_all_analyses_and_then_all_files_run_concurrently(tmp_path):
-    run = make_run(tmp_path / "run", PaperModel(delay=0.15))
+    run = make_run(tmp_path / "run", PaperModel(delay=0.15), analysis_group=1)
     run.all()
     calls = run.provider.calls
     assert overlapping(calls, ["implementation analysis of `data.py`", "implementation analysis of `model.py`",
                                "implementation analysis of `main.py`"])
     assert overlapping(calls, ["Write the complete file `data.py`", "Write the complete file `model.py`",
                                "Write the complete file `main.py`"])  # one wave: main.py waits for no one
+
+
+def test_grouped_analyses_run_concurrently_too(tmp_path):
+    run = make_run(tmp_path / "run", PaperModel(delay=0.15), analysis_group=2)
+    run.all()
+    assert overlapping(run.provider.calls, ["each of these 2 files, ", "implementation analysis of `main.py`"])
 
 
 def test_without_a_skeleton_files_are_written_in_dependency_layers(tmp_path):
@@ -213,3 +219,89 @@ def test_a_closing_fence_never_opened_still_gives_the_code(tmp_path):
     run = planned(tmp_path, PaperModel({"code:model.py": "X = 1\nY = 2\n```"}))
     run.stage("coding")
     assert (run.paths.repo / "model.py").read_text() == "X = 1\nY = 2\n"
+
+
+# --- several analyses in one request ---------------------------------------------------------
+
+
+def grouped_prompts(run):
+    return [c["request"].messages[-1]["content"] for c in run.provider.calls
+            if "each of these" in c["request"].messages[-1]["content"]]
+
+
+def test_by_default_one_request_analyses_several_files(tmp_path):
+    run = planned(tmp_path)
+    run.provider.calls.clear()
+    run.stage("analysis")
+    assert len(run.provider.calls) == 1 and len(grouped_prompts(run)) == 1  # three files, one request
+    prompt = grouped_prompts(run)[0]
+    assert "`data.py`, `model.py`, `main.py`" in prompt and "# File: data.py" in prompt
+    assert "`main.py` is the entry point" in prompt and "--smoke" in prompt
+    for path in FILES:  # each file's logic design is there, and its analysis is on disk
+        assert f'<document title="The logic design of {path}">' in prompt
+        assert (run.paths.analysis / f"{path}.md").read_text() == "## Analysis\nDetailed steps for this file.\n"
+
+
+def test_a_file_missing_from_the_answer_is_asked_for_alone(tmp_path):
+    answer = "# File: data.py\nData analysis.\n\n# File: main.py\nMain analysis.\n"
+    run = planned(tmp_path, PaperModel({"analyses": answer, "analysis:model.py": "Model analysis, alone."}))
+    run.provider.calls.clear()
+    run.stage("analysis")
+    assert [run.paths.analysis.joinpath(f"{p}.md").read_text() for p in FILES] == [
+        "Data analysis.\n", "Model analysis, alone.\n", "Main analysis.\n"]
+    assert any("no section for them; asked for again alone: model.py" in n for n in run.notes)
+    assert not run.ctx.fallbacks  # every file got its analysis: nothing is degraded
+
+
+def test_a_cut_answer_keeps_the_whole_sections_and_asks_again_for_the_rest(tmp_path):
+    cut = FakeReply("# File: data.py\nData analysis.\n\n# File: model.py\nThe model is a", finish_reason="length")
+    model = PaperModel({"analyses": cut, "analysis:model.py": "Model, alone.", "analysis:main.py": "Main, alone."})
+    run = planned(tmp_path, model)
+    run.provider.calls.clear()
+    run.stage("analysis")
+    assert [run.paths.analysis.joinpath(f"{p}.md").read_text() for p in FILES] == [
+        "Data analysis.\n", "Model, alone.\n", "Main, alone.\n"]
+    assert any("cut at the output limit; asked for again alone: model.py, main.py" in n for n in run.notes)
+
+
+def test_a_window_too_small_for_several_answers_halves_the_group(tmp_path):
+    long_paper = PAPER + "\n## Appendix\n\n" + ("More detail about the experiments. " * 400)
+    run = make_run(tmp_path / "run", window=8192, analysis_group=3, paper=long_paper)
+    run.stage("planning")
+    run.provider.calls.clear()
+    run.stage("analysis")
+    # three answers do not fit beside this paper, two do: data.py and model.py, then main.py alone
+    assert len(grouped_prompts(run)) == 1 and "`data.py`, `model.py`." in grouped_prompts(run)[0]
+    assert len(run.provider.calls) == 2
+    assert any("analyses of data.py, model.py, main.py: no room in the context window" in n for n in run.notes)
+    for call in run.provider.calls:
+        request = call["request"]
+        assert sum(len(m["content"]) // 4 + 1 for m in request.messages) + request.max_tokens <= 8192
+
+
+def test_analysis_group_one_is_the_papers_one_request_per_file(tmp_path):
+    run = make_run(tmp_path / "run", analysis_group=1)
+    run.stage("planning")
+    run.provider.calls.clear()
+    run.stage("analysis")
+    assert not grouped_prompts(run) and len(run.provider.calls) == len(FILES)
+    assert not run.notes
+
+
+def test_the_embedded_model_analyses_one_file_a_request(tmp_path):
+    run = make_run(tmp_path / "run")
+    run.provider.analyses_per_call = 1  # what the in-process GGUF provider says
+    run.stage("planning")
+    run.provider.calls.clear()
+    run.stage("analysis")
+    assert not grouped_prompts(run) and len(run.provider.calls) == len(FILES)
+
+
+def test_files_are_grouped_in_task_order_into_even_runs():
+    from papercoder.pipeline.analysis import group_files
+
+    files = [f"f{k}.py" for k in range(7)]
+    assert group_files(files, 4) == [files[:4], files[4:]]
+    assert [len(g) for g in group_files(files, 3)] == [3, 2, 2]
+    assert group_files(files, 1) == [[f] for f in files]
+    assert group_files(files, 10) == [files] and group_files([], 4) == []

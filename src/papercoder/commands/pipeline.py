@@ -13,6 +13,10 @@ CODING_HELP = (
     "How files are written: 'wave' (default: all at once against the interface skeleton) or 'sequential' "
     "(one after another, each seeing the full code of the earlier ones: the original method, slower and dearer)."
 )
+GROUP_HELP = (
+    "Files whose analyses one request asks for (default 4; 1 for the embedded model): 1 is the original "
+    "method's one request per file, which re-sends the paper and plan for every file."
+)
 STAGES_HELP = "Stages to run, comma-separated, from plan, analyze, code, debug, verify, reproduce (default: all but reproduce)."
 
 
@@ -40,6 +44,7 @@ def run(
     wait: bool = typer.Option(False, "--wait", help="If another papercoder process is using the run directory, wait for it instead of stopping."),
     addendum: Optional[Path] = typer.Option(None, "--addendum", help="Clarifications to the paper (dataset links, scope), sent right after the paper in every request and never shortened; default: addendum in papercoder.toml."),
     coding: Optional[str] = typer.Option(None, "--coding", help=CODING_HELP),
+    analysis_group: Optional[int] = typer.Option(None, "--analysis-group", min=1, help=GROUP_HELP),
     verify_rounds: int = typer.Option(2, "--verify-rounds", min=0, help="Refinement rounds of the verify stage at most (0: check only)."),
 ) -> None:
     """Turn PAPER into a code repository: plan, analyze, code, debug, verify."""
@@ -65,6 +70,7 @@ def run(
             wait=wait,
             coding=coding,
             verify_rounds=verify_rounds,
+            analysis_group=analysis_group,
         )
     except RunInterrupted as exc:
         _stop(exc)
@@ -80,6 +86,9 @@ def _single_stage(stage: str):
         base_url: Optional[str] = typer.Option(None, "--base-url", help="An OpenAI-compatible server."),
         wait: bool = typer.Option(False, "--wait", help="Wait for another papercoder process using the run directory."),
         coding: Optional[str] = typer.Option(None, "--coding", help=CODING_HELP + " Only the code stage reads it."),
+        analysis_group: Optional[int] = typer.Option(
+            None, "--analysis-group", min=1, help=GROUP_HELP + " Only the analyze stage reads it."
+        ),
     ) -> None:
         from papercoder.run import RunInterrupted, run_stage
 
@@ -94,6 +103,7 @@ def _single_stage(stage: str):
                 show_progress=True,
                 wait=wait,
                 coding=coding,
+                analysis_group=analysis_group,
             )
         except RunInterrupted as exc:
             _stop(exc)

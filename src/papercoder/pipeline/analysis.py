@@ -1,19 +1,29 @@
 """Stage 2, analysis: a detailed implementation analysis of every planned file, concurrently.
 
-Each analysis is grounded in the paper, plan, design, logic design and config; the request of a
-file depends only on those artifacts, never on other analyses, so all files run at once
-(bounded by ``ctx.concurrency``) and a resumed run asks the same questions.
+Each analysis is grounded in the paper, plan, design, logic design, config and skeleton; the
+request of a file depends only on those artifacts, never on other analyses, so all requests run
+at once (bounded by ``ctx.concurrency``) and a resumed run asks the same questions.
+
+One request asks for the analyses of a few consecutive files of the task order (``--analysis-group``,
+default :data:`ANALYSIS_GROUP`), each answer section starting with a ``# File: PATH`` line. Every
+request re-sends the paper and the planning artifacts, so four files a request cut this stage's
+input by three quarters; the price is a longer answer to wait for. A file whose section is
+missing, empty or cut is asked for again alone, the paper's one-request-per-file way, which is
+also the way of the embedded model (it cannot keep several files apart) and of ``--analysis-group 1``;
+a group whose answers would not fit the context window is halved until they do.
 """
 
 from __future__ import annotations
 
 import asyncio
 
-from papercoder.llm import Completion, Message
+from papercoder.llm import Completion, ContextLengthError, Message
 from papercoder.pipeline.artifacts import CONTEXT_FIT_STEPS, PlanningArtifacts, load_artifacts
 from papercoder.pipeline.context import StageContext
+from papercoder.pipeline.filesections import file_marker, split_by_file
 from papercoder.pipeline.prefix import layered_messages
 from papercoder.pipeline.turns import (
+    ContextBudgetError,
     Part,
     answer_room,
     fit_parts,
@@ -25,7 +35,8 @@ from papercoder.prompts import render
 from papercoder.repo.paths import write_inside
 
 STAGE = "analysis"
-ANALYSIS_TOKENS = 8192
+ANALYSIS_TOKENS = 8192  # answer room of one file's analysis
+ANALYSIS_GROUP = 4  # files per request by default
 
 
 async def run_analysis(ctx: StageContext) -> None:
@@ -37,18 +48,58 @@ async def run_analysis(ctx: StageContext) -> None:
     limit = asyncio.Semaphore(max(1, ctx.concurrency))
     ctx.progress(STAGE, 0, total)
 
-    async def analyse(path: str) -> None:
+    def keep(path: str, text: str) -> None:
         nonlocal done
-        async with limit:
-            text = await analyse_file(ctx, artifacts, path)
         write_inside(ctx.paths.analysis, analysis_name(path), text)
         done += 1
         ctx.progress(STAGE, done, total)
 
-    results = await asyncio.gather(*(analyse(path) for path in files), return_exceptions=True)
+    async def analyse(group: list[str]) -> None:
+        if len(group) > 1:
+            async with limit:
+                answered = await analyse_group(ctx, artifacts, group)
+            if answered is None:  # no room for all their answers: halves, down to one file each
+                half = (len(group) + 1) // 2
+                await asyncio.gather(analyse(group[:half]), analyse(group[half:]))
+                return
+            sections, alone = answered
+            for path, text in sections.items():
+                keep(path, text)
+        else:
+            alone = group
+        for path in alone:
+            async with limit:
+                text = await analyse_file(ctx, artifacts, path)
+            keep(path, text)
+
+    groups = group_files(files, analyses_per_call(ctx))
+    results = await asyncio.gather(*(analyse(group) for group in groups), return_exceptions=True)
     errors = [r for r in results if isinstance(r, BaseException)]
     if errors:  # every analysis that succeeded is already on disk
         raise errors[0]
+
+
+def analyses_per_call(ctx: StageContext) -> int:
+    """Files per analysis request: as asked, else the provider's own number (the embedded model
+    says one), else :data:`ANALYSIS_GROUP`."""
+    if ctx.analysis_group is not None:
+        return max(1, int(ctx.analysis_group))
+    return max(1, int(getattr(ctx.llm.provider, "analyses_per_call", ANALYSIS_GROUP)))
+
+
+def group_files(files: list[str], size: int) -> list[list[str]]:
+    """``files`` in task order, cut into as few runs of at most ``size`` as possible, of even
+    lengths (7 files by 4: 4 and 3), so the longest answer to wait for is as short as it can be."""
+    if not files:
+        return []
+    count = -(-len(files) // max(1, size))
+    base, extra = divmod(len(files), count)
+    groups, start = [], 0
+    for k in range(count):
+        end = start + base + (k < extra)
+        groups.append(files[start:end])
+        start = end
+    return groups
 
 
 def analysis_name(path: str) -> str:
@@ -80,6 +131,62 @@ def analysis_messages(
     if taken:
         ctx.note(f"analysis of {path}: to fit the context window, " + "; ".join(taken))
     return messages, answer_room(window, messages, default)
+
+
+def group_messages(
+    ctx: StageContext, artifacts: PlanningArtifacts, group: list[str]
+) -> tuple[list[Message], int]:
+    """The request for the analyses of ``group`` and its ``max_tokens``.
+
+    Nothing is cut to make it fit: a group whose context and answers do not fit the window
+    raises :class:`ContextBudgetError`, and is then split in halves; one file alone is fitted.
+    """
+    parts = artifacts.context_parts()
+    for path in group:
+        logic = artifacts.tasks.logic_of(path)
+        if logic.analysis:
+            parts.append(Part(f"file-logic:{path}", f"The logic design of {path}", logic.analysis))
+    entry = artifacts.tasks.entry_point
+    window = ctx.llm.context_window
+    default = len(group) * stage_default(window, ANALYSIS_TOKENS, prose=True)  # each file the room it has alone
+
+    def build(chosen: list[Part]) -> list[Message]:
+        return layered_messages(
+            chosen,
+            lambda own: render("analysis/files", parts=own, paths=group, entry_point=entry,
+                               example=file_marker(group[0])),
+        )
+
+    messages, _ = fit_parts(parts, build, window=window, min_output=default, steps=[],
+                            what=f"the analyses of {', '.join(group)}")
+    return messages, answer_room(window, messages, default)
+
+
+async def analyse_group(
+    ctx: StageContext, artifacts: PlanningArtifacts, group: list[str]
+) -> tuple[dict[str, str], list[str]] | None:
+    """Ask for the analyses of ``group`` in one request: ``({path: analysis}, files to ask alone)``,
+    or None when the context window has no room for the request and all its answers.
+
+    A file is asked again alone when its section is missing or empty, or when it is the last
+    section of a cut answer (it may be incomplete) or comes after it.
+    """
+    what = f"analyses of {', '.join(group)}"
+    try:
+        messages, max_tokens = group_messages(ctx, artifacts, group)
+        completion = await ctx.llm.acomplete(messages, max_tokens=max_tokens, stage=STAGE, allow_truncated=True)
+    except (ContextBudgetError, ContextLengthError):
+        ctx.note(f"{what}: no room in the context window for them in one answer; asked for in smaller groups")
+        return None
+    sections = split_by_file(completion.text, group)
+    cut = completion.finish_reason == "length"
+    if cut and sections:  # the last section may stop mid-sentence
+        del sections[max(sections, key=group.index)]
+    alone = [path for path in group if path not in sections]
+    if alone:
+        why = "the answer was cut at the output limit" if cut else "the answer has no section for them"
+        ctx.note(f"{what}: {why}; asked for again alone: {', '.join(alone)}")
+    return {path: text + "\n" for path, text in sections.items()}, alone
 
 
 async def analyse_file(ctx: StageContext, artifacts: PlanningArtifacts, path: str) -> str:

@@ -100,6 +100,7 @@ class StageContext:
     llm: LLM
     concurrency: int = 4
     coding: str = "wave"  # how the code stage writes files: "wave" (all at once) or "sequential"
+    analysis_group: int | None = None  # files per analysis request; None: the provider's or the default
     # progress(stage, done, total): called as units of work (files) finish
     progress: Callable[[str, int, int], None] = field(default=lambda stage, done, total: None)
     # note(message): a decision worth recording (a section condensed, context cut to fit)

@@ -168,6 +168,7 @@ class StageRunner:
         debug_iterations: int = DEBUG_ITERATIONS,
         coding: str = "wave",
         verify_rounds: int = VERIFY_ROUNDS,
+        analysis_group: int | None = None,
     ):
         self.paths = paths
         self.llm = llm
@@ -178,6 +179,7 @@ class StageRunner:
         self.event = event or note  # stages starting and ending: the run log is enough
         self.debug_iterations = debug_iterations
         self.coding = coding
+        self.analysis_group = analysis_group  # None: the provider's number, else the default
         self.verify_rounds = verify_rounds
         self.stats: dict[str, StageStats] = {}
         self._current: tuple[str, StageStats, float] | None = None
@@ -196,6 +198,7 @@ class StageRunner:
             llm=self.llm,
             concurrency=self.concurrency,
             coding=self.coding,
+            analysis_group=self.analysis_group,
             progress=lambda _label, done, total: self.display.update(stage, done, total),
             note=self.note,
         )
@@ -260,6 +263,8 @@ class StageRunner:
             else:
                 if stage == "code":
                     record.detail["coding"] = self.coding  # a resumed run keeps the same way of writing
+                if stage == "analyze" and self.analysis_group is not None:
+                    record.detail["analysis_group"] = self.analysis_group  # and the same requests
                 result = await self.measure(stage, function(ctx))
         except (KeyboardInterrupt, asyncio.CancelledError):
             self._end(stage, "interrupted")

@@ -67,6 +67,9 @@ class LocalProvider:
 
     supports_json_schema = True
     price_provider = "local"
+    # A small CPU model cannot keep several files apart in one answer: asking it for a few
+    # analyses at once would only add a failed request before the one-by-one ones.
+    analyses_per_call = 1
 
     def __init__(self, path: Path, *, label: str | None = None, max_context: int = MAX_CONTEXT):
         self.path = Path(path)

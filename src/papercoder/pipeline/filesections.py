@@ -1,0 +1,102 @@
+"""One answer about several files, split into a section per file.
+
+The analysis stage asks for the analyses of a few files in one request, each starting with a
+marker line (:func:`file_marker`). Models vary the marker (a heading of another level, bold,
+backticks, "Analysis of ..."), and an analysis often has sub-headings that name other files
+("### `model.py`" under "How it uses the other files"). So a line starts a section only when it
+carries the word "File" before a path, or is a top-level heading that names a path by itself;
+anything else, including fenced code, is content.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+
+_FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
+_FILE_WORD = re.compile(r"^(?:file|filename|path)\s*[:=\-]?\s*", re.IGNORECASE)
+_ANALYSIS_OF = re.compile(r"^(?:(?:detailed\s+)?(?:implementation\s+)?analysis\s+(?:of|for)\s*:?\s*)", re.IGNORECASE)
+_NUMBER = re.compile(r"^\(?\d+[.)]\s*")
+_OTHER = ""  # what _marked_path gives for a marker naming a file not asked for
+
+
+def file_marker(path: str) -> str:
+    """The line that starts the section of ``path`` in a multi-file answer."""
+    return f"# File: {path}"
+
+
+def split_by_file(text: str, files: list[str]) -> dict[str, str]:
+    """``{path: section}`` for each of ``files`` that has a non-empty section in ``text``.
+
+    Text before the first marker is dropped; a marker naming a file outside ``files`` ends the
+    section before it; a file given twice keeps both parts, joined in order.
+    """
+    names = _names(files)
+    parts: dict[str, list[list[str]]] = {}
+    current: list[str] | None = None
+    fence: str | None = None
+    for line in (text or "").splitlines():
+        match = _FENCE.match(line)
+        if fence is not None:
+            if match and line.strip() and set(line.strip()) == {fence[0]} and len(line.strip()) >= len(fence):
+                fence = None
+        elif match:
+            fence = match.group(1)
+        else:
+            path = _marked_path(line, names)
+            if path == _OTHER:
+                current = None  # a file not asked for: its text belongs to no section
+                continue
+            if path is not None:
+                current = []
+                parts.setdefault(path, []).append(current)
+                continue
+        if current is not None:
+            current.append(line)
+    sections: dict[str, str] = {}
+    for path in files:
+        pieces = ["\n".join(lines).strip() for lines in parts.get(path, [])]
+        body = "\n\n".join(piece for piece in pieces if piece)
+        if body:
+            sections[path] = body
+    return sections
+
+
+def _names(files: list[str]) -> dict[str, str]:
+    """Every way a marker may name a file: its path, and its basename when no other file has it."""
+    names = {path: path for path in files}
+    basenames: dict[str, list[str]] = {}
+    for path in files:
+        basenames.setdefault(posixpath.basename(path), []).append(path)
+    for base, paths in basenames.items():
+        if len(paths) == 1:
+            names.setdefault(base, paths[0])
+    return names
+
+
+def _marked_path(line: str, names: dict[str, str]) -> str | None:
+    """The path whose section ``line`` starts, :data:`_OTHER` for a marker of a file outside the
+    group (it still ends the section before it), or None for content."""
+    stripped = line.strip()
+    if not stripped:
+        return None
+    level = len(stripped) - len(stripped.lstrip("#"))
+    text = stripped.lstrip("#").strip().strip("*_").strip()
+    text = _NUMBER.sub("", text)
+    has_word = bool(_FILE_WORD.match(text))
+    if has_word:
+        text = _FILE_WORD.sub("", text, count=1)
+    elif level == 1:
+        text = _ANALYSIS_OF.sub("", text, count=1)
+    else:
+        return None
+    name = text.strip().strip("*_").strip().rstrip(":").strip().strip("`'\"").strip().removeprefix("./")
+    if not name or " " in name:
+        return None
+    if name in names:
+        return names[name]
+    return _OTHER if has_word and _looks_like_path(name) else None
+
+
+def _looks_like_path(name: str) -> bool:
+    return bool(re.fullmatch(r"[\w./-]+\.\w+", name))
