@@ -161,3 +161,29 @@ def test_resuming_a_finished_run_says_there_is_nothing_to_run(tmp_path, monkeypa
         assert len(server.requests) == before
     assert again.returncode == 0, again.stderr
     assert again.stdout.startswith("nothing to run: plan already done in ")
+
+
+def test_a_rerun_stage_keeps_the_analysis_group_it_was_given(tmp_path):
+    from papercoder.run import run_stage
+
+    first = ScriptedProvider(answer)
+    run_paper(PAPER, out_dir=tmp_path / "run", provider=first, stages=["plan", "analyze"], show_progress=False,
+              analysis_group=1)
+    assert sum(kind_of(c["request"].messages)[0] == "analysis" for c in first.calls) == len(FILES)
+    assert Manifest.load(tmp_path / "run" / "manifest.json").stage("analyze").detail["analysis_group"] == 1
+    again = ScriptedProvider(answer)
+    result = run_stage("analyze", tmp_path / "run", provider=again, show_progress=False)
+    assert result.status == "done" and again.calls == []  # the same requests: the call log answers them all
+    other = ScriptedProvider(answer)
+    run_stage("analyze", tmp_path / "run", provider=other, show_progress=False, analysis_group=2)
+    # 2, 2, 2 and 1 files: the lone file's request is the one the first run made, answered by the log
+    assert [kind_of(c["request"].messages)[0] for c in other.calls] == ["analyses"] * 3
+
+
+def test_an_analysis_group_below_one_is_refused_before_anything_is_made(tmp_path):
+    from papercoder.errors import InputError
+
+    with pytest.raises(InputError, match="--analysis-group must be 1 or more"):
+        run_paper(PAPER, out_dir=tmp_path / "run", provider=ScriptedProvider(answer), analysis_group=0,
+                  show_progress=False)
+    assert not (tmp_path / "run").exists()
