@@ -5,8 +5,7 @@ import re
 
 import pytest
 
-from papercoder.errors import PapercoderError
-from papercoder.llm import LLM, ContextLengthError, FakeReply, ScriptedProvider, TruncatedError
+from papercoder.llm import LLM, ContextLengthError, FakeReply, ScriptedProvider
 from stage_fixtures import FILES, MAIN_PY, MODEL_PY, PAPER, PaperModel, fenced, make_run, request_key
 
 
