@@ -6,7 +6,7 @@ Read from ``papercoder.toml`` in the working folder, laid over the user-level
     model = "openai:gpt-4.1"
     base_url = "http://localhost:8000/v1"   # an OpenAI-compatible server
     api_key_env = "OPENROUTER_API_KEY"      # the variable holding the key (default OPENAI_API_KEY)
-    concurrency = 4
+    concurrency = 8                         # calls in flight (default 8)
     max_cost = 5.0                          # USD per run
     timeout = 600                           # seconds per call
     retries = 5                             # tries per call on 429/5xx/timeouts

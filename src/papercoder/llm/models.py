@@ -25,6 +25,10 @@ from papercoder.llm.retry import RetryPolicy
 DEFAULT_OPENAI_MODEL = "openai:gpt-4.1"
 DEFAULT_ANTHROPIC_MODEL = "anthropic:claude-sonnet-4-6"
 EMBEDDED_MODEL = "local:smollm2"
+# Calls in flight at once unless set: a run sends its analysis requests together, then all its
+# code files, and a plan of eight files is common; API providers serve that many at once. An
+# in-process model still answers one call at a time.
+DEFAULT_CONCURRENCY = 8
 PROVIDERS = ("openai", "anthropic", "local")
 
 _announced = False
@@ -175,7 +179,7 @@ def open_model(
         reasoning=config.reasoning,
         reasoning_reserve=config.reasoning_reserve,
         output_limit=config.max_output_tokens,
-        concurrency=concurrency or config.concurrency or 4,
+        concurrency=concurrency or config.concurrency or DEFAULT_CONCURRENCY,
         log=log,
         max_cost=max_cost if max_cost is not None else config.max_cost,
         prices=config.prices,
