@@ -75,3 +75,21 @@ def test_markers_inside_code_blocks_are_content():
 def test_the_marker_the_prompt_asks_for_is_one_the_splitter_reads():
     text = "\n".join(f"{file_marker(path)}\nAbout {path}.\n" for path in FILES)
     assert split_by_file(text, FILES) == {path: f"About {path}." for path in FILES}
+
+
+def test_an_answer_wrapped_in_one_markdown_fence_is_unwrapped():
+    text = "```markdown\n# File: data.py\nD.\n\n# File: train.py\nT.\n```\n"
+    assert split_by_file(text, ["data.py", "train.py"]) == {"data.py": "D.", "train.py": "T."}
+
+
+def test_a_section_that_is_one_markdown_block_is_unwrapped():
+    text = "# File: data.py\n```md\n## Purpose\nD.\n```\n# File: train.py\n```python\nx = 1\n```\n"
+    sections = split_by_file(text, ["data.py", "train.py"])
+    assert sections == {"data.py": "## Purpose\nD.", "train.py": "```python\nx = 1\n```"}
+
+
+def test_words_after_the_path_on_the_marker_line_are_allowed():
+    text = "# File: data.py (loading the mixture)\nD.\n**File: `train.py`** - the training loop\nT.\n"
+    assert split_by_file(text, ["data.py", "train.py"]) == {"data.py": "D.", "train.py": "T."}
+    # but a sentence that merely starts with a file name is content
+    assert split_by_file("# File: data.py\ntrain.py calls it.\n", ["data.py", "train.py"]) == {"data.py": "train.py calls it."}

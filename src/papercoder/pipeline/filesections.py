@@ -4,8 +4,9 @@ The analysis stage asks for the analyses of a few files in one request, each sta
 marker line (:func:`file_marker`). Models vary the marker (a heading of another level, bold,
 backticks, "Analysis of ..."), and an analysis often has sub-headings that name other files
 ("### `model.py`" under "How it uses the other files"). So a line starts a section only when it
-carries the word "File" before a path, or is a top-level heading that names a path by itself;
-anything else, including fenced code, is content.
+carries the word "File" before a path, or is a top-level heading that names a path (words
+after the path may follow); anything else, including fenced code, is content. An answer wrapped
+whole in one Markdown fence, or a section that is one Markdown block, is unwrapped.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ _FILE_WORD = re.compile(r"^(?:file|filename|path)\s*[:=\-]?\s*", re.IGNORECASE)
 _ANALYSIS_OF = re.compile(r"^(?:(?:detailed\s+)?(?:implementation\s+)?analysis\s+(?:of|for)\s*:?\s*)", re.IGNORECASE)
 _NUMBER = re.compile(r"^\(?\d+[.)]\s*")
 _OTHER = ""  # what _marked_path gives for a marker naming a file not asked for
+_PROSE_FENCE = {"", "markdown", "md", "text", "txt"}
 
 
 def file_marker(path: str) -> str:
@@ -35,7 +37,7 @@ def split_by_file(text: str, files: list[str]) -> dict[str, str]:
     parts: dict[str, list[list[str]]] = {}
     current: list[str] | None = None
     fence: str | None = None
-    for line in (text or "").splitlines():
+    for line in _unwrapped((text or "").splitlines()):
         match = _FENCE.match(line)
         if fence is not None:
             if match and line.strip() and set(line.strip()) == {fence[0]} and len(line.strip()) >= len(fence):
@@ -55,11 +57,28 @@ def split_by_file(text: str, files: list[str]) -> dict[str, str]:
             current.append(line)
     sections: dict[str, str] = {}
     for path in files:
-        pieces = ["\n".join(lines).strip() for lines in parts.get(path, [])]
+        pieces = ["\n".join(_unwrapped(lines)).strip() for lines in parts.get(path, [])]
         body = "\n\n".join(piece for piece in pieces if piece)
         if body:
             sections[path] = body
     return sections
+
+
+def _unwrapped(lines: list[str]) -> list[str]:
+    """``lines`` without a Markdown fence that wraps all of them, if one does."""
+    filled = [k for k, line in enumerate(lines) if line.strip()]
+    if len(filled) < 2:
+        return lines
+    first, last = lines[filled[0]].strip(), lines[filled[-1]].strip()
+    opening = _FENCE.match(first)
+    if not opening or first[len(opening.group(1)):].strip().lower() not in _PROSE_FENCE:
+        return lines
+    if set(last) != {opening.group(1)[0]} or len(last) < len(opening.group(1)):
+        return lines
+    inner = lines[filled[0] + 1 : filled[-1]]
+    if any(_FENCE.match(line) and line.strip().strip(opening.group(1)[0]) == "" for line in inner):
+        return lines  # the closing line belongs to another block inside: not one wrapper
+    return inner
 
 
 def _names(files: list[str]) -> dict[str, str]:
@@ -90,9 +109,10 @@ def _marked_path(line: str, names: dict[str, str]) -> str | None:
         text = _ANALYSIS_OF.sub("", text, count=1)
     else:
         return None
-    name = text.strip().strip("*_").strip().rstrip(":").strip().strip("`'\"").strip().removeprefix("./")
-    if not name or " " in name:
+    words = text.strip().split()
+    if not words:
         return None
+    name = words[0].strip("*_").rstrip(":").strip("*_`'\"").rstrip(":").removeprefix("./")
     if name in names:
         return names[name]
     return _OTHER if has_word and _looks_like_path(name) else None
