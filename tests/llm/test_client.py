@@ -156,6 +156,36 @@ def test_budget_stops_before_a_call_would_exceed_it():
     assert len(provider.calls) == 1
 
 
+def test_a_call_held_back_only_by_calls_in_flight_waits_for_them():
+    # each call may cost $0.40 at full length but costs $0.05: with $1.00, three cannot all be
+    # committed at once, yet all three fit once the first answers come back
+    usage = Usage(input_tokens=10_000, output_tokens=20_000)
+    provider = ScriptedProvider(lambda messages: FakeReply("ok", usage=usage, delay=0.1))
+    llm = LLM(provider, max_cost=1.0, prices=PRICES, concurrency=8)
+
+    async def three():
+        return await asyncio.gather(*(llm.acomplete(ask(str(k)), max_tokens=195_000) for k in range(3)))
+
+    answers = asyncio.run(three())
+    assert [a.text for a in answers] == ["ok"] * 3 and len(provider.calls) == 3
+    starts = sorted(c["start"] for c in provider.calls)
+    assert starts[2] - starts[0] >= 0.09  # the third waited for an answer instead of failing
+    assert llm.total().cost == pytest.approx(0.15)
+
+
+def test_a_call_that_would_pass_the_budget_on_what_is_spent_still_stops():
+    usage = Usage(input_tokens=10_000, output_tokens=400_000)  # $0.81 a call
+    provider = ScriptedProvider(lambda messages: FakeReply("ok", usage=usage, delay=0.05))
+    llm = LLM(provider, max_cost=1.0, prices=PRICES, concurrency=8)
+
+    async def two():
+        return await asyncio.gather(*(llm.acomplete(ask(str(k)), max_tokens=400_000) for k in range(2)),
+                                    return_exceptions=True)
+
+    results = asyncio.run(two())
+    assert sum(isinstance(r, BudgetExceededError) for r in results) == 1 and len(provider.calls) == 1
+
+
 def test_budget_counts_what_the_log_already_spent(tmp_path):
     usage = Usage(input_tokens=400_000, output_tokens=200_000)
     with CallLog(tmp_path / "calls.sqlite") as log:

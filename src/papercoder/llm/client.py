@@ -28,6 +28,7 @@ from papercoder.llm.structured import extract_json, json_candidates
 from papercoder.llm.types import Completion, Message, RawResponse, Request, Usage, clean_text
 
 DEFAULT_CONTEXT_WINDOW = 8192
+BUDGET_WAIT = 0.05  # seconds between looks at the budget while calls in flight hold part of it
 # Output tokens assumed for the budget check when a call sets no max_tokens.
 DEFAULT_OUTPUT_ESTIMATE = 4096
 _SECRET_WORDS = ("key", "secret", "authorization", "password")
@@ -244,7 +245,7 @@ class LLM:
             if hit is not None:
                 return self._answer_from_log(hit, key, payload, stage)
         async with self._semaphore():
-            estimate = self._reserve(request, stage)
+            estimate = await self._reserve_when_room(request, stage)
             start = time.monotonic()
             try:
                 raw = await call_with_retries(lambda: self.provider.generate(request), self.retry)
@@ -286,6 +287,18 @@ class LLM:
             self._semaphores = {loop_id: asyncio.Semaphore(self.concurrency)}
             semaphore = self._semaphores[loop_id]
         return semaphore
+
+    async def _reserve_when_room(self, request: Request, stage: str) -> float:
+        """:meth:`_reserve`, waiting while only the worst cases held by calls in flight stand in
+        the way: their answers usually cost far less than they hold, so the call may then fit."""
+        while True:
+            held = self._reserved
+            try:
+                return self._reserve(request, stage)
+            except BudgetExceededError:
+                if held <= 0:  # what is spent already leaves no room: stop
+                    raise
+            await asyncio.sleep(BUDGET_WAIT)
 
     def _reserve(self, request: Request, stage: str) -> float:
         """Check the budget against an estimate of this call; hold the estimate while it runs."""
