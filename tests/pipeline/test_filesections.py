@@ -93,3 +93,20 @@ def test_words_after_the_path_on_the_marker_line_are_allowed():
     assert split_by_file(text, ["data.py", "train.py"]) == {"data.py": "D.", "train.py": "T."}
     # but a sentence that merely starts with a file name is content
     assert split_by_file("# File: data.py\ntrain.py calls it.\n", ["data.py", "train.py"]) == {"data.py": "train.py calls it."}
+
+
+def test_without_the_asked_for_markers_headings_naming_the_files_split_at_their_level():
+    text = (
+        "## 1. `data.py`\nLoads.\n### How it uses the other files\n### `src/model.py`\nIt feeds the model.\n"
+        "## 2. `src/model.py`\nThe network.\n"
+        "## 3. train.py\nThe loop.\n"
+    )
+    sections = split_by_file(text, FILES)
+    assert sections["data.py"].endswith("### `src/model.py`\nIt feeds the model.")
+    assert sections["src/model.py"] == "The network." and sections["train.py"] == "The loop."
+
+
+def test_the_asked_for_markers_win_over_plain_headings():
+    text = "# File: data.py\n## `train.py`\nIt is called by the training loop.\n# File: train.py\nT.\n"
+    sections = split_by_file(text, ["data.py", "train.py"])
+    assert sections == {"data.py": "## `train.py`\nIt is called by the training loop.", "train.py": "T."}

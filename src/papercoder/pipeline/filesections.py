@@ -5,14 +5,17 @@ marker line (:func:`file_marker`). Models vary the marker (a heading of another 
 backticks, "Analysis of ..."), and an analysis often has sub-headings that name other files
 ("### `model.py`" under "How it uses the other files"). So a line starts a section only when it
 carries the word "File" before a path, or is a top-level heading that names a path (words
-after the path may follow); anything else, including fenced code, is content. An answer wrapped
-whole in one Markdown fence, or a section that is one Markdown block, is unwrapped.
+after the path may follow); anything else, including fenced code, is content. An answer with
+no such line at all is split at the headings that name the files, at the highest level any of
+them has ("## 1. `data.py`"), so deeper sub-headings stay content. An answer wrapped whole in
+one Markdown fence, or a section that is one Markdown block, is unwrapped.
 """
 
 from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Callable, Iterator
 
 _FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
 _FILE_WORD = re.compile(r"^(?:file|filename|path)\s*[:=\-]?\s*", re.IGNORECASE)
@@ -31,37 +34,76 @@ def split_by_file(text: str, files: list[str]) -> dict[str, str]:
     """``{path: section}`` for each of ``files`` that has a non-empty section in ``text``.
 
     Text before the first marker is dropped; a marker naming a file outside ``files`` ends the
-    section before it; a file given twice keeps both parts, joined in order.
+    section before it; a file given twice keeps both parts, joined in order. An answer with none
+    of the asked-for markers is split at the headings that name the files, at the highest
+    heading level that does (deeper ones are the sections' own sub-headings).
     """
     names = _names(files)
-    parts: dict[str, list[list[str]]] = {}
-    current: list[str] | None = None
-    fence: str | None = None
-    for line in _unwrapped((text or "").splitlines()):
-        match = _FENCE.match(line)
-        if fence is not None:
-            if match and line.strip() and set(line.strip()) == {fence[0]} and len(line.strip()) >= len(fence):
-                fence = None
-        elif match:
-            fence = match.group(1)
-        else:
-            path = _marked_path(line, names)
-            if path == _OTHER:
-                current = None  # a file not asked for: its text belongs to no section
-                continue
-            if path is not None:
-                current = []
-                parts.setdefault(path, []).append(current)
-                continue
-        if current is not None:
-            current.append(line)
+    lines = _unwrapped((text or "").splitlines())
+    parts = _split(lines, lambda line: _marked_path(line, names))
+    if not parts:
+        levels = [level for level, _ in filter(None, (_named_heading(line, names) for line in _prose(lines)))]
+        if levels:
+            top = min(levels)
+            parts = _split(lines, lambda line: _at_level(_named_heading(line, names), top))
     sections: dict[str, str] = {}
     for path in files:
-        pieces = ["\n".join(_unwrapped(lines)).strip() for lines in parts.get(path, [])]
+        pieces = ["\n".join(_unwrapped(piece)).strip() for piece in parts.get(path, [])]
         body = "\n\n".join(piece for piece in pieces if piece)
         if body:
             sections[path] = body
     return sections
+
+
+def _split(lines: list[str], marker: Callable[[str], str | None]) -> dict[str, list[list[str]]]:
+    """The lines after each marker line, by the path it names (outside fenced blocks)."""
+    parts: dict[str, list[list[str]]] = {}
+    current: list[str] | None = None
+    for line, in_fence in _fenced(lines):
+        path = None if in_fence else marker(line)
+        if path == _OTHER:
+            current = None  # a file not asked for: its text belongs to no section
+        elif path is not None:
+            current = []
+            parts.setdefault(path, []).append(current)
+        elif current is not None:
+            current.append(line)
+    return parts
+
+
+def _fenced(lines: list[str]) -> Iterator[tuple[str, bool]]:
+    """Each line, and whether it is part of a fenced block (its fences included)."""
+    fence: str | None = None
+    for line in lines:
+        match = _FENCE.match(line)
+        if fence is not None:
+            if match and line.strip() and set(line.strip()) == {fence[0]} and len(line.strip()) >= len(fence):
+                fence = None
+            yield line, True
+        elif match:
+            fence = match.group(1)
+            yield line, True
+        else:
+            yield line, False
+
+
+def _prose(lines: list[str]) -> list[str]:
+    return [line for line, in_fence in _fenced(lines) if not in_fence]
+
+
+def _named_heading(line: str, names: dict[str, str]) -> tuple[int, str] | None:
+    """``(level, path)`` for a Markdown heading that names one of the files and nothing else."""
+    stripped = line.strip()
+    level = len(stripped) - len(stripped.lstrip("#"))
+    if not 1 <= level <= 6:
+        return None
+    text = _ANALYSIS_OF.sub("", _NUMBER.sub("", stripped.lstrip("#").strip().strip("*_").strip()), count=1)
+    name = text.strip().strip("*_").rstrip(":").strip().strip("`'\"").removeprefix("./")
+    return (level, names[name]) if name in names else None
+
+
+def _at_level(named: tuple[int, str] | None, level: int) -> str | None:
+    return named[1] if named is not None and named[0] == level else None
 
 
 def _unwrapped(lines: list[str]) -> list[str]:
