@@ -66,7 +66,7 @@ def fenced_blocks(text: str) -> list[FencedBlock]:
         j = i + 1
         while j < len(lines):
             stripped = lines[j].strip()
-            if _is_closing(stripped, fence):
+            if closes_fence(stripped, fence):
                 if depth == 0:
                     closed = True
                     break
@@ -83,7 +83,9 @@ def fenced_blocks(text: str) -> list[FencedBlock]:
     return blocks
 
 
-def _is_closing(stripped: str, fence: str) -> bool:
+def closes_fence(line: str, fence: str) -> bool:
+    """Whether ``line`` closes a block opened with ``fence``: only its character, at least as many."""
+    stripped = line.strip()
     return len(stripped) >= len(fence) and set(stripped) == {fence[0]}
 
 

@@ -17,6 +17,8 @@ import posixpath
 import re
 from collections.abc import Callable, Iterator
 
+from papercoder.pipeline.codeutil import closes_fence
+
 _FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
 _FILE_WORD = re.compile(r"^(?:file|filename|path)\s*[:=\-]?\s*", re.IGNORECASE)
 _ANALYSIS_OF = re.compile(r"^(?:(?:detailed\s+)?(?:implementation\s+)?analysis\s+(?:of|for)\s*:?\s*)", re.IGNORECASE)
@@ -77,7 +79,7 @@ def _fenced(lines: list[str]) -> Iterator[tuple[str, bool]]:
     for line in lines:
         match = _FENCE.match(line)
         if fence is not None:
-            if match and line.strip() and set(line.strip()) == {fence[0]} and len(line.strip()) >= len(fence):
+            if match and closes_fence(line, fence):
                 fence = None
             yield line, True
         elif match:
@@ -115,7 +117,7 @@ def _unwrapped(lines: list[str]) -> list[str]:
     opening = _FENCE.match(first)
     if not opening or first[len(opening.group(1)):].strip().lower() not in _PROSE_FENCE:
         return lines
-    if set(last) != {opening.group(1)[0]} or len(last) < len(opening.group(1)):
+    if not closes_fence(last, opening.group(1)):
         return lines
     inner = lines[filled[0] + 1 : filled[-1]]
     if any(_FENCE.match(line) and line.strip().strip(opening.group(1)[0]) == "" for line in inner):

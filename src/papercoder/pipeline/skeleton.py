@@ -15,6 +15,7 @@ import re
 import tempfile
 from pathlib import Path
 
+from papercoder.pipeline.codeutil import closes_fence
 from papercoder.repo.checks import check_repository
 from papercoder.repo.paths import write_inside
 
@@ -52,7 +53,7 @@ def parse_skeleton(text: str, files: list[str]) -> dict[str, str]:
         fence, info = match.group("fence"), match.group("info").strip()
         body: list[str] = []
         i += 1
-        while i < len(lines) and not _closes(lines[i], fence):
+        while i < len(lines) and not closes_fence(lines[i], fence):
             body.append(lines[i])
             i += 1
         i += 1  # the closing fence (or the end of a cut answer)
@@ -68,11 +69,6 @@ def parse_skeleton(text: str, files: list[str]) -> dict[str, str]:
             continue
         found[path] = "\n".join(body).rstrip() + "\n" if any(line.strip() for line in body) else ""
     return found
-
-
-def _closes(line: str, fence: str) -> bool:
-    stripped = line.strip()
-    return bool(stripped) and set(stripped) == {fence[0]} and len(stripped) >= len(fence)
 
 
 def _path_in(line: str, known: set[str]) -> str | None:
