@@ -93,14 +93,19 @@ def _prose(lines: list[str]) -> list[str]:
     return [line for line, in_fence in _fenced(lines) if not in_fence]
 
 
-def _named_heading(line: str, names: dict[str, str]) -> tuple[int, str] | None:
-    """``(level, path)`` for a Markdown heading that names one of the files and nothing else."""
+def _heading(line: str) -> tuple[int, str]:
+    """A line's Markdown heading level (0 for none) and its text, without emphasis and numbering."""
     stripped = line.strip()
     level = len(stripped) - len(stripped.lstrip("#"))
+    return level, _NUMBER.sub("", stripped.lstrip("#").strip().strip("*_").strip())
+
+
+def _named_heading(line: str, names: dict[str, str]) -> tuple[int, str] | None:
+    """``(level, path)`` for a Markdown heading that names one of the files and nothing else."""
+    level, text = _heading(line)
     if not 1 <= level <= 6:
         return None
-    text = _ANALYSIS_OF.sub("", _NUMBER.sub("", stripped.lstrip("#").strip().strip("*_").strip()), count=1)
-    name = text.strip().strip("*_").rstrip(":").strip().strip("`'\"").removeprefix("./")
+    name = _ANALYSIS_OF.sub("", text, count=1).strip().strip("*_").rstrip(":").strip().strip("`'\"").removeprefix("./")
     return (level, names[name]) if name in names else None
 
 
@@ -140,12 +145,7 @@ def _names(files: list[str]) -> dict[str, str]:
 def _marked_path(line: str, names: dict[str, str]) -> str | None:
     """The path whose section ``line`` starts, :data:`_OTHER` for a marker of a file outside the
     group (it still ends the section before it), or None for content."""
-    stripped = line.strip()
-    if not stripped:
-        return None
-    level = len(stripped) - len(stripped.lstrip("#"))
-    text = stripped.lstrip("#").strip().strip("*_").strip()
-    text = _NUMBER.sub("", text)
+    level, text = _heading(line)
     has_word = bool(_FILE_WORD.match(text))
     if has_word:
         text = _FILE_WORD.sub("", text, count=1)
