@@ -111,10 +111,7 @@ def analysis_messages(
     ctx: StageContext, artifacts: PlanningArtifacts, path: str, window: int | None = None
 ) -> tuple[list[Message], int]:
     """The request for the analysis of ``path`` (fitted to ``window``) and its ``max_tokens``."""
-    logic = artifacts.tasks.logic_of(path)
-    parts = artifacts.context_parts()
-    if logic.analysis:
-        parts.append(Part("file-logic", f"The logic design of {path}", logic.analysis))
+    parts = _parts_for(artifacts, [path])
     entry = artifacts.tasks.entry_point
 
     def build(chosen: list[Part]) -> list[Message]:
@@ -133,6 +130,16 @@ def analysis_messages(
     return messages, answer_room(window, messages, default)
 
 
+def _parts_for(artifacts: PlanningArtifacts, paths: list[str]) -> list[Part]:
+    """The shared context of every analysis request, then the logic design of each of ``paths``."""
+    parts = artifacts.context_parts()
+    for path in paths:
+        logic = artifacts.tasks.logic_of(path)
+        if logic.analysis:
+            parts.append(Part(f"file-logic:{path}", f"The logic design of {path}", logic.analysis))
+    return parts
+
+
 def group_messages(
     ctx: StageContext, artifacts: PlanningArtifacts, group: list[str]
 ) -> tuple[list[Message], int]:
@@ -141,11 +148,7 @@ def group_messages(
     Nothing is cut to make it fit: a group whose context and answers do not fit the window
     raises :class:`ContextBudgetError`, and is then split in halves; one file alone is fitted.
     """
-    parts = artifacts.context_parts()
-    for path in group:
-        logic = artifacts.tasks.logic_of(path)
-        if logic.analysis:
-            parts.append(Part(f"file-logic:{path}", f"The logic design of {path}", logic.analysis))
+    parts = _parts_for(artifacts, group)
     entry = artifacts.tasks.entry_point
     window = ctx.llm.context_window
     default = len(group) * stage_default(window, ANALYSIS_TOKENS, prose=True)  # each file the room it has alone
