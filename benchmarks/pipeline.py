@@ -60,7 +60,7 @@ def padded_paper(target: Path, tokens: int) -> Path:
     """The example paper grown with appendix prose until the paper the model sees (as papercoder
     reads it, characters / 4) has about ``tokens`` tokens."""
     from papercoder.paper import read_paper
-    from papercoder.paper.model import estimate_tokens
+    from papercoder.tokens import estimate_tokens
 
     base = (ROOT / "examples" / "prototype-classifier.md").read_text(encoding="utf-8").rstrip() + "\n"
     sentence = ("The appendix restates the protocol in detail: every split, seed, schedule and metric is given "

@@ -31,12 +31,9 @@ import os
 import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from papercoder.errors import ConfigError
-
-if TYPE_CHECKING:
-    from papercoder.llm.accounting import Price
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -56,6 +53,15 @@ def cache_dir() -> Path:
     return Path.home() / ".cache" / "papercoder"
 
 _FORBIDDEN = ("key", "secret", "token", "password")
+
+
+@dataclass(frozen=True)
+class Price:
+    """USD per million tokens: a price override from the config file (the model layer applies it)."""
+
+    input: float
+    output: float
+    cached_input: float | None = None  # defaults to the input price
 
 
 @dataclass
@@ -160,7 +166,6 @@ def _apply(config: Config, data: dict[str, Any], path: Path) -> None:
 
 
 def _prices(table: Any, path: Path) -> dict[str, Price]:
-    from papercoder.llm.accounting import Price
 
     if not isinstance(table, dict):
         raise ConfigError(f'{path}: prices must be tables such as [prices."openai:gpt-4.1"] with input and output')

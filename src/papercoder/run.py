@@ -408,7 +408,7 @@ async def _run(runner: StageRunner, paper: Any, todo: list[str]) -> dict[str, An
 
 async def _prepare_paper(runner: StageRunner, paper: Any) -> None:
     """Fit the paper to the model's window and write ``paper.md``, the text every stage reads."""
-    from papercoder.paper import estimate_tokens
+    from papercoder.tokens import estimate_tokens
     from papercoder.pipeline.artifacts import read_addendum
     from papercoder.pipeline.fit import fit_paper
 
@@ -632,7 +632,7 @@ class _RunLog:
         self.path = path
 
     def write(self, message: str) -> None:
-        from papercoder.llm.redact import redact
+        from papercoder.secrets import redact
         from papercoder.llm.types import clean_text
 
         try:

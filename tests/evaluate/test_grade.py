@@ -13,7 +13,7 @@ from papercoder.cli import app
 from papercoder.evaluate import inputs
 from papercoder.evaluate.grade import grade_repo
 from papercoder.evaluate.rubric import node_from_dict
-from papercoder.paper import estimate_tokens
+from papercoder.tokens import estimate_tokens
 
 REAL_RUBRIC = Path(__file__).resolve().parents[3] / "shared" / "rubrics" / "stochastic-interpolants.rubric.json"
 if not REAL_RUBRIC.exists():

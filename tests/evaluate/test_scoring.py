@@ -9,7 +9,7 @@ import pytest
 from papercoder.evaluate.files import collect_files
 from papercoder.evaluate.scoring import evaluate_repo
 from papercoder.llm import FakeReply, LLMError
-from papercoder.paper import estimate_tokens
+from papercoder.tokens import estimate_tokens
 
 from evalkit import PAPER, judge, make_repo
 

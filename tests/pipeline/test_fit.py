@@ -10,7 +10,8 @@ import pytest
 
 from papercoder.llm import LLM, FakeReply, ScriptedProvider
 from papercoder.llm.calllog import CallLog
-from papercoder.paper.model import Paper, Section, estimate_tokens
+from papercoder.paper.model import Paper, Section
+from papercoder.tokens import estimate_tokens
 from papercoder.pipeline.fit import (
     TRUNCATION_MARK,
     appendix_flags,

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from papercoder.repo.sandbox import Limits, isolation, looks_secret, run_sandboxed
+from papercoder.repo.sandbox import Limits, isolation, run_sandboxed
+from papercoder.secrets import looks_secret
 
 FAST = Limits(timeout=10, memory_mb=512, max_processes=32)
 

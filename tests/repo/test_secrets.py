@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from papercoder.llm import LLM, CallLog, ScriptedProvider
-from papercoder.llm.redact import MARK, redact
+from papercoder.secrets import MARK, redact
 from papercoder.pipeline.debugging import debug_repository
 from papercoder.repo.sandbox import Limits, isolation, run_sandboxed
 

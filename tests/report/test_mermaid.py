@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from papercoder.report.mermaid import DiagramError, render
+from papercoder.mermaid import DiagramError, render
 
 CLASSES = """classDiagram
     %% the planned modules

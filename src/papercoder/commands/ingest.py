@@ -39,7 +39,8 @@ def ingest(
     Without -o the paper goes to standard output and a one-line summary (title, sections,
     characters, estimated tokens) to standard error; with -o the summary is printed.
     """
-    from papercoder.paper import estimate_tokens, read_paper
+    from papercoder.paper import read_paper
+    from papercoder.tokens import estimate_tokens
 
     result = read_paper(paper, keep_references=keep_references)
     for warning in result.warnings:

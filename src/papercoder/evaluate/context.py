@@ -9,7 +9,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from papercoder.paper import Paper, estimate_tokens
+from papercoder.paper import Paper
+from papercoder.tokens import estimate_tokens
 
 CUT_MARK = "\n\n[... the rest of the paper was cut to fit the judge's context ...]\n"
 

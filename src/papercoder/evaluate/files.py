@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from papercoder.errors import InputError
-from papercoder.paper import estimate_tokens
+from papercoder.tokens import estimate_tokens
 
 CODE_SUFFIXES = {".py", ".yaml", ".yml", ".md", ".sh", ".toml", ".cfg"}
 SMALL_JSON_BYTES = 20_000  # a .json larger than this is data, not configuration

@@ -18,7 +18,8 @@ from papercoder.evaluate.judge import Verdict, parse_leaf_verdict
 from papercoder.evaluate.rubric import CODE_DEV, RubricNode, category_counts, code_dev_only, score_tree
 from papercoder.errors import InputError
 from papercoder.llm import LLM
-from papercoder.paper import Paper, estimate_tokens
+from papercoder.paper import Paper
+from papercoder.tokens import estimate_tokens
 from papercoder.prompts import render
 
 ANSWER_TOKENS = 1024

@@ -16,7 +16,8 @@ from papercoder.evaluate.context import Budget, fit_paper, make_budget
 from papercoder.evaluate.files import Packed, RepoFile, RepoFiles, Ranker, collect_files, kind_rank, pack, render_files
 from papercoder.evaluate.judge import ScoreSummary, Verdict, aggregate, parse_verdict, top_critiques
 from papercoder.llm import LLM
-from papercoder.paper import Paper, estimate_tokens
+from papercoder.paper import Paper
+from papercoder.tokens import estimate_tokens
 from papercoder.prompts import render
 
 ANSWER_TOKENS = 4096  # critiques of a whole repository need room

@@ -36,7 +36,8 @@ from papercoder.evaluate.context import fit_paper
 from papercoder.evaluate.grade import GradeResult, LeafGrade
 from papercoder.evaluate.rubric import CODE_DEV, RubricNode, code_dev_only, score_tree
 from papercoder.llm import LLM, LLMError, StructuredOutputError, TruncatedError
-from papercoder.paper import Paper, estimate_tokens
+from papercoder.paper import Paper
+from papercoder.tokens import estimate_tokens
 from papercoder.prompts import render
 
 STAGE = "grade"

@@ -5,7 +5,8 @@ Stages call ``await llm.acomplete(messages, schema=..., stage=...)`` and get a
 goes to the run's :class:`CallLog`, which also answers repeated calls.
 """
 
-from papercoder.llm.accounting import Price, StageTotals
+from papercoder.config import Price
+from papercoder.llm.accounting import StageTotals
 from papercoder.llm.calllog import CallLog
 from papercoder.llm.client import LLM
 from papercoder.llm.errors import (

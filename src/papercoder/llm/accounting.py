@@ -11,6 +11,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
+from papercoder.config import Price
 from papercoder.llm.types import Usage
 
 
@@ -60,27 +61,20 @@ class StageTotals:
         return text + " + unknown" if self.cost_unknown else text
 
 
+def price_cost(price: Price, usage: Usage) -> float:
+    """USD for ``usage`` at ``price`` (cached input at its own price, else the input price)."""
+    cached = min(usage.cached_input_tokens, usage.input_tokens)
+    cached_price = price.input if price.cached_input is None else price.cached_input
+    fresh = usage.input_tokens - cached
+    return (fresh * price.input + cached * cached_price + usage.output_tokens * price.output) / 1e6
+
+
 def sum_totals(per_stage: dict[str, StageTotals]) -> StageTotals:
     """The run's totals from the per-stage ones."""
     total = StageTotals()
     for stage_totals in per_stage.values():
         total = total + stage_totals
     return total
-
-
-@dataclass(frozen=True)
-class Price:
-    """USD per million tokens (a price override from the config file)."""
-
-    input: float
-    output: float
-    cached_input: float | None = None  # defaults to the input price
-
-    def cost(self, usage: Usage) -> float:
-        cached = min(usage.cached_input_tokens, usage.input_tokens)
-        cached_price = self.input if self.cached_input is None else self.cached_input
-        fresh = usage.input_tokens - cached
-        return (fresh * self.input + cached * cached_price + usage.output_tokens * self.output) / 1e6
 
 
 FREE = Price(input=0.0, output=0.0)
@@ -111,7 +105,7 @@ class Pricer:
     def cost(self, usage: Usage) -> float | None:
         """USD for one call's usage, or None when the price is unknown."""
         if self.override is not None:
-            return self.override.cost(usage)
+            return price_cost(self.override, usage)
         if self.provider_id == "local":
             return 0.0
         if self._known is False or (self.provider_id is None and self.api_url is None):
@@ -165,8 +159,3 @@ def _find_override(model: str, bare_name: str, overrides: dict[str, Price]) -> P
         if key in overrides:
             return overrides[key]
     return None
-
-
-def estimate_tokens(text: str) -> int:
-    """A rough token count (about four characters a token), for budgets, not billing."""
-    return len(text) // 4 + 1

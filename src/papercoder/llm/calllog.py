@@ -22,7 +22,7 @@ from typing import Any
 
 from papercoder.errors import PapercoderError
 from papercoder.llm.accounting import StageTotals, sum_totals
-from papercoder.llm.redact import redact
+from papercoder.secrets import redact
 from papercoder.llm.types import Usage, clean_text
 
 BUSY_TIMEOUT_SECONDS = 60.0

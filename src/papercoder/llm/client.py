@@ -17,12 +17,14 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from papercoder.errors import ConfigError
-from papercoder.llm.accounting import Price, Pricer, StageTotals, estimate_tokens, sum_totals
+from papercoder.config import Price
+from papercoder.llm.accounting import Pricer, StageTotals, sum_totals
+from papercoder.tokens import estimate_tokens
 from papercoder.llm.calllog import CallLog, request_hash
 from papercoder.llm.errors import BudgetExceededError, LLMError, StructuredOutputError, TruncatedError
 from papercoder.llm.provider import Provider
 from papercoder.llm.reasoning import DEFAULT_RESERVE, REGROWTHS, is_reasoning_model, known_output_limit, strip_reasoning
-from papercoder.llm.redact import redact
+from papercoder.secrets import redact
 from papercoder.llm.retry import RetriesExhausted, RetryPolicy, call_with_retries
 from papercoder.llm.structured import extract_json, json_candidates
 from papercoder.llm.types import Completion, Message, RawResponse, Request, Usage, clean_text

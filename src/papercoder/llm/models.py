@@ -112,7 +112,7 @@ def build_provider(choice: ModelChoice, config: Config | None = None, env: Mappi
     env = os.environ if env is None else env
     timeout = timeout or config.timeout or 600.0
     key = env.get(choice.api_key_env) if choice.api_key_env else None
-    from papercoder.llm.redact import register
+    from papercoder.secrets import register
 
     register(choice.api_key_env)  # its value is cut out of everything papercoder writes or sends
     if choice.provider == "openai":

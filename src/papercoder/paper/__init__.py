@@ -4,9 +4,9 @@
 s2orc JSON, text) or an arXiv id/URL.
 """
 
-from papercoder.paper.model import Paper, Section, estimate_tokens
+from papercoder.paper.model import Paper, Section
 
-__all__ = ["Paper", "Section", "estimate_tokens", "read_paper"]
+__all__ = ["Paper", "Section", "read_paper"]
 
 
 def read_paper(source: str, *, keep_references: bool = False) -> Paper:  # replaced by the reader

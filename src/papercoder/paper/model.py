@@ -51,8 +51,3 @@ class Paper:
         data = dict(data)
         data["sections"] = [Section(**s) for s in data.get("sections", [])]
         return cls(**data)
-
-
-def estimate_tokens(text: str) -> int:
-    """Tokens, estimated as characters / 4 (tiktoken needs a download we cannot make)."""
-    return (len(text) + 3) // 4

@@ -19,7 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from papercoder.llm import LLM, ContextLengthError, TruncatedError
-from papercoder.paper.model import Paper, Section, estimate_tokens
+from papercoder.paper.model import Paper, Section
+from papercoder.tokens import estimate_tokens
 from papercoder.prompts import render
 
 FIT_SHARE = 0.4  # of a context window under LARGE_WINDOW, at most, for the paper

@@ -18,7 +18,7 @@ from papercoder.pipeline.codeutil import extract_code, fenced_blocks, find_cycle
 from papercoder.pipeline.inventory import Item, uncovered
 from papercoder.pipeline.schemas import Design, FileLogic, LogicDesign, TaskPlan
 from papercoder.repo.paths import UnsafePathError, safe_relpath
-from papercoder.report.mermaid import DiagramError, check_diagram
+from papercoder.mermaid import DiagramError, check_diagram
 
 T = TypeVar("T")
 

@@ -16,7 +16,7 @@ from papercoder.pipeline.inventory import Item, files_covering
 from papercoder.pipeline.plancheck import clean_packages
 from papercoder.pipeline.schemas import Design, TaskPlan
 from papercoder.prompts import render
-from papercoder.report.mermaid import DiagramError, check_diagram
+from papercoder.mermaid import DiagramError, check_diagram
 
 # Import names whose pip distribution is named differently.
 PIP_NAMES = {

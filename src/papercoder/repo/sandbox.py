@@ -28,11 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from papercoder.repo import landlock
+from papercoder.secrets import looks_secret, redact
 
 COPY_IGNORE = (".git", "__pycache__", ".papercoder", ".venv", "venv", "*.pyc")
 PASS_THROUGH_ENV = ("TZ", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-SECRET_MARKERS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH", "SESSION", "COOKIE")
-CLOUD_PREFIXES = ("AWS_", "AZURE_", "GOOGLE_", "GCP_", "GCLOUD_", "HF_", "HUGGING", "OPENAI", "ANTHROPIC", "GITHUB_", "GH_")
 
 
 @dataclass
@@ -249,12 +248,6 @@ def scrubbed_env(home: Path, tmp: Path, *, path_dirs: list[str], extra: dict[str
     return env
 
 
-def looks_secret(name: str) -> bool:
-    """Whether an environment variable name suggests a key, token or cloud credential."""
-    upper = name.upper()
-    return any(marker in upper for marker in SECRET_MARKERS) or upper.startswith(CLOUD_PREFIXES)
-
-
 def run_sandboxed(
     repo: Path,
     command: list[str] | str,
@@ -422,7 +415,6 @@ def _run(
     returncode = proc.returncode = os.waitstatus_to_exitcode(status)
     duration = time.monotonic() - start
     cpu_used = usage.ru_utime + usage.ru_stime  # sampled at clock ticks: it reads low under load
-    from papercoder.llm.redact import redact
 
     # the second wall: a secret that got through anyway never reaches a report or a model
     stdout, stderr = redact(out.text()), redact(_without_unshare_noise(err.text()))

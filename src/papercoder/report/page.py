@@ -12,7 +12,7 @@ from html import escape
 from typing import Any
 
 from papercoder.report.collect import RepoFile, RunReport
-from papercoder.report.mermaid import DiagramError, render
+from papercoder.mermaid import DiagramError, render
 
 _STATUS_CLASS = {"done": "ok", "degraded": "warn", "failed": "bad", "interrupted": "warn", "running": "warn"}
 

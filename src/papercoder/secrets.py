@@ -1,4 +1,8 @@
-"""The second wall around secrets: their values are cut out of every text that leaves papercoder.
+"""Secrets: which environment variables hold them, and cutting their values out of text.
+
+The one place that knows what a secret looks like: the sandbox keeps variables that
+:func:`looks_secret` out of generated code's environment (the first wall), and :func:`redact`
+is the second wall: values are cut out of every text that leaves papercoder.
 
 The sandbox keeps keys away from generated code; should one get through anyway (printed into an
 error the debug stage sends back to the model, say), no model request, call-log row, run log or
@@ -13,6 +17,9 @@ import os
 from collections.abc import Mapping
 
 MARK = "[redacted]"
+# names that say a variable holds a credential, and prefixes of cloud and provider credentials
+SECRET_MARKERS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "AUTH", "SESSION", "COOKIE")
+CLOUD_PREFIXES = ("AWS_", "AZURE_", "GOOGLE_", "GCP_", "GCLOUD_", "HF_", "HUGGING", "OPENAI", "ANTHROPIC", "GITHUB_", "GH_")
 MIN_LENGTH = 8  # shorter values ("1", "true") would blank out ordinary text
 KNOWN = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENROUTER_API_KEY", "DEEPSEEK_API_KEY", "HF_TOKEN")
 _extra_names: set[str] = set()
@@ -26,8 +33,6 @@ def register(name: str | None) -> None:
 
 def secret_values(env: Mapping[str, str] | None = None) -> list[str]:
     """The values to cut out, longest first (so a value inside another goes with it)."""
-    from papercoder.repo.sandbox import SECRET_MARKERS
-
     env = os.environ if env is None else env
     values = {
         value
@@ -36,6 +41,12 @@ def secret_values(env: Mapping[str, str] | None = None) -> list[str]:
         and len(value.strip()) >= MIN_LENGTH
     }
     return sorted(values, key=len, reverse=True)
+
+
+def looks_secret(name: str) -> bool:
+    """Whether an environment variable name suggests a key, token or cloud credential."""
+    upper = name.upper()
+    return any(marker in upper for marker in SECRET_MARKERS) or upper.startswith(CLOUD_PREFIXES)
 
 
 def redact(text: str, env: Mapping[str, str] | None = None) -> str:

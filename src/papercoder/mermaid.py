@@ -1,4 +1,4 @@
-"""Mermaid class and sequence diagrams drawn as SVG, in Python, for the report.
+"""Mermaid class and sequence diagrams: parsed (planning checks them) and drawn as SVG (the report).
 
 The planning stage asks for exactly these two kinds of diagram, in the part of Mermaid's syntax
 that design answers use: classes with members and relations (with labels and cardinalities);
