@@ -11,7 +11,8 @@ pytest.importorskip("numpy")  # the planted repositories are numpy experiments
 from planted_bugs import CASES, SOUND, block  # noqa: E402
 
 from papercoder.llm import LLM, BudgetExceededError, FakeReply, ScriptedProvider  # noqa: E402
-from papercoder.pipeline.context import RunPaths, StageContext  # noqa: E402
+from papercoder.rundir.paths import RunPaths
+from papercoder.rundir.context import StageContext  # noqa: E402
 from papercoder.pipeline.debugging import debug_repository, run_debugging, smoke_command, trim_error  # noqa: E402
 from papercoder.repo import git  # noqa: E402
 from papercoder.repo.checks import check_repository  # noqa: E402

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from papercoder.llm import FakeReply, ScriptedProvider
 from papercoder.llm.types import Message
-from papercoder.pipeline.context import StageContext
+from papercoder.rundir.context import StageContext
 from papercoder.repo.paths import write_inside
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -107,9 +107,15 @@ STAND_IN_STAGES = {"plan": plan_stage, "analyze": analyze_stage, "code": code_st
 
 def use_stand_in_stages(monkeypatch) -> None:
     """Make the runner run the stand-in stages instead of the real ones."""
-    from papercoder.pipeline import runner
+    from dataclasses import replace
 
-    monkeypatch.setattr(runner, "stage_function", lambda stage: STAND_IN_STAGES[stage])
+    from papercoder.run import runner
+
+    def entry(name):
+        real = runner.BY_NAME[name]
+        return replace(real, run=STAND_IN_STAGES[name]) if name in STAND_IN_STAGES else real
+
+    monkeypatch.setattr(runner, "stage_entry", entry)
 
 
 # --- scripted models --------------------------------------------------------------------------

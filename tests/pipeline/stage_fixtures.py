@@ -14,7 +14,8 @@ from run_answers import skeleton_text
 from papercoder.llm import LLM, FakeReply, ScriptedProvider
 from papercoder.pipeline.analysis import run_analysis
 from papercoder.pipeline.coding import run_coding
-from papercoder.pipeline.context import RunPaths, StageContext
+from papercoder.rundir.paths import RunPaths
+from papercoder.rundir.context import StageContext
 from papercoder.pipeline.filesections import file_marker
 from papercoder.pipeline.planning import run_planning
 

@@ -19,7 +19,7 @@ from run_fixtures import EXAMPLE_PAPER, tree
 from papercoder.llm import FakeReply, ScriptedProvider
 from papercoder.llm.calllog import CallLog
 from papercoder.pipeline.analysis import ANALYSIS_GROUP, group_files
-from papercoder.pipeline.manifest import Manifest
+from papercoder.rundir.manifest import Manifest
 from papercoder.run import run_paper
 from papercoder.testing.fake_openai import FakeOpenAIServer, Reply
 

@@ -11,7 +11,7 @@ import pytest
 
 from papercoder.pipeline.inventory import parse_inventory
 from papercoder.pipeline.analysis import ANALYSIS_GROUP, group_files
-from papercoder.pipeline.manifest import Manifest
+from papercoder.rundir.manifest import Manifest
 from papercoder.pipeline.plancheck import review_logic
 from papercoder.pipeline.schemas import Design, LogicDesign
 from papercoder.run import run_paper

@@ -20,8 +20,8 @@ from run_fixtures import (
 
 from papercoder.errors import InputError
 from papercoder.llm.calllog import CallLog
-from papercoder.pipeline.manifest import Manifest
-from papercoder.pipeline.runner import parse_stages, stages_to_run
+from papercoder.rundir.manifest import Manifest
+from papercoder.run.runner import parse_stages, stages_to_run
 from papercoder.run import RunInterrupted, paper_slug, resume_command, run_paper, run_stage
 
 PAPER = str(EXAMPLE_PAPER)
@@ -264,8 +264,8 @@ def test_progress_bars_on_a_terminal_and_the_summary_table():
 
     from rich.console import Console
 
-    from papercoder.pipeline.progress import RunDisplay, print_summary
-    from papercoder.pipeline.stats import StageStats
+    from papercoder.run.progress import RunDisplay, print_summary
+    from papercoder.run.stats import StageStats
 
     out = io.StringIO()
     console = Console(file=out, force_terminal=True, width=120, color_system=None)

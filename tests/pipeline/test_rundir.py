@@ -8,7 +8,7 @@ import pytest
 
 from papercoder.errors import InputError
 from papercoder.llm import CallLog, ScriptedProvider
-from papercoder.pipeline.lock import RunLock, remove_leftovers
+from papercoder.rundir.lock import RunLock, remove_leftovers
 from papercoder.run import run_paper
 from run_answers import answer
 

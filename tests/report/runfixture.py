@@ -6,7 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from papercoder.pipeline.manifest import Manifest, StageRecord
+from papercoder.rundir.manifest import Manifest, StageRecord
 
 CLASS_DIAGRAM = """classDiagram
     class Trainer {

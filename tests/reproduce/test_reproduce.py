@@ -120,8 +120,9 @@ def test_grading_in_full_mode_reads_the_results_the_run_wrote(tmp_path):
 def test_the_reproduce_stage_is_off_by_default_and_degrades_when_the_script_fails(tmp_path):
     import asyncio
 
-    from papercoder.pipeline.context import RunPaths, StageContext
-    from papercoder.pipeline.runner import parse_stages
+    from papercoder.rundir.paths import RunPaths
+    from papercoder.rundir.context import StageContext
+    from papercoder.run.runner import parse_stages
     from papercoder.reproduce.stage import run_reproduce
 
     assert "reproduce" not in parse_stages(None) and parse_stages("debug,reproduce") == ["debug", "reproduce"]

@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 
 from papercoder.errors import InputError
-from papercoder.pipeline.context import RunPaths
+from papercoder.rundir.paths import RunPaths
 
 # the checks, the sandbox and the loop are imported when a command runs: the sandbox needs
 # POSIX modules, and the rest of the CLI must not depend on them
@@ -67,7 +67,7 @@ def debug(
 
     repo, paths = resolve_target(target)
     if paths is not None:
-        log_path, report_dir, venv_dir = paths.calls, paths.root / "debug", paths.root / "venv"
+        log_path, report_dir, venv_dir = paths.calls, paths.debug, paths.venv
         paper = paths.paper.read_text(encoding="utf-8") if paths.paper.is_file() else None
         entry = planned_entry_point(paths.design)
     else:

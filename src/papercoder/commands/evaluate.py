@@ -168,7 +168,7 @@ def _judge_eval(root: Path, papers: Optional[Path], *, model, base_url, max_cost
     from papercoder.errors import InputError
     from papercoder.evaluate import inputs
     from papercoder.evaluate.judgeeval import format_judge_eval, judge_eval
-    from papercoder.pipeline.runner import run_async
+    from papercoder.run.runner import run_async
 
     if papers is None:
         raise InputError("--judge-eval needs --papers DIR (PaperBench's data/papers, with <paper>/paper.md)")

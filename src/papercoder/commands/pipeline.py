@@ -135,7 +135,7 @@ EXIT_DEGRADED = 1  # finished, but a fallback fired or something is cut, empty o
 def _report(result) -> None:
     """The summary table of what this invocation did (or why it did nothing), the run's status
     and every fallback; then exit with the code that status stands for."""
-    from papercoder.pipeline.progress import print_fallbacks, print_summary
+    from papercoder.run.progress import print_fallbacks, print_summary
 
     if not result.stages and result.skipped:
         print(

@@ -37,7 +37,7 @@ def reproduce_command(
         chosen = ContainerExecutor(engine=executor, image=image, network=not no_network, gpus=gpus)
     else:
         raise InputError(f"unknown --executor {executor!r}; choose local, docker or podman")
-    folder = out or (paths.root / "reproduce" if paths is not None else repo / ".papercoder" / "reproduce")
+    folder = out or (paths.reproduce if paths is not None else repo / ".papercoder" / "reproduce")
     folder.mkdir(parents=True, exist_ok=True)
     result = reproduce(repo, folder, chosen, timeout=timeout)
     typer.echo(result.summary())

@@ -43,7 +43,7 @@ def verify(
 def _verify_folder(repo: Path, paper: str, *, rounds: int, model, base_url, max_cost, as_json: bool) -> None:
     from papercoder.llm.models import open_model
     from papercoder.paper import read_paper
-    from papercoder.pipeline.runner import run_async
+    from papercoder.run.runner import run_async
     from papercoder.verify.stage import verify_repository
 
     text = read_paper(paper).to_markdown()

@@ -240,7 +240,7 @@ def run_batch(
     if options.jobs < 1:
         raise InputError(f"-j {options.jobs} allows no paper at a time; give 1 or more")
     if options.stages is not None:
-        from papercoder.pipeline.runner import parse_stages
+        from papercoder.run.runner import parse_stages
 
         options = replace(options, stages=parse_stages(options.stages))
         if "reproduce" in options.stages:

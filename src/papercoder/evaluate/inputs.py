@@ -16,6 +16,7 @@ from papercoder.errors import InputError
 from papercoder.llm import LLM
 from papercoder.llm.models import named_server
 from papercoder.paper import Paper
+from papercoder.rundir.paths import RunPaths, is_run_directory
 
 # the judge of PaperBench (SimpleJudge's default, at high reasoning effort) and of the Paper2Code
 # experiments; reasoning_effort=high is what papercoder sends OpenAI's reasoning models by default
@@ -41,8 +42,8 @@ def check_repo(path: str | Path, what: str = "repository") -> Path:
         raise InputError(f"{what} {repo} does not exist; give the folder of the code to judge")
     if not repo.is_dir():
         raise InputError(f"{what} {repo} is not a folder; give the folder of the code to judge")
-    if (repo / "manifest.json").is_file() and (repo / "repo").is_dir():
-        return repo / "repo"  # a papercoder run directory: the product is its repo/
+    if is_run_directory(repo):
+        return RunPaths(repo).repo  # a papercoder run directory: the product is its repo/
     return repo
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from papercoder.evaluate.grade import GradeResult
 from papercoder.evaluate.scoring import EvalResult
 from papercoder.repo.paths import write_atomic
+from papercoder.rundir.paths import RunPaths
 
 
 def results_dir(repo: Path, out: Path | None = None) -> Path:
@@ -21,8 +22,8 @@ def results_dir(repo: Path, out: Path | None = None) -> Path:
     if out is not None:
         return Path(out)
     repo = Path(repo).resolve()
-    if (repo.parent / "manifest.json").is_file():
-        return repo.parent / "eval"
+    if RunPaths(repo.parent).manifest.is_file():
+        return RunPaths(repo.parent).eval
     return repo / ".papercoder" / "eval"
 
 

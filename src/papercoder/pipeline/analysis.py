@@ -19,7 +19,7 @@ import asyncio
 
 from papercoder.llm import Completion, ContextLengthError, Message
 from papercoder.pipeline.artifacts import CONTEXT_FIT_STEPS, PlanningArtifacts, load_artifacts
-from papercoder.pipeline.context import StageContext
+from papercoder.rundir.context import StageContext
 from papercoder.pipeline.filesections import file_marker, split_by_file
 from papercoder.pipeline.prefix import layered_messages
 from papercoder.pipeline.turns import (

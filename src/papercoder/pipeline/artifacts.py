@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from papercoder.errors import InputError
-from papercoder.pipeline.context import RunPaths
+from papercoder.rundir.paths import RunPaths
 from papercoder.pipeline.inventory import Item, load_inventory
 from papercoder.pipeline.schemas import Design, TaskPlan, load_design, load_tasks
 from papercoder.pipeline.turns import Part, cut

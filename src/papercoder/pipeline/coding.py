@@ -25,7 +25,7 @@ from papercoder.pipeline.analysis import analysis_name
 from papercoder.pipeline.artifacts import PlanningArtifacts, load_artifacts, paper_title
 from papercoder.pipeline.codeutil import dependency_layers, extract_code, extract_interface
 from papercoder.pipeline.consistency import reconcile
-from papercoder.pipeline.context import StageContext
+from papercoder.rundir.context import StageContext
 from papercoder.pipeline.prefix import layered_messages
 from papercoder.pipeline.repofiles import readme_text, reproduce_script, requirements_text, smoke_script
 from papercoder.pipeline.turns import (
@@ -42,6 +42,12 @@ from papercoder.pipeline.turns import (
 )
 from papercoder.prompts import render
 from papercoder.repo.paths import resolve_inside, write_inside
+
+
+# How the code stage writes the planned files: "wave", all at once against the interface
+# skeleton (the default); "sequential", one after another, each seeing the full code of the
+# files before it (the original method's order, slower and dearer).
+CODING_MODES = ("wave", "sequential")
 
 STAGE = "coding"
 CODE_TOKENS = 16384  # a safety bound, not a style: a 1,000-line file fits

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 
 from papercoder.pipeline.artifacts import PlanningArtifacts
-from papercoder.pipeline.context import StageContext
+from papercoder.rundir.context import StageContext
 from papercoder.pipeline.debugging import blocking_findings, repair_findings
 from papercoder.repo import git
 from papercoder.repo.checks import Finding, check_repository

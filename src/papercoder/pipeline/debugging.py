@@ -19,7 +19,7 @@ from pathlib import Path
 
 from papercoder.errors import InputError
 from papercoder.llm import LLM, BudgetExceededError, ContextLengthError, Message
-from papercoder.pipeline.context import StageContext
+from papercoder.rundir.context import StageContext
 from papercoder.pipeline.turns import answer_room, message_tokens, min_answer, stage_default
 from papercoder.prompts import render
 from papercoder.repo import git
@@ -112,8 +112,8 @@ async def run_debugging(
         cmd=cmd,
         use_venv=use_venv,
         limits=limits,
-        report_dir=ctx.paths.root / "debug",
-        venv_dir=ctx.paths.root / "venv",  # outside debug/, which a rerun of the stage clears
+        report_dir=ctx.paths.debug,
+        venv_dir=ctx.paths.venv,
         entry_point=planned_entry_point(ctx.paths.design),
         note=ctx.note,
         progress=lambda done, total: ctx.progress(STAGE, done, total),

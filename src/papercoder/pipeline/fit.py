@@ -20,8 +20,11 @@ from dataclasses import dataclass, field
 
 from papercoder.llm import LLM, ContextLengthError, TruncatedError
 from papercoder.paper.model import Paper, Section
-from papercoder.tokens import estimate_tokens
+from papercoder.pipeline.artifacts import read_addendum
 from papercoder.prompts import render
+from papercoder.repo.paths import write_inside
+from papercoder.rundir.context import StageContext
+from papercoder.tokens import estimate_tokens
 
 FIT_SHARE = 0.4  # of a context window under LARGE_WINDOW, at most, for the paper
 MIN_CONDENSE_TOKENS = 80  # sections shorter than this are kept as they are
@@ -317,3 +320,29 @@ def _cut_to_sentence(text: str) -> str:
 def _list(headings: list[str], limit: int = 6) -> str:
     shown = ", ".join(f'"{h.strip()}"' for h in headings[:limit])
     return shown + (f" and {len(headings) - limit} more" if len(headings) > limit else "")
+
+
+async def run_fit(ctx: StageContext) -> FitResult:
+    """The fit step of a run: ``ctx.paper`` fitted to the model's window, written as ``paper.md``.
+
+    Runs before planning whenever the run has no fitted paper yet; every later request reads
+    ``paper.md``, never the source again.
+    """
+    paper = ctx.paper
+    if paper is None:
+        raise ValueError("the fit step needs the paper read from its source")
+    addendum = read_addendum(ctx.paths)
+    result = await fit_paper(
+        paper,
+        ctx.llm,
+        reserved=estimate_tokens(addendum) if addendum else 0,
+        note=ctx.note,
+        progress=lambda _label, done, total: ctx.progress("fit", done, total),
+    )
+    write_inside(ctx.paths.root, ctx.paths.paper.name, result.markdown)
+    ctx.note(
+        f"paper: {paper.title!r}, {result.tokens_after:,} tokens"
+        + (f" (shrunk from {result.tokens_before:,})" if result.shrunk else "")
+        + f" -> {ctx.paths.paper}"
+    )
+    return result

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from papercoder.llm import ContextLengthError, Message, TruncatedError
 from papercoder.pipeline.artifacts import CONTEXT_FIT_STEPS, PlanningArtifacts, load_artifacts
-from papercoder.pipeline.context import StageContext
+from papercoder.rundir.context import StageContext
 from papercoder.pipeline.prefix import layered_messages
 from papercoder.pipeline.skeleton import diagram_names, parse_skeleton, review_skeleton, skeleton_document
 from papercoder.pipeline.turns import (

@@ -23,7 +23,7 @@ from papercoder.errors import InputError
 from papercoder.llm import Completion, Message, StructuredOutputError
 from papercoder.pipeline.codeutil import extract_code, fenced_blocks
 from papercoder.pipeline.artifacts import read_addendum
-from papercoder.pipeline.context import StageContext
+from papercoder.rundir.context import StageContext
 from papercoder.pipeline.interfaces import write_interfaces
 from papercoder.pipeline.inventory import parse_inventory, save_inventory
 from papercoder.pipeline.prefix import system_message

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-REPORT_NAME = "report.html"
+from papercoder.rundir.paths import RunPaths
 
 
 def write_report(run_dir: Path, out: Path | None = None) -> Path:
@@ -17,5 +17,5 @@ def write_report(run_dir: Path, out: Path | None = None) -> Path:
     from papercoder.report.page import render_page
 
     html = render_page(collect(Path(run_dir)))
-    target = Path(out) if out is not None else Path(run_dir) / REPORT_NAME
+    target = Path(out) if out is not None else RunPaths(Path(run_dir)).report
     return write_atomic(target, html)

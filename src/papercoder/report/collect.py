@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from papercoder.pipeline.context import RunPaths
-from papercoder.pipeline.manifest import STAGES, Manifest
+from papercoder.rundir.paths import RunPaths
+from papercoder.rundir.manifest import Manifest
 
 MAX_FILE_BYTES = 200_000  # a generated file larger than this is listed, not shown
 MAX_DIFF_CHARS = 60_000
@@ -59,7 +59,7 @@ class RunReport:
 
     @property
     def stage_rows(self) -> list[tuple[str, Any]]:
-        return [(name, self.manifest.stages[name]) for name in STAGES if name in self.manifest.stages]
+        return list(self.manifest.stages.items())  # in the run's order (the engine's stage table)
 
 
 def collect(run_dir: Path) -> RunReport:
@@ -81,11 +81,11 @@ def collect(run_dir: Path) -> RunReport:
             report.inventory.append({**item, "files": files})
     report.files = _repo_files(paths, covers)
     _name_functions(report)
-    report.debug = _json(paths.root / "debug" / "report.json", report)
-    report.verify = _json(paths.root / "verify" / "report.json", report)
+    report.debug = _json(paths.debug / "report.json", report)
+    report.verify = _json(paths.verify / "report.json", report)
     report.rounds = _rounds(paths.repo, report.debug, report.verify)
-    report.checklist = _checklist(paths.root / "verify", report)
-    for path in sorted((paths.root / "eval").glob("*.json")) if (paths.root / "eval").is_dir() else []:
+    report.checklist = _checklist(paths.verify, report)
+    for path in sorted(paths.eval.glob("*.json")) if paths.eval.is_dir() else []:
         data = _json(path, report)
         if isinstance(data, dict) and data.get("kind") in ("grade", "eval"):
             report.scores.append((path.name, data))

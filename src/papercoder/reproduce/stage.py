@@ -3,7 +3,7 @@ this machine with the local executor, results in ``<run>/reproduce/``."""
 
 from __future__ import annotations
 
-from papercoder.pipeline.context import StageContext
+from papercoder.rundir.context import StageContext
 from papercoder.reproduce.executors import LocalExecutor
 from papercoder.reproduce.run import Reproduction, reproduce
 
@@ -14,7 +14,7 @@ async def run_reproduce(ctx: StageContext) -> Reproduction:
     """Run the repository's reproduce.sh in a fresh copy; a failed run degrades the stage."""
     import asyncio
 
-    out = ctx.paths.root / "reproduce"
+    out = ctx.paths.reproduce
     out.mkdir(parents=True, exist_ok=True)
     ctx.progress("reproduce", 0, 1)
     result = await asyncio.to_thread(reproduce, ctx.paths.repo, out, LocalExecutor(), timeout=TIMEOUT)

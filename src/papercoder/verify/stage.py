@@ -25,7 +25,7 @@ from papercoder.evaluate.rubric import RubricNode, score_tree
 from papercoder.llm import LLM, BudgetExceededError, ContextLengthError
 from papercoder.paper.markdown import parse_markdown
 from papercoder.pipeline.artifacts import paper_title, read_addendum
-from papercoder.pipeline.context import StageContext
+from papercoder.rundir.context import StageContext
 from papercoder.pipeline.debugging import blocking_findings, planned_entry_point, smoke_command
 from papercoder.pipeline.inventory import Item, load_inventory
 from papercoder.repo import git
@@ -92,7 +92,7 @@ async def run_verify(ctx: StageContext, *, rounds: int = ROUNDS) -> VerifyReport
         addendum=read_addendum(ctx.paths),
         inventory=load_inventory(ctx.paths.inventory),
         rounds=rounds,
-        out_dir=ctx.paths.root / "verify",
+        out_dir=ctx.paths.verify,
         entry_point=planned_entry_point(ctx.paths.design),
         note=ctx.note,
         progress=lambda done, total: ctx.progress(STAGE, done, total),

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import shutil
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -20,35 +19,15 @@ from typing import Any, TypeVar
 
 from papercoder.errors import InputError
 from papercoder.llm import LLM
-from papercoder.pipeline.context import RunPaths, StageContext
-from papercoder.pipeline.manifest import DEFAULT_STAGES, FINISHED, STAGES, Manifest, now
-from papercoder.pipeline.progress import RunDisplay
-from papercoder.pipeline.stats import StageStats, snapshot
+from papercoder.rundir.paths import RunPaths
+from papercoder.rundir.context import StageContext
+from papercoder.rundir.manifest import FINISHED, Manifest, now
+from papercoder.run.options import RunOptions
+from papercoder.run.progress import RunDisplay
+from papercoder.run.stages import BY_NAME, DEFAULT_STAGES, STAGES, Stage
+from papercoder.run.stats import StageStats, snapshot
 
-DEBUG_ITERATIONS = 3
-VERIFY_ROUNDS = 2
 T = TypeVar("T")
-
-# stage -> (module, function); resolved when the stage runs, so one missing stage does not
-# break the others.
-STAGE_FUNCTIONS: dict[str, tuple[str, str]] = {
-    "plan": ("papercoder.pipeline.planning", "run_planning"),
-    "analyze": ("papercoder.pipeline.analysis", "run_analysis"),
-    "code": ("papercoder.pipeline.coding", "run_coding"),
-    "debug": ("papercoder.pipeline.debugging", "run_debugging"),
-    "verify": ("papercoder.verify.stage", "run_verify"),
-    "reproduce": ("papercoder.reproduce.stage", "run_reproduce"),
-}
-
-# what each stage needs on disk before it can run, and the command that makes it
-_NEEDS: dict[str, tuple[Callable[[RunPaths], Path], str]] = {
-    "plan": (lambda p: p.paper, "run"),
-    "analyze": (lambda p: p.tasks, "plan"),
-    "code": (lambda p: p.analysis, "analyze"),
-    "debug": (lambda p: p.repo, "code"),
-    "verify": (lambda p: p.repo, "code"),
-    "reproduce": (lambda p: p.repo, "code"),
-}
 
 
 def parse_stages(stages: list[str] | str | None) -> list[str]:
@@ -70,25 +49,23 @@ def parse_stages(stages: list[str] | str | None) -> list[str]:
 def stages_to_run(requested: list[str], manifest: Manifest, *, force: bool = False) -> list[str]:
     """The requested stages from the first one not done; with ``force``, all requested ones.
 
-    A ``debug`` stage that was interrupted changed ``repo/`` part way, so ``code`` runs again
-    first (from the call log, at no cost) to give debugging the same starting point; an
-    interrupted ``verify`` likewise gets ``code`` and ``debug`` first.
+    A stage that stopped part way after changing ``repo/`` (debug, verify) has the stages it
+    started from (its ``rebuild``) run again first, from the call log at no cost, so it gets
+    the same starting point.
     """
     todo: list[str] = []
     for stage in requested:
         if todo or force or manifest.stage(stage).status not in FINISHED:
             todo.append(stage)
-    if todo and todo[0] == "debug" and manifest.stage("debug").status in ("running", "failed", "interrupted"):
-        todo.insert(0, "code")
-    if todo and todo[0] == "verify" and manifest.stage("verify").status in ("running", "failed", "interrupted"):
-        todo[:0] = ["code", "debug"]  # verify changed repo/ part way: rebuild it as debugging left it
+    if todo and manifest.stage(todo[0]).status in ("running", "failed", "interrupted"):
+        todo[:0] = BY_NAME[todo[0]].rebuild  # it changed repo/ part way: rebuild what it started from
     return todo
 
 
 def check_inputs(paths: RunPaths, stage: str) -> None:
     """Fail with the command to run first when ``stage`` lacks what it reads."""
-    needed, command = _NEEDS[stage]
-    target = needed(paths)
+    command = BY_NAME[stage].made_by
+    target = BY_NAME[stage].needs(paths)
     if not target.exists():
         hint = "papercoder run PAPER" if command == "run" else f"papercoder {command} {paths.root}"
         raise InputError(f"{paths.root} has no {target.name} yet, which the {stage} stage reads; run `{hint}` first")
@@ -96,11 +73,7 @@ def check_inputs(paths: RunPaths, stage: str) -> None:
 
 def clear_outputs(paths: RunPaths, stage: str) -> None:
     """Remove what a previous, unfinished or superseded attempt of ``stage`` wrote."""
-    targets = {
-        "plan": [paths.planning], "analyze": [paths.analysis], "code": [paths.repo, paths.coding], "debug": [paths.root / "debug"],
-        "verify": [paths.root / "verify"], "reproduce": [paths.root / "reproduce"],
-    }.get(stage, [])
-    for target in targets:
+    for target in BY_NAME[stage].outputs(paths):
         if target.is_symlink() or target.is_file():
             target.unlink()  # a file where the stage's folder belongs: the stage writes the folder anew
         elif target.exists():
@@ -147,9 +120,9 @@ def run_async(main: Coroutine[Any, Any, T]) -> T:
             loop.close()
 
 
-def stage_function(stage: str) -> Callable[..., Awaitable[Any]]:
-    module_name, function_name = STAGE_FUNCTIONS[stage]
-    return getattr(importlib.import_module(module_name), function_name)
+def stage_entry(name: str) -> Stage:
+    """The stage table's row for ``name`` (tests put stand-ins here)."""
+    return BY_NAME[name]
 
 
 class StageRunner:
@@ -161,26 +134,22 @@ class StageRunner:
         llm: LLM,
         manifest: Manifest,
         *,
-        concurrency: int,
         display: RunDisplay,
         note: Callable[[str], None],
         event: Callable[[str], None] | None = None,
-        debug_iterations: int = DEBUG_ITERATIONS,
-        coding: str = "wave",
-        verify_rounds: int = VERIFY_ROUNDS,
-        analysis_group: int | None = None,
+        options: RunOptions | None = None,
+        paper: Any = None,
     ):
         self.paths = paths
         self.llm = llm
         self.manifest = manifest
-        self.concurrency = concurrency
+        self.manifest.arrange(STAGES)
+        self.options = options or RunOptions()
+        self.concurrency = llm.concurrency
         self.display = display
         self.note = note  # decisions worth seeing: to the run log and above the bars
         self.event = event or note  # stages starting and ending: the run log is enough
-        self.debug_iterations = debug_iterations
-        self.coding = coding
-        self.analysis_group = analysis_group  # None: the provider's number, else the default
-        self.verify_rounds = verify_rounds
+        self.paper = paper  # read from its source: the fit step runs first when given
         self.stats: dict[str, StageStats] = {}
         self._current: tuple[str, StageStats, float] | None = None
 
@@ -197,8 +166,9 @@ class StageRunner:
             paths=self.paths,
             llm=self.llm,
             concurrency=self.concurrency,
-            coding=self.coding,
-            analysis_group=self.analysis_group,
+            coding=self.options.coding or "wave",
+            analysis_group=self.options.analysis_group,
+            paper=self.paper if stage == "fit" else None,
             progress=lambda _label, done, total: self.display.update(stage, done, total),
             note=self.note,
         )
@@ -222,19 +192,30 @@ class StageRunner:
     def check(self, stages: list[str], *, inputs: bool = True) -> None:
         """Fail before anything is spent when a stage cannot be loaded or lacks its inputs."""
         for stage in stages:
-            stage_function(stage)
+            stage_entry(stage)
         if stages and inputs:
             check_inputs(self.paths, stages[0])
 
     async def run(self, stages: list[str]) -> dict[str, Any]:
         """Run ``stages`` in order; returns what each returned (the debug report, for one)."""
-        self.check(stages)
+        self.check(stages, inputs=self.paper is None)
         results: dict[str, Any] = {}
+        if self.paper is not None:
+            results["fit"] = await self.run_step(stage_entry("fit"))
         for stage in stages:
             results[stage] = await self.run_stage(stage)
         return results
 
+    async def run_step(self, step: Stage) -> Any:
+        """A step outside the manifest's stages (fitting the paper): measured, recorded, no bar."""
+        ctx = self.context(step.name)
+        result = await self.measure(step.name, step.run(ctx, **step.arguments(self.options)), bar=False)
+        step.record(result, self.manifest, ctx)
+        self.manifest.save(self.paths.manifest)
+        return result
+
     async def run_stage(self, stage: str) -> Any:
+        entry = stage_entry(stage)
         record = self.manifest.stage(stage)
         for later in STAGES[STAGES.index(stage) + 1 :]:
             if self.manifest.stage(later).status != "pending":
@@ -244,28 +225,11 @@ class StageRunner:
         self.manifest.status = "running"
         self.manifest.save(self.paths.manifest)
         self.event(f"{stage}: started")
-        function = stage_function(stage)
         ctx = self.context(stage)
+        record.detail.update(entry.remember(ctx))
         try:
-            if stage == "debug":
-                result = await self.measure(stage, function(ctx, max_iterations=self.debug_iterations))
-                status = getattr(result, "status", None)
-                if status is not None:
-                    record.detail["status"] = str(status)
-                    if str(status) != "passed":
-                        ctx.degrade(f"debug: the repository does not pass its smoke run ({status})")
-            elif stage == "verify":
-                result = await self.measure(stage, function(ctx, rounds=self.verify_rounds))
-                record.detail.update(
-                    outcome=result.status, requirements=result.leaves, failing=len(result.failing),
-                    coverage_before=round(result.coverage_before, 4), coverage_after=round(result.coverage_after, 4),
-                )
-            else:
-                if stage == "code":
-                    record.detail["coding"] = self.coding  # a resumed run keeps the same way of writing
-                if stage == "analyze" and self.analysis_group is not None:
-                    record.detail["analysis_group"] = self.analysis_group  # and the same requests
-                result = await self.measure(stage, function(ctx))
+            result = await self.measure(stage, entry.run(ctx, **entry.arguments(self.options)))
+            entry.record(result, self.manifest, ctx)
         except (KeyboardInterrupt, asyncio.CancelledError):
             self._end(stage, "interrupted")
             raise

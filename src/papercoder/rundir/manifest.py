@@ -20,9 +20,6 @@ class RunDirectoryError(PapercoderError):
     """The run directory cannot be written (a full disk, no permission)."""
 
 
-STAGES = ("plan", "analyze", "code", "debug", "verify", "reproduce")  # in pipeline order
-# What `papercoder run` does without --stages: reproduce is asked for by name (hours, maybe a GPU).
-DEFAULT_STAGES = STAGES[:-1]
 # A stage that finished: ``done`` with everything asked for, ``degraded`` when a fallback fired,
 # something came out cut, empty or unparsable, or (debug) the code does not pass its smoke run.
 FINISHED = ("done", "degraded")
@@ -61,22 +58,29 @@ class Manifest:
     totals: dict[str, Any] = field(default_factory=dict)  # per stage label, from the call log
     error: str | None = None
 
+    def arrange(self, names: tuple[str, ...] | list[str]) -> None:
+        """Hold a record for each stage of ``names``, in that order (the engine's stage table);
+        the manifest itself knows no stage names, so every method below follows this order."""
+        ordered = {name: self.stage(name) for name in names}
+        ordered.update(self.stages)
+        self.stages = ordered
+
     @property
     def stages_done(self) -> list[str]:
-        return [s for s in STAGES if self.stage(s).status in FINISHED]
+        return [s for s, record in self.stages.items() if record.status in FINISHED]
 
     def fallbacks(self, only: str | None = None) -> list[tuple[str, str]]:
         """``(stage, message)`` for every fallback recorded by the finished stages (or stage ``only``)."""
         return [
             (s, str(message))
-            for s in ((only,) if only else STAGES)
+            for s in ((only,) if only else list(self.stages))
             if self.stage(s).status == "degraded"
             for message in (self.stage(s).detail.get("fallbacks") or [])
         ]
 
     def outcome(self) -> str:
         """``degraded`` when any finished stage is, else ``done``."""
-        return "degraded" if any(self.stage(s).status == "degraded" for s in STAGES) else "done"
+        return "degraded" if any(record.status == "degraded" for record in self.stages.values()) else "done"
 
     def stage(self, name: str) -> StageRecord:
         return self.stages.setdefault(name, StageRecord())

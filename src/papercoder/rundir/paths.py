@@ -1,29 +1,14 @@
-"""What every pipeline stage receives, and where it reads and writes on disk.
-
-Data flows one way: each stage reads the artifacts of the stages before it from the run
-directory and writes its own. A resumed run re-reads them; the call log answers repeated calls.
-"""
+"""The run directory's layout, named once: every stage, command and report reads its paths here."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # the model stack is not imported for commands that need no model (ingest, --help)
-    from papercoder.llm import LLM
-
-
-# How the code stage writes the planned files: "wave", all at once against the interface
-# skeleton (the default); "sequential", one after another, each seeing the full code of the
-# files before it (the original method's order, slower and dearer).
-CODING_MODES = ("wave", "sequential")
 
 
 @dataclass(frozen=True)
 class RunPaths:
-    """The layout of a run directory (see DESIGN.md, "The run directory")."""
+    """The layout of a run directory: every path of it is named here (docs/architecture.md)."""
 
     root: Path
 
@@ -91,29 +76,32 @@ class RunPaths:
     def log(self) -> Path:  # human-readable notes of what the run decided (fallbacks, shrinking)
         return self.root / "run.log"
 
+    @property
+    def debug(self) -> Path:  # the debug stage's rounds and report.json
+        return self.root / "debug"
 
-@dataclass
-class StageContext:
-    """Everything a stage needs. Stages are ``async def run_<stage>(ctx) -> None``."""
+    @property
+    def verify(self) -> Path:  # the verify stage's checklist, judgements and report.json
+        return self.root / "verify"
 
-    paths: RunPaths
-    llm: LLM
-    concurrency: int = 4
-    coding: str = "wave"  # how the code stage writes files: "wave" (all at once) or "sequential"
-    analysis_group: int | None = None  # files per analysis request; None: the provider's or the default
-    # progress(stage, done, total): called as units of work (files) finish
-    progress: Callable[[str, int, int], None] = field(default=lambda stage, done, total: None)
-    # note(message): a decision worth recording (a section condensed, context cut to fit)
-    note: Callable[[str], None] = field(default=lambda message: None)
-    # what made this stage's result less than asked for (see :meth:`degrade`)
-    fallbacks: list[str] = field(default_factory=list)
+    @property
+    def reproduce(self) -> Path:  # what reproduce.sh wrote, with reproduce.log
+        return self.root / "reproduce"
 
-    def degrade(self, message: str) -> None:
-        """Record that a fallback or salvage fired, or a result is incomplete or empty.
+    @property
+    def eval(self) -> Path:  # eval and grade results of the run's repository
+        return self.root / "eval"
 
-        The note goes to the run log like any other; the stage then ends ``degraded`` instead
-        of ``done``, the summary names the message, and ``papercoder run`` exits non-zero.
-        """
-        if message not in self.fallbacks:
-            self.fallbacks.append(message)
-            self.note(message)
+    @property
+    def venv(self) -> Path:  # the generated repository's environment, outside debug/ (which a rerun clears)
+        return self.root / "venv"
+
+    @property
+    def report(self) -> Path:  # the run on one HTML page
+        return self.root / "report.html"
+
+
+def is_run_directory(folder: Path) -> bool:
+    """Whether ``folder`` is a papercoder run directory (it has a manifest and a repository)."""
+    paths = RunPaths(folder)
+    return paths.manifest.is_file() and paths.repo.is_dir()

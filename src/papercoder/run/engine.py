@@ -1,7 +1,7 @@
 """One run of papercoder on one paper: the run directory, its manifest, resuming, and
 :func:`run_paper`, the function behind ``papercoder run`` and the batch command.
 
-A run directory holds everything a run made (see DESIGN.md): the paper as the model saw it,
+A run directory holds everything a run made (docs/architecture.md): the paper as the model saw it,
 planning, analyses, the repository, the call log and ``manifest.json``. Running again with
 ``resume=True`` skips the stages the manifest records as done and re-runs the rest; the call
 log answers every request already answered, so nothing is paid for twice.
@@ -12,21 +12,29 @@ from __future__ import annotations
 import re
 import shlex
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from papercoder.errors import InputError, PapercoderError
 from papercoder.llm import LLM
-from papercoder.pipeline.context import CODING_MODES, RunPaths
-from papercoder.pipeline.lock import LOCK_NAME, RunLock, remove_leftovers
-from papercoder.pipeline.manifest import DEFAULT_STAGES, FINISHED, Manifest, RunDirectoryError, now
-from papercoder.pipeline.progress import RunDisplay
-from papercoder.pipeline.runner import DEBUG_ITERATIONS, VERIFY_ROUNDS, StageRunner, parse_stages, run_async, stages_to_run
-from papercoder.pipeline.stats import StageStats
+from papercoder.llm.calllog import CallLog
+from papercoder.llm.types import clean_text
+from papercoder.paper import read_paper
+from papercoder.pipeline.coding import CODING_MODES
 from papercoder.repo.paths import write_inside
+from papercoder.reproduce.executors import stop_running
+from papercoder.run.options import RunOptions
+from papercoder.run.progress import RunDisplay
+from papercoder.run.runner import StageRunner, parse_stages, run_async, stages_to_run
+from papercoder.run.stages import DEFAULT_STAGES
+from papercoder.run.stats import StageStats
+from papercoder.rundir.lock import LOCK_NAME, RunLock, remove_leftovers
+from papercoder.rundir.manifest import FINISHED, Manifest, RunDirectoryError, now
+from papercoder.rundir.paths import RunPaths
+from papercoder.secrets import redact
 
-__all__ = ["RunInterrupted", "RunResult", "default_run_dir", "paper_slug", "run_paper", "run_stage"]
+__all__ = ["RunInterrupted", "RunOptions", "RunResult", "default_run_dir", "paper_slug", "run_paper", "run_stage"]
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -97,34 +105,27 @@ def run_paper(
     source: str,
     *,
     out_dir: Path | None = None,
-    model: str | None = None,
-    base_url: str | None = None,
     resume: bool = False,
     stages: list[str] | None = None,
-    max_cost: float | None = None,
-    concurrency: int | None = None,
-    show_progress: bool = True,
-    provider: Any = None,
-    debug_iterations: int = DEBUG_ITERATIONS,
     addendum: Path | str | None = None,
     wait: bool = False,
-    coding: str | None = None,
-    verify_rounds: int = VERIFY_ROUNDS,
-    analysis_group: int | None = None,
+    **options: Any,
 ) -> RunResult:
     """Turn the paper at ``source`` into a repository in ``out_dir`` (default ``runs/<slug>``).
 
+    ``options`` are :class:`RunOptions` fields (model, base_url, max_cost, concurrency,
+    show_progress, provider, debug_iterations, coding, verify_rounds, analysis_group).
     ``provider`` replaces the model named by ``model`` (tests pass a scripted one); the call
     log is attached either way. One process at a time works on a run directory: another one
     is refused with a clear error, or waited for with ``wait``. Raises :class:`RunInterrupted` on Ctrl-C and a
     :class:`~papercoder.errors.PapercoderError` for problems the user can fix; in both cases
     the run directory keeps all work done and ``manifest.json`` says where it stopped.
     """
+    opts = RunOptions.of(**options)
     requested = parse_stages(stages)
-    check_coding(coding)
-    check_analysis_group(analysis_group)
-    if provider is None:
-        _preload(model, base_url)
+    opts.check()
+    if opts.provider is None:
+        _preload(opts.model, opts.base_url)
     run_dir = Path(out_dir) if out_dir is not None else default_run_dir(source)
     paths = RunPaths(run_dir)
     _existing_manifest(paths, resume)  # refuse at once, before anything is made
@@ -135,12 +136,7 @@ def run_paper(
     lock = RunLock(run_dir, wait=wait).acquire()
     try:
         remove_leftovers(run_dir)
-        result = _run_paper_locked(
-            source, paths, requested, model=model, base_url=base_url, resume=resume, max_cost=max_cost,
-            concurrency=concurrency, show_progress=show_progress, provider=provider,
-            debug_iterations=debug_iterations, addendum_text=addendum_text, coding=coding,
-            verify_rounds=verify_rounds, analysis_group=analysis_group,
-        )
+        result = _run_paper_locked(source, paths, requested, opts, resume=resume, addendum_text=addendum_text)
         result.report = write_run_report(paths)
         return result
     except BaseException:
@@ -171,19 +167,10 @@ def _run_paper_locked(
     source: str,
     paths: RunPaths,
     requested: list[str],
+    opts: RunOptions,
     *,
-    model: str | None,
-    base_url: str | None,
     resume: bool,
-    max_cost: float | None,
-    concurrency: int | None,
-    show_progress: bool,
-    provider: Any,
-    debug_iterations: int,
     addendum_text: str | None,
-    coding: str | None = None,
-    verify_rounds: int = VERIFY_ROUNDS,
-    analysis_group: int | None = None,
 ) -> RunResult:
     """:func:`run_paper` once the run directory exists and this process holds its lock."""
     run_dir = paths.root
@@ -202,16 +189,14 @@ def _run_paper_locked(
                 f"{run_dir} has no paper and plan yet; the {requested[0]} stage needs them: "
                 "run the plan stage first (include plan in --stages)"
             )
-        from papercoder.paper import read_paper
-
         paper = read_paper(source)
 
     manifest = existing or Manifest()
     manifest.source = _absolute_source(source)
-    manifest.model = model or manifest.model
-    manifest.base_url = base_url or manifest.base_url
+    manifest.model = opts.model or manifest.model
+    manifest.base_url = opts.base_url or manifest.base_url
     manifest.error = None
-    llm = _open_llm(paths, manifest, provider=provider, max_cost=max_cost, concurrency=concurrency, quiet=not show_progress)
+    llm = _open_llm(paths, manifest, opts)
     if addendum_text is not None and not paths.addendum.is_file():
         write_inside(run_dir, paths.addendum.name, addendum_text)
     log = _RunLog(paths.log)
@@ -224,37 +209,20 @@ def _run_paper_locked(
     skipped = [s for s in requested if s not in todo]
     for stage in skipped:
         log.write(f"{stage}: already done, skipped")
-    runner, results = _drive(
-        paths, llm, manifest, log, command, paper, todo,
-        show_progress=show_progress, debug_iterations=debug_iterations, coding=_coding_of(manifest, coding),
-        verify_rounds=verify_rounds, analysis_group=_group_of(manifest, analysis_group),
-    )
+    runner, results = _drive(paths, llm, manifest, log, command, paper, todo, _as_before(manifest, opts))
     _finish(manifest, paths, llm, manifest.outcome(), log)
     return _result(paths, runner, manifest, results, skipped)
 
 
-def run_stage(
-    stage: str,
-    run_dir: Path,
-    *,
-    model: str | None = None,
-    base_url: str | None = None,
-    max_cost: float | None = None,
-    concurrency: int | None = None,
-    show_progress: bool = True,
-    provider: Any = None,
-    wait: bool = False,
-    coding: str | None = None,
-    verify_rounds: int = VERIFY_ROUNDS,
-    analysis_group: int | None = None,
-) -> RunResult:
+def run_stage(stage: str, run_dir: Path, *, wait: bool = False, **options: Any) -> RunResult:
     """Run one stage on an existing run directory (``papercoder plan|analyze|code RUN_DIR``).
 
-    The stage runs even if the manifest says it is done (its calls come from the log); the
-    stages after it are marked pending, since their inputs may change.
+    ``options`` are :class:`RunOptions` fields. The stage runs even if the manifest says it is
+    done (its calls come from the log); the stages after it are marked pending, since their
+    inputs may change.
     """
-    check_coding(coding)
-    check_analysis_group(analysis_group)
+    opts = RunOptions.of(**options)
+    opts.check()
     paths = RunPaths(Path(run_dir))
     if not paths.root.is_dir():
         raise InputError(f"{run_dir} is not a run directory; make one with `papercoder run PAPER`")
@@ -262,9 +230,7 @@ def run_stage(
     with RunLock(paths.root, wait=wait):
         remove_leftovers(paths.root)
         try:
-            result = _run_stage_locked(stage, paths, model=model, base_url=base_url, max_cost=max_cost,
-                                       concurrency=concurrency, show_progress=show_progress, provider=provider,
-                                       coding=coding, verify_rounds=verify_rounds, analysis_group=analysis_group)
+            result = _run_stage_locked(stage, paths, opts)
         except BaseException:
             write_run_report(paths)
             raise
@@ -272,34 +238,17 @@ def run_stage(
         return result
 
 
-def _run_stage_locked(
-    stage: str,
-    paths: RunPaths,
-    *,
-    model: str | None,
-    base_url: str | None,
-    max_cost: float | None,
-    concurrency: int | None,
-    show_progress: bool,
-    provider: Any,
-    coding: str | None = None,
-    verify_rounds: int = VERIFY_ROUNDS,
-    analysis_group: int | None = None,
-) -> RunResult:
+def _run_stage_locked(stage: str, paths: RunPaths, opts: RunOptions) -> RunResult:
     run_dir = paths.root
     manifest = Manifest.load(paths.manifest)
     log = _RunLog(paths.log)
-    manifest.model = model or manifest.model
-    manifest.base_url = base_url or manifest.base_url
+    manifest.model = opts.model or manifest.model
+    manifest.base_url = opts.base_url or manifest.base_url
     manifest.error = None
-    llm = _open_llm(paths, manifest, provider=provider, max_cost=max_cost, concurrency=concurrency, quiet=not show_progress)
+    llm = _open_llm(paths, manifest, opts)
     manifest.model = llm.model
     command = shlex.join(["papercoder", stage, str(run_dir)])
-    runner, results = _drive(
-        paths, llm, manifest, log, command, None, [stage],
-        show_progress=show_progress, debug_iterations=DEBUG_ITERATIONS, coding=_coding_of(manifest, coding),
-        verify_rounds=verify_rounds, analysis_group=_group_of(manifest, analysis_group),
-    )
+    runner, results = _drive(paths, llm, manifest, log, command, None, [stage], _as_before(manifest, opts))
     _finish(manifest, paths, llm, _overall_status(manifest), log)
     result = _result(paths, runner, manifest, results)
     # what this command did is the one stage: later ones are pending by design, not a failure
@@ -316,12 +265,7 @@ def _drive(
     command: str,
     paper: Any,
     todo: list[str],
-    *,
-    show_progress: bool,
-    debug_iterations: int,
-    coding: str = "wave",
-    verify_rounds: int = VERIFY_ROUNDS,
-    analysis_group: int | None = None,
+    opts: RunOptions,
 ) -> tuple[StageRunner, dict[str, Any]]:
     """Run the ``todo`` stages (fitting ``paper`` first, when given) with a progress display;
     on any stop, record it in the manifest and the run log.
@@ -331,29 +275,15 @@ def _drive(
     """
     runner: StageRunner | None = None
     try:
-        with RunDisplay(lambda stage: runner.live_stats(stage) if runner else None, enabled=show_progress) as display:
+        with RunDisplay(lambda stage: runner.live_stats(stage) if runner else None, enabled=opts.show_progress) as display:
 
             def note(message: str) -> None:
                 log.write(message)
                 display.note(message)
 
-            runner = StageRunner(
-                paths,
-                llm,
-                manifest,
-                concurrency=llm.concurrency,
-                display=display,
-                note=note,
-                event=log.write,
-                debug_iterations=debug_iterations,
-                coding=coding,
-                verify_rounds=verify_rounds,
-                analysis_group=analysis_group,
-            )
-            results = run_async(_run(runner, paper, todo))
+            runner = StageRunner(paths, llm, manifest, display=display, note=note, event=log.write, options=opts, paper=paper)
+            results = run_async(_run(runner, todo))
     except KeyboardInterrupt:
-        from papercoder.reproduce.executors import stop_running
-
         if stop_running():  # a reproduce.sh waited for in a worker thread would run on for hours
             log.write("run: stopped the running reproduce.sh")
         _finish(manifest, paths, llm, "interrupted", log)
@@ -396,48 +326,11 @@ def _result(
     )
 
 
-async def _run(runner: StageRunner, paper: Any, todo: list[str]) -> dict[str, Any]:
+async def _run(runner: StageRunner, todo: list[str]) -> dict[str, Any]:
     try:
-        runner.check(todo, inputs=paper is None)
-        if paper is not None:
-            await runner.measure("fit", _prepare_paper(runner, paper), bar=False)
         return await runner.run(todo)
     finally:
         await runner.llm.aclose()
-
-
-async def _prepare_paper(runner: StageRunner, paper: Any) -> None:
-    """Fit the paper to the model's window and write ``paper.md``, the text every stage reads."""
-    from papercoder.tokens import estimate_tokens
-    from papercoder.pipeline.artifacts import read_addendum
-    from papercoder.pipeline.fit import fit_paper
-
-    addendum = read_addendum(runner.paths)
-    result = await fit_paper(
-        paper,
-        runner.llm,
-        reserved=estimate_tokens(addendum) if addendum else 0,
-        note=runner.note,
-        progress=lambda _label, done, total: runner.display.update("fit", done, total),
-    )
-    write_inside(runner.paths.root, runner.paths.paper.name, result.markdown)
-    runner.manifest.title = paper.title
-    runner.manifest.paper = {
-        "format": paper.source_format,
-        "tokens_read": result.tokens_before,
-        "tokens_fitted": result.tokens_after,
-        "budget": result.budget,
-        "context_window": runner.llm.context_window,
-        "fit_steps": result.steps,
-        "warnings": list(paper.warnings),
-        "ready": True,
-    }
-    runner.manifest.save(runner.paths.manifest)
-    runner.note(
-        f"paper: {paper.title!r}, {result.tokens_after:,} tokens"
-        + (f" (shrunk from {result.tokens_before:,})" if result.shrunk else "")
-        + f" -> {runner.paths.paper}"
-    )
 
 
 MAX_ADDENDUM_CHARS = 400_000
@@ -518,33 +411,23 @@ def _absolute_source(source: str) -> str:
     return str(path.resolve()) if path.exists() else source
 
 
-def _open_llm(
-    paths: RunPaths,
-    manifest: Manifest,
-    *,
-    provider: Any,
-    max_cost: float | None,
-    concurrency: int | None,
-    quiet: bool,
-) -> LLM:
-    if provider is not None:
-        from papercoder.llm.calllog import CallLog
-
+def _open_llm(paths: RunPaths, manifest: Manifest, opts: RunOptions) -> LLM:
+    if opts.provider is not None:
         options: dict[str, Any] = {"log": CallLog(paths.calls)}
-        if concurrency:
-            options["concurrency"] = concurrency
-        if max_cost is not None:
-            options["max_cost"] = max_cost
-        return LLM(provider, **options)
+        if opts.concurrency:
+            options["concurrency"] = opts.concurrency
+        if opts.max_cost is not None:
+            options["max_cost"] = opts.max_cost
+        return LLM(opts.provider, **options)
     from papercoder.llm import open_model
 
     return open_model(
         manifest.model,
         base_url=manifest.base_url,
         log_path=paths.calls,
-        max_cost=max_cost,
-        concurrency=concurrency,
-        quiet=quiet,
+        max_cost=opts.max_cost,
+        concurrency=opts.concurrency,
+        quiet=not opts.show_progress,
     )
 
 
@@ -560,29 +443,15 @@ def _preload(model: str | None, base_url: str | None) -> None:
     preload_sdk(provider_of(model, base_url=base_url or config.base_url, configured=config.model))
 
 
-def _group_of(manifest: Manifest, analysis_group: int | None) -> int | None:
-    """Files per analysis request: as asked, else as this run did before, else the default."""
-    if analysis_group is not None:
-        return analysis_group
-    before = manifest.stage("analyze").detail.get("analysis_group")
-    return int(before) if isinstance(before, int) else None
-
-
-def check_analysis_group(analysis_group: int | None) -> None:
-    """Refuse an ``--analysis-group`` below one before anything is made."""
-    if analysis_group is not None and analysis_group < 1:
-        raise InputError(f"--analysis-group must be 1 or more (files per analysis request), not {analysis_group}")
-
-
-def check_coding(coding: str | None) -> None:
-    """Refuse an unknown ``--coding`` value before anything is made."""
-    if coding is not None and coding not in CODING_MODES:
-        raise InputError(f"unknown --coding {coding!r}; choose {' or '.join(CODING_MODES)}")
-
-
-def _coding_of(manifest: Manifest, coding: str | None) -> str:
-    """The way to write files: as asked, else as this run did before, else all at once."""
-    return coding or str(manifest.stage("code").detail.get("coding") or CODING_MODES[0])
+def _as_before(manifest: Manifest, opts: RunOptions) -> RunOptions:
+    """``opts`` with the way of writing files and of grouping analyses this run used before,
+    where the command does not say: a resumed run sends the same requests, which the call log answers."""
+    coding = opts.coding or str(manifest.stage("code").detail.get("coding") or CODING_MODES[0])
+    group = opts.analysis_group
+    if group is None:
+        before = manifest.stage("analyze").detail.get("analysis_group")
+        group = int(before) if isinstance(before, int) else None
+    return replace(opts, coding=coding, analysis_group=group)
 
 
 def _overall_status(manifest: Manifest) -> str:
@@ -594,8 +463,6 @@ def _finish(manifest: Manifest, paths: RunPaths, llm: LLM, status: str, log: "_R
     """Record the outcome and the run's totals (over every attempt, from the call log)."""
     manifest.status = status
     try:
-        from papercoder.llm.calllog import CallLog
-
         with CallLog(paths.calls) as calls:
             per_label = calls.totals()
         manifest.totals = {label: _totals_entry(StageStats.from_totals(t)) for label, t in sorted(per_label.items())}
@@ -632,9 +499,6 @@ class _RunLog:
         self.path = path
 
     def write(self, message: str) -> None:
-        from papercoder.secrets import redact
-        from papercoder.llm.types import clean_text
-
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", encoding="utf-8") as handle:

@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 from rich.table import Table
 from rich.text import Text
 
-from papercoder.pipeline.stats import StageStats
+from papercoder.run.stats import StageStats
 
 STAGE_TITLES = {
     "fit": "fit paper",
