@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -185,3 +186,8 @@ def _prices(table: Any, path: Path) -> dict[str, Price]:
         except (TypeError, ValueError):
             raise ConfigError(f'{path}: [prices."{model}"] prices must be numbers') from None
     return prices
+
+
+def named_server(base_url: str | None, config: Config, env: Mapping[str, str]) -> str | None:
+    """The OpenAI-compatible server the user named: flag, then config file, then ``OPENAI_BASE_URL``."""
+    return base_url or config.base_url or env.get("OPENAI_BASE_URL") or None

@@ -4,7 +4,7 @@ import pytest
 
 from papercoder.config import Config
 from papercoder.llm import LLM, CallLog, FakeReply, ScriptedProvider, TruncatedError, open_model
-from papercoder.llm.models import effort_for
+from papercoder.llm.reasoning import effort_for
 from papercoder.llm.reasoning import is_reasoning_model, known_output_limit, strip_reasoning
 from papercoder.llm.retry import RetryPolicy
 from papercoder.testing.fake_openai import FakeOpenAIServer, Reply

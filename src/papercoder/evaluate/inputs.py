@@ -11,10 +11,9 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from papercoder.config import Config
+from papercoder.config import Config, named_server
 from papercoder.errors import InputError
 from papercoder.llm import LLM
-from papercoder.llm.models import named_server
 from papercoder.paper import Paper
 from papercoder.rundir.paths import RunPaths, is_run_directory
 

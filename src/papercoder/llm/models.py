@@ -12,15 +12,17 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
-from papercoder.config import Config, load_config
+from papercoder.config import Config, load_config, named_server
 from papercoder.errors import ConfigError
 from papercoder.llm.calllog import CallLog
 from papercoder.llm.client import LLM
 from papercoder.llm.provider import Provider
+from papercoder.llm.registry import PROVIDERS
 from papercoder.llm.retry import RetryPolicy
+from papercoder.llm.types import ModelChoice
+from papercoder.secrets import register
 
 DEFAULT_OPENAI_MODEL = "openai:gpt-4.1"
 DEFAULT_ANTHROPIC_MODEL = "anthropic:claude-sonnet-4-6"
@@ -29,32 +31,15 @@ EMBEDDED_MODEL = "local:smollm2"
 # code files, and a plan of eight files is common; API providers serve that many at once. An
 # in-process model still answers one call at a time.
 DEFAULT_CONCURRENCY = 8
-PROVIDERS = ("openai", "anthropic", "local")
 
 _announced = False
-
-
-@dataclass(frozen=True)
-class ModelChoice:
-    """Which model to use and how to reach it, before anything is loaded or contacted."""
-
-    provider: str  # "openai", "anthropic" or "local"
-    name: str  # the provider's model name, or for local a path or "smollm2"
-    base_url: str | None = None
-    api_key_env: str | None = None  # the environment variable holding the key
-    explicit_provider: bool = True  # False for a bare name on a compatible server
-    reason: str = ""  # why this model: "flag", "config", "OPENAI_API_KEY", "default"
-
-    @property
-    def spec(self) -> str:
-        return f"{self.provider}:{self.name}"
 
 
 def parse_model_spec(spec: str, *, base_url: str | None = None) -> ModelChoice:
     """Split a model string into provider and name; ``ConfigError`` when it names none."""
     spec = spec.strip()
     prefix, sep, rest = spec.partition(":")
-    if sep and prefix in PROVIDERS:
+    if sep and prefix in PROVIDERS:  # the provider table
         if not rest:
             raise ConfigError(f"the model string {spec!r} names no model; write e.g. {prefix}:NAME")
         return ModelChoice(prefix, rest, base_url=base_url)
@@ -66,11 +51,6 @@ def parse_model_spec(spec: str, *, base_url: str | None = None) -> ModelChoice:
         f"the model string {spec!r} names no provider; write openai:{spec}, anthropic:{spec} or "
         "local:PATH.gguf, or give --base-url for an OpenAI-compatible server"
     )
-
-
-def named_server(base_url: str | None, config: Config, env: Mapping[str, str]) -> str | None:
-    """The OpenAI-compatible server the user named: flag, then config file, then ``OPENAI_BASE_URL``."""
-    return base_url or config.base_url or env.get("OPENAI_BASE_URL") or None
 
 
 def choose_model(
@@ -111,42 +91,11 @@ def build_provider(choice: ModelChoice, config: Config | None = None, env: Mappi
     config = config or Config()
     env = os.environ if env is None else env
     timeout = timeout or config.timeout or 600.0
-    key = env.get(choice.api_key_env) if choice.api_key_env else None
-    from papercoder.secrets import register
-
     register(choice.api_key_env)  # its value is cut out of everything papercoder writes or sends
-    if choice.provider == "openai":
-        from papercoder.llm.providers.openai_chat import OpenAIProvider
-
-        if not key and not choice.base_url:
-            raise ConfigError(
-                f"{choice.spec} needs an API key: set {choice.api_key_env or 'OPENAI_API_KEY'} in the environment, "
-                "or give --base-url for an OpenAI-compatible server"
-            )
-        provider = OpenAIProvider(
-            choice.name, base_url=choice.base_url, api_key=key, timeout=timeout, stream=bool(config.stream),
-            reasoning_effort=effort_for(choice.name, config.reasoning_effort), context_window=config.context_window,
-            price_provider="openai" if choice.explicit_provider else None,
-        )
-    elif choice.provider == "anthropic":
-        from papercoder.llm.providers.anthropic_messages import DEFAULT_MAX_TOKENS, AnthropicProvider
-
-        if not key and not choice.base_url:
-            raise ConfigError(f"{choice.spec} needs an API key: set ANTHROPIC_API_KEY in the environment")
-        provider = AnthropicProvider(
-            choice.name, api_key=key, base_url=choice.base_url, timeout=timeout,
-            max_tokens=config.max_output_tokens or DEFAULT_MAX_TOKENS, context_window=config.context_window,
-        )
-    elif choice.provider == "local":
-        from papercoder.llm.providers.local_llama import BUNDLED, LocalProvider, bundled_model_path
-
-        if choice.name == BUNDLED:
-            provider = LocalProvider(bundled_model_path(), label=BUNDLED)
-        else:
-            provider = LocalProvider(Path(choice.name).expanduser(), label=choice.name)
-    else:  # pragma: no cover - parse_model_spec only makes the three
+    kind = PROVIDERS.get(choice.provider)
+    if kind is None:  # pragma: no cover - parse_model_spec only makes the table's names
         raise ConfigError(f"unknown provider {choice.provider!r}")
-    return provider
+    return kind.build(choice, config, env, timeout)
 
 
 def open_model(
@@ -187,16 +136,6 @@ def open_model(
     )
 
 
-def effort_for(name: str, configured: str | None) -> str | None:
-    """The ``reasoning_effort`` to send: as configured (``none`` sends nothing), else ``high`` for
-    OpenAI's reasoning models, as the Paper2Code experiments ran o3-mini."""
-    from papercoder.llm.reasoning import is_openai_reasoning
-
-    if configured is not None:
-        return None if configured.strip().lower() in ("", "none", "off") else configured
-    return "high" if is_openai_reasoning(name) else None
-
-
 def announce_embedded_model() -> None:
     """Say once per process that the embedded model is a toy and how to configure a real one."""
     global _announced
@@ -220,11 +159,8 @@ def _known_context_window(provider: Provider, config: Config) -> int | None:
 
 
 def _key_env(provider: str, config: Config) -> str | None:
-    if provider == "openai":
-        return config.api_key_env or "OPENAI_API_KEY"
-    if provider == "anthropic":
-        return "ANTHROPIC_API_KEY"
-    return None
+    kind = PROVIDERS.get(provider)
+    return kind.key_env(config) if kind is not None else None
 
 
 def _first_served_model(base_url: str, key: str | None) -> str:

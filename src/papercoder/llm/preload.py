@@ -13,7 +13,9 @@ import os
 import sys
 import threading
 
-SDK_MODULES = {"openai": "openai", "anthropic": "anthropic", "local": "llama_cpp"}
+from papercoder.llm.registry import PROVIDERS
+
+SDK_MODULES = {kind.name: kind.sdk_module for kind in PROVIDERS.values() if kind.sdk_module}
 
 
 def provider_of(spec: str | None, *, base_url: str | None = None, configured: str | None = None) -> str | None:

@@ -104,3 +104,11 @@ def _looks_like_leading_close(text: str) -> bool:
         return False
     before = text[: close.start()]
     return "```" not in before and "{" not in before[:1]
+
+
+def effort_for(name: str, configured: str | None) -> str | None:
+    """The ``reasoning_effort`` to send: as configured (``none`` sends nothing), else ``high`` for
+    OpenAI's reasoning models, as the Paper2Code experiments ran o3-mini."""
+    if configured is not None:
+        return None if configured.strip().lower() in ("", "none", "off") else configured
+    return "high" if is_openai_reasoning(name) else None

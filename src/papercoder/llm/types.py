@@ -93,3 +93,28 @@ def clean_text(text: str) -> str:
         return text
     except UnicodeEncodeError:
         return text.encode("utf-8", "replace").decode("utf-8")
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """Which model to use and how to reach it, before anything is loaded or contacted."""
+
+    provider: str  # a name in the provider table: "openai", "anthropic" or "local"
+    name: str  # the provider's model name, or for local a path or "smollm2"
+    base_url: str | None = None
+    api_key_env: str | None = None  # the environment variable holding the key
+    explicit_provider: bool = True  # False for a bare name on a compatible server
+    reason: str = ""  # why this model: "flag", "config", "OPENAI_API_KEY", "default"
+
+    @property
+    def spec(self) -> str:
+        return f"{self.provider}:{self.name}"
+
+
+@dataclass
+class Check:
+    """One line of the setup report: a thing, its state, and whether that state is usable."""
+
+    name: str
+    state: str
+    ok: bool

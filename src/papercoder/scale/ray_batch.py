@@ -88,10 +88,11 @@ def pinned_model(options: BatchOptions) -> tuple[str | None, str | None]:
     """
     from papercoder.config import load_config
     from papercoder.llm.models import choose_model
+    from papercoder.llm.registry import PROVIDERS
 
     config = load_config()
     choice = choose_model(options.model, base_url=options.base_url, config=config)
-    base_url = choice.base_url if choice.provider in ("openai", "anthropic") else None
+    base_url = choice.base_url if PROVIDERS[choice.provider].remote else None
     spec = choice.name if (choice.provider == "openai" and not choice.explicit_provider) else choice.spec
     return spec, base_url
 

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from collections.abc import Mapping
 from typing import Any
 
+from papercoder.config import Config
 from papercoder.errors import ConfigError
 from papercoder.llm.errors import ContextLengthError, LLMError
 from papercoder.llm.providers.common import PerLoop, context_limit, context_message, looks_like_context_overflow
 from papercoder.llm.retry import TransientError, parse_retry_after
-from papercoder.llm.types import RawResponse, Request, Usage
+from papercoder.llm.types import Check, ModelChoice, RawResponse, Request, Usage
 
 DEFAULT_MAX_TOKENS = 8192  # the Messages API requires max_tokens; every current model accepts this
 ANTHROPIC_EXTRA = "pip install 'papercoder[anthropic]'"
@@ -184,3 +186,37 @@ def _with_cache_breakpoints(messages: list[dict[str, Any]]) -> list[dict[str, An
         block["cache_control"] = {"type": "ephemeral"}
         marks += 1
     return merged
+
+
+PROBE_TIMEOUT = 3.0
+
+
+def build(choice: ModelChoice, config: Config, env: Mapping[str, str], timeout: float) -> "AnthropicProvider":
+    """The provider for ``anthropic:NAME``; checks the key, contacts nothing."""
+    key = env.get(choice.api_key_env) if choice.api_key_env else None
+    if not key and not choice.base_url:
+        raise ConfigError(f"{choice.spec} needs an API key: set ANTHROPIC_API_KEY in the environment")
+    return AnthropicProvider(
+        choice.name, api_key=key, base_url=choice.base_url, timeout=timeout,
+        max_tokens=config.max_output_tokens or DEFAULT_MAX_TOKENS, context_window=config.context_window,
+    )
+
+
+def checks(config: Config, base_url: str | None, env: Mapping[str, str], probe: bool) -> list[Check]:
+    """The key, the SDK, and Anthropic's API answering."""
+    key = env.get("ANTHROPIC_API_KEY")
+    found = [Check("ANTHROPIC_API_KEY", "set" if key else "not set", bool(key))]
+    if importlib.util.find_spec("anthropic") is None:
+        found.append(Check("anthropic SDK", "not installed: pip install 'papercoder[anthropic]'", False))
+    if key and probe:
+        import httpx
+
+        url = (env.get("ANTHROPIC_BASE_URL") or "https://api.anthropic.com").rstrip("/") + "/v1/models"
+        headers = {"x-api-key": key, "anthropic-version": "2023-06-01"}
+        try:
+            status = httpx.get(url, headers=headers, timeout=PROBE_TIMEOUT).status_code
+            found.append(Check("api.anthropic.com", "answers" if status == 200 else f"answers with HTTP {status}",
+                               status == 200))
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            found.append(Check("api.anthropic.com", f"does not answer ({type(exc).__name__})", False))
+    return found

