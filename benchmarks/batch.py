@@ -48,7 +48,7 @@ def startup_seconds() -> float:
     """A local Ray instance started, one worker process answering, and shut down."""
     import ray
 
-    from papercoder.scale.ray_batch import PaperWorker, connect
+    from papercoder.batch.ray import PaperWorker, connect
 
     start = time.perf_counter()
     connect(None)
@@ -59,7 +59,7 @@ def startup_seconds() -> float:
 
 
 def run(executor: str, papers: list[str], out: Path, jobs: int, server_url: str) -> tuple[float, list[dict], int]:
-    from papercoder.evaluate.batch import BatchOptions, run_batch
+    from papercoder.batch import BatchOptions, run_batch
 
     peak = 0
     stop = threading.Event()

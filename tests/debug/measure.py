@@ -10,9 +10,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # a script: the repository root, for tests.debug
 
-from planted_bugs import CASES  # noqa: E402
+from tests.debug.planted_bugs import CASES  # noqa: E402
 
 from papercoder.llm import LLM  # noqa: E402
 from papercoder.pipeline.debugging import debug_repository  # noqa: E402

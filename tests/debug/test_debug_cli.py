@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 pytest.importorskip("numpy")
 
-from planted_bugs import CASES  # noqa: E402
+from tests.debug.planted_bugs import CASES  # noqa: E402
 
 from papercoder.cli import app  # noqa: E402
 from papercoder.llm import LLM  # noqa: E402

@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("numpy")  # the planted repositories are numpy experiments
 
-from planted_bugs import CASES, SOUND, block  # noqa: E402
+from tests.debug.planted_bugs import CASES, SOUND, block  # noqa: E402
 
 from papercoder.llm import LLM, BudgetExceededError, FakeReply, ScriptedProvider  # noqa: E402
 from papercoder.rundir.paths import RunPaths

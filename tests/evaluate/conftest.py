@@ -3,7 +3,7 @@
 from pathlib import Path
 
 import pytest
-from evalkit import SMALL_REPO, make_repo
+from tests.evaluate.evalkit import SMALL_REPO, make_repo
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import json
 import tarfile
 
 import pytest
-from evalkit import SMALL_REPO, judge, make_repo
+from tests.evaluate.evalkit import SMALL_REPO, judge, make_repo
 
 from papercoder.evaluate.judgeeval import agreement, find_cases, format_judge_eval, judge_eval
 

@@ -7,7 +7,7 @@ from papercoder.llm import LLM, CallLog, FakeReply, ScriptedProvider, TruncatedE
 from papercoder.llm.reasoning import effort_for
 from papercoder.llm.reasoning import is_reasoning_model, known_output_limit, strip_reasoning
 from papercoder.llm.retry import RetryPolicy
-from papercoder.testing.fake_openai import FakeOpenAIServer, Reply
+from papercoder.testing.fake_openai import FakeOpenAIServer
 
 FAST = RetryPolicy(attempts=2, base_delay=0.01)
 

@@ -13,7 +13,7 @@ import json
 import re
 from functools import lru_cache
 
-from run_answer_code import CODE, CONFIG
+from tests.pipeline.run_answer_code import CODE, CONFIG
 
 from papercoder.pipeline.codeutil import extract_interface
 from papercoder.pipeline.filesections import file_marker

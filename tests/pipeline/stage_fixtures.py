@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from run_answers import skeleton_text
+from tests.pipeline.run_answers import skeleton_text
 
 from papercoder.llm import LLM, FakeReply, ScriptedProvider
 from papercoder.pipeline.analysis import run_analysis

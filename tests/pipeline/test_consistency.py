@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 
-from stage_fixtures import MAIN_PY, PaperModel, fenced, make_run
+from tests.pipeline.stage_fixtures import MAIN_PY, PaperModel, fenced, make_run
 
 from papercoder.llm import FakeReply
 
@@ -63,8 +63,8 @@ def test_files_that_agree_ask_nothing_more(tmp_path):
 
 
 def test_a_skeleton_missing_a_file_gets_one_repair_turn(tmp_path):
-    from run_answers import skeleton_text
-    from stage_fixtures import CODE
+    from tests.pipeline.run_answers import skeleton_text
+    from tests.pipeline.stage_fixtures import CODE
 
     partial = skeleton_text({k: v for k, v in CODE.items() if k != "data.py"})
     run = _coded(tmp_path, {"interfaces": partial, "interfaces_repair": skeleton_text({"data.py": CODE["data.py"]})})
@@ -76,8 +76,8 @@ def test_a_skeleton_missing_a_file_gets_one_repair_turn(tmp_path):
 
 
 def test_a_skeleton_still_missing_a_file_after_repair_is_a_fallback(tmp_path):
-    from run_answers import skeleton_text
-    from stage_fixtures import CODE
+    from tests.pipeline.run_answers import skeleton_text
+    from tests.pipeline.stage_fixtures import CODE
 
     partial = skeleton_text({k: v for k, v in CODE.items() if k != "data.py"})
     run = _coded(tmp_path, {"interfaces": partial, "interfaces_repair": "Sorry."})

@@ -13,8 +13,8 @@ import sys
 import threading
 
 import pytest
-from run_answers import FILES, answer, kind_of
-from run_fixtures import EXAMPLE_PAPER, tree
+from tests.pipeline.run_answers import FILES, answer, kind_of
+from tests.pipeline.run_fixtures import EXAMPLE_PAPER, tree
 
 from papercoder.llm import FakeReply, ScriptedProvider
 from papercoder.llm.calllog import CallLog

@@ -13,7 +13,7 @@ import importlib.util
 import json
 
 import pytest
-from run_fixtures import EXAMPLE_PAPER
+from tests.pipeline.run_fixtures import EXAMPLE_PAPER
 
 from papercoder.llm.types import RawResponse, Request
 

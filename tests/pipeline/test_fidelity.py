@@ -16,7 +16,7 @@ from papercoder.pipeline.plancheck import review_logic
 from papercoder.pipeline.schemas import Design, LogicDesign
 from papercoder.run import run_paper
 from papercoder.testing.fake_openai import FakeOpenAIServer
-from run_answers import FILES, answer, kind_of, long_answer
+from tests.pipeline.run_answers import FILES, answer, kind_of, long_answer
 
 PAPER = str(Path(__file__).resolve().parents[2] / "examples" / "prototype-classifier.md")
 

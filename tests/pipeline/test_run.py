@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from run_fixtures import (
+from tests.pipeline.run_fixtures import (
     EXAMPLE_PAPER,
     STAND_IN_FILES,
     crashing_provider,

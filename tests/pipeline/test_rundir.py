@@ -10,7 +10,7 @@ from papercoder.errors import InputError
 from papercoder.llm import CallLog, ScriptedProvider
 from papercoder.rundir.lock import RunLock, remove_leftovers
 from papercoder.run import run_paper
-from run_answers import answer
+from tests.pipeline.run_answers import answer
 
 PAPER = str(Path(__file__).resolve().parents[2] / "examples" / "prototype-classifier.md")
 

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from papercoder.llm import LLM, ContextLengthError, FakeReply, ScriptedProvider
-from stage_fixtures import FILES, MAIN_PY, MODEL_PY, PAPER, PaperModel, fenced, make_run, request_key
+from tests.pipeline.stage_fixtures import FILES, MAIN_PY, MODEL_PY, PAPER, PaperModel, fenced, make_run, request_key
 
 
 def planned(tmp_path, model=None, **kw):

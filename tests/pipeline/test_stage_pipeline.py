@@ -7,7 +7,7 @@ import sys
 
 import yaml
 
-from stage_fixtures import FILES, MODEL_PY, PaperModel, make_run, request_key
+from tests.pipeline.stage_fixtures import FILES, MODEL_PY, PaperModel, make_run, request_key
 
 
 def test_three_file_plan_end_to_end(tmp_path):
@@ -85,7 +85,7 @@ def test_without_a_skeleton_coding_context_holds_dependencies_and_interfaces(tmp
 
 
 def test_interfaces_of_earlier_files_that_are_not_dependencies(tmp_path):
-    from stage_fixtures import logic_json
+    from tests.pipeline.stage_fixtures import logic_json
 
     deps = {"data.py": [], "model.py": ["data.py"], "main.py": ["model.py"]}
     run = make_run(tmp_path / "run", PaperModel({"logic": logic_json(deps=deps)}))

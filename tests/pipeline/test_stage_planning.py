@@ -7,7 +7,7 @@ import yaml
 
 from papercoder.errors import InputError
 from papercoder.llm import FakeReply
-from stage_fixtures import FILES, PaperModel, design_json, logic_json, make_run
+from tests.pipeline.stage_fixtures import FILES, PaperModel, design_json, logic_json, make_run
 
 
 def load(run, name):

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from papercoder.cli import app
 from papercoder.reproduce.executors import ContainerExecutor, LocalExecutor
-from papercoder.reproduce.run import reproduce
+from papercoder.reproduce.reproduction import reproduce
 
 SCRIPT = """#!/usr/bin/env bash
 set -e
@@ -94,7 +94,7 @@ def test_grading_in_full_mode_reads_the_results_the_run_wrote(tmp_path):
     import asyncio
 
     from papercoder.evaluate.rubric import RubricNode
-    from papercoder.evaluate.simplejudge import grade_paperbench
+    from papercoder.evaluate.paperbench import grade_paperbench
     from papercoder.llm import LLM, ScriptedProvider
     from papercoder.paper import Paper, Section
 

@@ -7,8 +7,8 @@ import json
 import subprocess
 from pathlib import Path
 
-from run_answer_code import CODE
-from verify_answers import PLANTS, planted, verify_answer
+from tests.pipeline.run_answer_code import CODE
+from tests.verify.verify_answers import PLANTS, planted, verify_answer
 
 from papercoder.llm import ScriptedProvider
 from papercoder.run import run_paper, run_stage

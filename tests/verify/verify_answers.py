@@ -14,8 +14,8 @@ import difflib
 import json
 import re
 
-from run_answer_code import CODE
-from run_answers import answer
+from tests.pipeline.run_answer_code import CODE
+from tests.pipeline.run_answers import answer
 
 # (leaf id, file, the faithful text, the planted text)
 PLANTS = [

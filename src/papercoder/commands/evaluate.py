@@ -127,7 +127,7 @@ def batch_command(
     """Run the pipeline over many papers (resumable), optionally judging and reproducing each;
     print one table. Exits 1 unless every paper is done (and, with --reproduce, passed)."""
     from papercoder.errors import InputError
-    from papercoder.evaluate.batch import BatchOptions, discover_papers, run_batch, succeeded, summary_table
+    from papercoder.batch import BatchOptions, discover_papers, run_batch, succeeded, summary_table
 
     if rubric is not None and not rubric.is_file():
         raise InputError(f"rubric {rubric} does not exist; give the path of a PaperBench rubric.json")

@@ -28,7 +28,7 @@ def reproduce_command(
     report what it wrote; exits 1 when it fails."""
     from papercoder.commands.debug import resolve_target
     from papercoder.reproduce.executors import ContainerExecutor, LocalExecutor
-    from papercoder.reproduce.run import reproduce
+    from papercoder.reproduce.reproduction import reproduce
 
     repo, paths = resolve_target(target)
     if executor == "local":

@@ -1,9 +1,12 @@
 """Evaluation: how well a repository reproduces a paper, measured as Paper2Code and PaperBench do.
 
-- ``files``: which repository files a judge reads, their relevance, packing into a context;
-- ``judge``: reading the judge's answers (invalid ones are counted, never raised);
-- ``scoring``: the 1-5 correctness judge over n samples (``papercoder eval``);
-- ``rubric`` and ``grade``: PaperBench rubric trees, leaf grading, weighted scores (``papercoder grade``);
-- ``batch``: the pipeline and the judges over many papers (``papercoder batch``);
+- ``protocols``: the table of judging protocols; one module each: ``paper2code`` (the 1-5 score,
+  ``papercoder eval``), ``paperbench`` (PaperBench's judge, ``papercoder grade``), ``lexical``
+  (the cheaper rubric judge);
+- ``rubric`` and ``graded``: PaperBench rubric trees, their weighted scores, graded results;
+- ``files``: which repository files a judge reads; ``judgecontext``: fitting a judge's prompt;
+- ``verdicts``: reading the judge's answers (invalid ones are counted, never raised);
+- ``calls``: asking the judge many times at once;
+- ``judgeeval`` and ``judgements``: measuring a judge on human grades, recomputing a graded tree;
 - ``api``: one function per command; ``report``: summaries and where results go.
 """

@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from papercoder.evaluate import inputs
-from papercoder.evaluate.grade import FILES_TOKENS, GradeResult, grade_repo
+from papercoder.evaluate.graded import GradeResult
+from papercoder.evaluate.lexical import FILES_TOKENS
 from papercoder.evaluate.report import format_eval, format_grade, results_dir, write_json
 from papercoder.evaluate.rubric import load_rubric
-from papercoder.evaluate.scoring import EvalResult, evaluate_repo
+from papercoder.evaluate.paper2code import EvalResult
+from papercoder.evaluate.protocols import PROTOCOLS, RUBRIC_PROTOCOLS, RubricSettings
 from papercoder.errors import InputError
 from papercoder.llm import LLM
 
@@ -60,7 +62,7 @@ def run_eval(
 
     async def go() -> EvalResult:
         try:
-            return await evaluate_repo(repo_dir, the_paper, llm, reference=gold_dir, n=n, all_files=all_files)
+            return await PROTOCOLS["paper2code"].run(repo_dir, the_paper, llm, reference=gold_dir, n=n, all_files=all_files)
         finally:
             await _close(llm)
 
@@ -91,10 +93,11 @@ def run_grade(
     """Grade ``repo`` against a PaperBench rubric; write the graded tree as JSON.
 
     ``protocol`` ``paperbench`` follows PaperBench's judge (file ranking, free-text verdict, a
-    parsing call; :mod:`papercoder.evaluate.simplejudge`); ``lexical`` is the cheaper one-call
-    judge with files picked by shared words (:mod:`papercoder.evaluate.grade`)."""
-    if protocol not in ("paperbench", "lexical"):
-        raise InputError(f"unknown --judge {protocol!r}; choose paperbench or lexical")
+    parsing call; :mod:`papercoder.evaluate.paperbench`); ``lexical`` is the cheaper one-call
+    judge with files picked by shared words (:mod:`papercoder.evaluate.lexical`)."""
+    if protocol not in RUBRIC_PROTOCOLS:
+        raise InputError(f"unknown --judge {protocol!r}; choose {' or '.join(RUBRIC_PROTOCOLS)}")
+    grader = PROTOCOLS[protocol]
     repo_dir = inputs.check_repo(repo)
     tree = load_rubric(rubric)
     out_dir = results_dir(repo_dir, Path(out) if out is not None else None)
@@ -105,18 +108,15 @@ def run_grade(
 
     parser = None
     parse_model = parse_model or inputs.default_parser(llm.model, base_url=judge.base_url)
-    if protocol == "paperbench" and parse_model:
+    if grader.uses_parser and parse_model:
         parser = inputs.open_judge(parse_model, base_url=judge.base_url, log_path=out_dir / "calls.sqlite",
                                    max_cost=judge.max_cost, concurrency=judge.concurrency)
 
     async def go() -> GradeResult:
         try:
-            if protocol == "paperbench":
-                from papercoder.evaluate.simplejudge import grade_paperbench
-
-                return await grade_paperbench(repo_dir, the_paper, tree, llm, code_dev=code_dev, addendum=addendum,
-                                              judge_addendum=judge_addendum, parser=parser, max_prior_nodes=max_prior_nodes)
-            return await grade_repo(repo_dir, the_paper, tree, llm, code_dev=code_dev, files_tokens=files_tokens)
+            settings = RubricSettings(code_dev=code_dev, addendum=addendum, judge_addendum=judge_addendum, parser=parser,
+                                      max_prior_nodes=max_prior_nodes, files_tokens=files_tokens)
+            return await grader.run(repo_dir, the_paper, tree, llm, settings)
         finally:
             await _close(llm)
             if parser is not None:

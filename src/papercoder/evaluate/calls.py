@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from papercoder.evaluate.judge import Verdict
+from papercoder.evaluate.verdicts import Verdict
 from papercoder.llm import Completion, LLMError, TruncatedError
 
 

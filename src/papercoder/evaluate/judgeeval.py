@@ -19,7 +19,7 @@ from typing import Any
 
 from papercoder.errors import InputError
 from papercoder.evaluate.rubric import node_from_dict
-from papercoder.evaluate.simplejudge import grade_paperbench
+from papercoder.evaluate.paperbench import grade_paperbench
 from papercoder.llm import LLM
 from papercoder.paper.markdown import parse_markdown
 

@@ -10,8 +10,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from papercoder.evaluate.grade import GradeResult
-from papercoder.evaluate.scoring import EvalResult
+from papercoder.evaluate.graded import GradeResult
+from papercoder.evaluate.paper2code import EvalResult
 from papercoder.repo.paths import write_atomic
 from papercoder.rundir.paths import RunPaths
 

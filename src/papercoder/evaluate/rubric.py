@@ -3,7 +3,7 @@
 A rubric is a tree of requirements. Every node has ``id``, ``requirements`` (the text),
 ``weight`` and ``sub_tasks``; leaves also have a ``task_category`` (Code Development, Code
 Execution or Result Analysis). A leaf is graded 0 or 1; a parent scores the weighted mean of
-its children. Pure functions only: the judge that grades leaves lives in ``grade.py``.
+its children. Pure functions only: the judge that grades leaves lives in ``protocols.py`` and its modules.
 """
 
 from __future__ import annotations

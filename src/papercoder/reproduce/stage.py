@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from papercoder.rundir.context import StageContext
 from papercoder.reproduce.executors import LocalExecutor
-from papercoder.reproduce.run import Reproduction, reproduce
+from papercoder.reproduce.reproduction import Reproduction, reproduce
 
 TIMEOUT = 36_000.0  # ten hours, as `papercoder reproduce` defaults
 

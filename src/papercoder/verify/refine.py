@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from papercoder.evaluate.grade import LeafGrade
+from papercoder.evaluate.graded import LeafGrade
 from papercoder.evaluate.rubric import RubricNode
 from papercoder.llm import LLM, Message
 from papercoder.pipeline.debugging import edit_loop, fit_context

@@ -20,7 +20,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from papercoder.evaluate.grade import LeafGrade, grade_repo
+from papercoder.evaluate.graded import LeafGrade
+
+from papercoder.evaluate.lexical import grade_repo
 from papercoder.evaluate.rubric import RubricNode, score_tree
 from papercoder.llm import LLM, BudgetExceededError, ContextLengthError
 from papercoder.paper.markdown import parse_markdown

@@ -8,10 +8,10 @@ import json
 import os
 import time
 
-from evalkit import PAPER, SMALL_REPO, make_repo
+from tests.evaluate.evalkit import PAPER, SMALL_REPO, make_repo
 
 from papercoder.evaluate.rubric import RubricNode
-from papercoder.evaluate.simplejudge import grade_paperbench
+from papercoder.evaluate.paperbench import grade_paperbench
 from papercoder.llm import open_model
 from papercoder.config import Config
 from papercoder.testing.fake_openai import FakeOpenAIServer

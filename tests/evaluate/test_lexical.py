@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from evalkit import PAPER, SMALL_REPO, judge, make_repo
+from tests.evaluate.evalkit import PAPER, SMALL_REPO, judge, make_repo
 from papercoder.cli import app
 from papercoder.evaluate import inputs
-from papercoder.evaluate.grade import grade_repo
+from papercoder.evaluate.lexical import grade_repo
 from papercoder.evaluate.rubric import node_from_dict
 from papercoder.tokens import estimate_tokens
 

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from papercoder.evaluate.calls import UsageTally, ask_all, parse_outcome, split_choices
-from papercoder.evaluate.context import Budget, fit_paper, make_budget
+from papercoder.evaluate.judgecontext import Budget, paper_for_judge, make_budget
 from papercoder.evaluate.files import Packed, RepoFile, RepoFiles, Ranker, collect_files, kind_rank, pack, render_files
-from papercoder.evaluate.judge import ScoreSummary, Verdict, aggregate, parse_verdict, top_critiques
+from papercoder.evaluate.verdicts import ScoreSummary, Verdict, aggregate, parse_verdict, top_critiques
 from papercoder.llm import LLM
 from papercoder.paper import Paper
 from papercoder.tokens import estimate_tokens
@@ -84,7 +84,7 @@ def pack_for_eval(
 ) -> tuple[str, Packed, Packed | None, list[str]]:
     """Split the budget: the paper (up to its share), then the repository, then the reference."""
     room = budget.available
-    paper_text, notes = fit_paper(paper, int(room * PAPER_SHARE))
+    paper_text, notes = paper_for_judge(paper, int(room * PAPER_SHARE))
     left = max(0, room - estimate_tokens(paper_text))
     repo_budget = left if reference is None else left // 2
     packed = pack(order_for_eval(repo, paper_text), repo_budget)

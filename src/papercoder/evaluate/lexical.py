@@ -7,15 +7,14 @@ once under the LLM's concurrency limit; with a call log, a rerun is answered fro
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from papercoder.evaluate.calls import UsageTally, ask_all, parse_outcome
-from papercoder.evaluate.context import fit_paper, make_budget
+from papercoder.evaluate.judgecontext import paper_for_judge, make_budget
 from papercoder.evaluate.files import LOG_SUFFIXES, RepoFile, Ranker, collect_files, pack, render_files
-from papercoder.evaluate.judge import Verdict, parse_leaf_verdict
-from papercoder.evaluate.rubric import CODE_DEV, RubricNode, category_counts, code_dev_only, score_tree
+from papercoder.evaluate.verdicts import Verdict, parse_leaf_verdict
+from papercoder.evaluate.graded import GradeResult, LeafGrade
+from papercoder.evaluate.rubric import CODE_DEV, RubricNode, code_dev_only, score_tree
 from papercoder.errors import InputError
 from papercoder.llm import LLM
 from papercoder.paper import Paper
@@ -25,64 +24,6 @@ from papercoder.prompts import render
 ANSWER_TOKENS = 1024
 PAPER_SHARE = 0.6  # a leaf needs the paper more than the whole repository
 FILES_TOKENS = 24_000  # repository text per leaf, at most (see grade_repo)
-
-
-@dataclass
-class LeafGrade:
-    """The judge's decision on one leaf, and what it was shown."""
-
-    id: str
-    score: int  # 0 or 1; 0 when the answer was invalid
-    explanation: str
-    valid: bool
-    error: str = ""
-    files: list[str] = field(default_factory=list)
-    omitted: int = 0  # readable files not shown (not relevant, or no room)
-    attempts: int = 1  # answers asked for; more than 1 when an answer was unusable
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
-
-@dataclass
-class GradeResult:
-    """A graded rubric: the (possibly Code-Dev) tree, leaf grades, and every node's score."""
-
-    tree: RubricNode
-    grades: dict[str, LeafGrade]
-    scores: dict[str, float]
-    code_dev: bool
-    model: str
-    usage: UsageTally
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def total(self) -> float:
-        return self.scores[self.tree.id]
-
-    @property
-    def invalid(self) -> int:
-        return sum(1 for g in self.grades.values() if not g.valid)
-
-    def to_dict(self) -> dict[str, Any]:
-        def node(n: RubricNode) -> dict[str, Any]:
-            out: dict[str, Any] = {
-                "id": n.id, "requirements": n.requirements, "weight": n.weight,
-                "task_category": n.task_category, "finegrained_task_category": n.finegrained_task_category,
-                "score": self.scores[n.id],
-            }
-            if n.is_leaf:
-                out["grade"] = self.grades[n.id].to_dict()
-            else:
-                out["sub_tasks"] = [node(c) for c in n.sub_tasks]
-            return out
-
-        return {
-            "kind": "grade", "model": self.model, "code_dev": self.code_dev, "total": self.total,
-            "leaves": len(self.grades), "passed": sum(g.score for g in self.grades.values()),
-            "invalid": self.invalid, "categories": category_counts(self.tree),
-            "notes": self.notes, "usage": self.usage.to_dict(), "tree": node(self.tree),
-        }
 
 
 def leaf_query(leaf: RubricNode, ancestors: tuple[RubricNode, ...]) -> str:
@@ -166,7 +107,7 @@ async def grade_repo(
     longest = max(len(_ancestry_text(ancestors)) + len(node.requirements) for node, ancestors in walked)
     budget = make_budget(llm.context_window, answer_tokens=ANSWER_TOKENS,
                          overhead_text=max(systems.values(), key=len) + skeleton + "x" * longest)
-    paper_text, notes = fit_paper(paper, int(budget.available * PAPER_SHARE))
+    paper_text, notes = paper_for_judge(paper, int(budget.available * PAPER_SHARE))
     room = max(0, budget.available - estimate_tokens(paper_text))
     file_budget = min(room, files_tokens) if files_tokens else room
     if found.skipped:

@@ -36,7 +36,7 @@ def make_budget(window: int, *, answer_tokens: int, overhead_text: str = "") -> 
     return Budget(window=window, output=output, overhead=estimate_tokens(overhead_text) + 64)
 
 
-def fit_paper(paper: Paper, max_tokens: int) -> tuple[str, list[str]]:
+def paper_for_judge(paper: Paper, max_tokens: int) -> tuple[str, list[str]]:
     """The paper as Markdown within ``max_tokens``, and notes on what was cut.
 
     Appendix sections go first, then figure captions, then the text is cut at the end.

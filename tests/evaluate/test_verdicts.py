@@ -5,7 +5,7 @@ import statistics
 
 import pytest
 
-from papercoder.evaluate.judge import aggregate, parse_verdict, parse_leaf_verdict
+from papercoder.evaluate.verdicts import aggregate, parse_verdict, parse_leaf_verdict
 
 
 def test_plain_json_verdict():

@@ -10,11 +10,11 @@ import pytest
 from typer.testing import CliRunner
 
 import papercoder.run
-from evalkit import PAPER, SMALL_REPO, judge, make_repo
+from tests.evaluate.evalkit import PAPER, SMALL_REPO, judge, make_repo
 from papercoder.cli import app
 from papercoder.errors import InputError, PapercoderError
 from papercoder.evaluate import inputs
-from papercoder.evaluate.batch import BatchOptions, discover_papers, run_batch
+from papercoder.batch import BatchOptions, discover_papers, run_batch
 
 
 @dataclass

@@ -7,11 +7,11 @@ import statistics
 import pytest
 
 from papercoder.evaluate.files import collect_files
-from papercoder.evaluate.scoring import evaluate_repo
+from papercoder.evaluate.paper2code import evaluate_repo
 from papercoder.llm import FakeReply, LLMError
 from papercoder.tokens import estimate_tokens
 
-from evalkit import PAPER, judge, make_repo
+from tests.evaluate.evalkit import PAPER, judge, make_repo
 
 
 def verdict(score, *critiques):
@@ -226,7 +226,7 @@ def test_results_go_next_to_a_run_or_inside_any_other_repository(tmp_path):
 
 @pytest.mark.parametrize("window, wanted, expected", [(8192, 4096, 2048), (8192, 1024, 1024), (128_000, 1024, 8000), (1000, 4096, 256)])
 def test_answer_reserve_grows_with_the_window_but_never_past_a_quarter(window, wanted, expected):
-    from papercoder.evaluate.context import make_budget
+    from papercoder.evaluate.judgecontext import make_budget
 
     budget = make_budget(window, answer_tokens=wanted, overhead_text="x" * 400)
     assert budget.output == expected

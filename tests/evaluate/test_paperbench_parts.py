@@ -6,7 +6,7 @@ import os
 import time
 
 from papercoder.evaluate.rubric import RubricNode
-from papercoder.evaluate.simplejudge import file_tree, judge_files, parse_ranking, prior_nodes
+from papercoder.evaluate.paperbench import file_tree, judge_files, parse_ranking, prior_nodes
 
 
 def _tree():

@@ -32,8 +32,8 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from papercoder.evaluate.calls import CallOutcome, UsageTally
-from papercoder.evaluate.context import fit_paper
-from papercoder.evaluate.grade import GradeResult, LeafGrade
+from papercoder.evaluate.judgecontext import paper_for_judge
+from papercoder.evaluate.graded import GradeResult, LeafGrade
 from papercoder.evaluate.rubric import CODE_DEV, RubricNode, code_dev_only, score_tree
 from papercoder.llm import LLM, LLMError, StructuredOutputError, TruncatedError
 from papercoder.paper import Paper
@@ -224,7 +224,7 @@ async def grade_paperbench(
         raise InputError("the rubric has no Code Development leaves; grade it with --mode full")
     window = llm.context_window
     reserve = min(RESERVE_TOKENS, window // 8)
-    paper_text, notes = fit_paper(paper, int(window * PAPER_SHARE))
+    paper_text, notes = paper_for_judge(paper, int(window * PAPER_SHARE))
     log = repo / "reproduce.log"
     log_text = "" if code_dev or not log.is_file() else log.read_text(encoding="utf-8", errors="replace")
     if log_text and estimate_tokens(log_text) > window // 4:

@@ -28,7 +28,7 @@ from dataclasses import replace
 from typing import Any
 
 from papercoder.errors import InputError
-from papercoder.evaluate.batch import BatchOptions, batch_judge, new_record, reproduce_one, run_one, wants_reproduction
+from papercoder.batch.work import BatchOptions, batch_judge, new_record, reproduce_one, run_one, wants_reproduction
 
 PIPELINE_CPUS = 0.1  # a pipeline worker waits on the network; it must not hold back a reproduction's CPU
 REPRODUCTION_CPUS = 1

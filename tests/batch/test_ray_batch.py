@@ -24,13 +24,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipeline"))
 
-from run_answers import answer, kind_of  # noqa: E402
-from run_fixtures import EXAMPLE_PAPER  # noqa: E402
+from tests.pipeline.run_answers import answer, kind_of  # noqa: E402
+from tests.pipeline.run_fixtures import EXAMPLE_PAPER  # noqa: E402
 
 from papercoder.cli import app, main  # noqa: E402
-from papercoder.evaluate.batch import BatchOptions, discover_papers, run_batch  # noqa: E402
+from papercoder.batch import BatchOptions, discover_papers, run_batch  # noqa: E402
 from papercoder.testing.fake_openai import FakeOpenAIServer  # noqa: E402
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'papercoder[ray]')")
@@ -201,7 +200,7 @@ def test_the_cli_starts_a_local_instance_and_reproduces_each_paper_as_a_ray_task
 
 def test_ray_options_are_checked_before_anything_runs(tmp_path, ray_env, capsys):
     from papercoder.errors import InputError
-    from papercoder.scale.ray_batch import gpus_for, worker_count
+    from papercoder.batch.ray import gpus_for, worker_count
 
     assert gpus_for(BatchOptions(out=tmp_path), 0) == 0 and gpus_for(BatchOptions(out=tmp_path), 4) == 1
     with pytest.raises(InputError, match="cannot be granted"):

@@ -1,1 +1,0 @@
-"""Where a batch's papers run when one machine is not enough: :mod:`papercoder.scale.ray_batch`."""

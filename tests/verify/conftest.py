@@ -1,6 +1,0 @@
-"""The verify tests reuse the scripted pipeline answers of tests/pipeline."""
-
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipeline"))
