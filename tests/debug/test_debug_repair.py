@@ -13,7 +13,8 @@ from tests.debug.planted_bugs import CASES, SOUND, block  # noqa: E402
 from papercoder.llm import LLM, BudgetExceededError, FakeReply, ScriptedProvider  # noqa: E402
 from papercoder.rundir.paths import RunPaths
 from papercoder.rundir.context import StageContext  # noqa: E402
-from papercoder.pipeline.debugging import debug_repository, run_debugging, smoke_command, trim_error  # noqa: E402
+from papercoder.pipeline.debugging import debug_repository, run_debugging
+from papercoder.pipeline.repair import smoke_command, trim_error
 from papercoder.repo import git  # noqa: E402
 from papercoder.repo.checks import check_repository  # noqa: E402
 from papercoder.repo.sandbox import Limits  # noqa: E402

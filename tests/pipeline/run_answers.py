@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from tests.pipeline.run_answer_code import CODE, CONFIG
 
-from papercoder.pipeline.codeutil import extract_interface
+from papercoder.pipeline.codeblocks import extract_interface
 from papercoder.pipeline.filesections import file_marker
 from papercoder.prompts import render
 

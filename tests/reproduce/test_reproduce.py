@@ -206,7 +206,7 @@ def test_the_generated_reproduce_sh_keeps_the_runs_output_among_the_files_it_wro
     """PaperBench grades Result Analysis only from files the run wrote; printed tables alone score 0."""
     import os
 
-    from papercoder.pipeline.repofiles import reproduce_script
+    from papercoder.pipeline.extras import reproduce_script
 
     repo = tmp_path / "repo"
     repo.mkdir()

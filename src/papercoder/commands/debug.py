@@ -62,7 +62,8 @@ def debug(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Run the repository's smoke check in a sandbox and repair it with the model until it passes."""
-    from papercoder.pipeline.debugging import debug_repository, planned_entry_point
+    from papercoder.pipeline.debugging import debug_repository
+    from papercoder.pipeline.repair import planned_entry_point
     from papercoder.repo.sandbox import Limits
 
     repo, paths = resolve_target(target)

@@ -22,7 +22,7 @@ from papercoder.pipeline.artifacts import CONTEXT_FIT_STEPS, PlanningArtifacts, 
 from papercoder.rundir.context import StageContext
 from papercoder.pipeline.filesections import file_marker, split_by_file
 from papercoder.pipeline.prefix import layered_messages
-from papercoder.pipeline.turns import (
+from papercoder.pipeline.window import (
     ContextBudgetError,
     Part,
     answer_room,

@@ -13,7 +13,7 @@ from papercoder.errors import InputError
 from papercoder.rundir.paths import RunPaths
 from papercoder.pipeline.inventory import Item, load_inventory
 from papercoder.pipeline.schemas import Design, TaskPlan, load_design, load_tasks
-from papercoder.pipeline.turns import Part, cut
+from papercoder.pipeline.window import Part, cut
 from papercoder.prompts import render
 
 

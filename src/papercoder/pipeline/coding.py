@@ -23,12 +23,12 @@ from papercoder.errors import InputError
 from papercoder.llm import ContextLengthError, Message, TruncatedError
 from papercoder.pipeline.analysis import analysis_name
 from papercoder.pipeline.artifacts import PlanningArtifacts, load_artifacts, paper_title
-from papercoder.pipeline.codeutil import dependency_layers, extract_code, extract_interface
+from papercoder.pipeline.codeblocks import dependency_layers, extract_code, extract_interface
 from papercoder.pipeline.consistency import reconcile
 from papercoder.rundir.context import StageContext
 from papercoder.pipeline.prefix import layered_messages
-from papercoder.pipeline.repofiles import readme_text, reproduce_script, requirements_text, smoke_script
-from papercoder.pipeline.turns import (
+from papercoder.pipeline.extras import readme_text, reproduce_script, requirements_text, smoke_script
+from papercoder.pipeline.window import (
     Part,
     answer_room,
     complete_text,

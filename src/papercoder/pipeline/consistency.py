@@ -14,7 +14,7 @@ import json
 
 from papercoder.pipeline.artifacts import PlanningArtifacts
 from papercoder.rundir.context import StageContext
-from papercoder.pipeline.debugging import blocking_findings, repair_findings
+from papercoder.pipeline.repair import blocking_findings, repair_findings
 from papercoder.repo import git
 from papercoder.repo.checks import Finding, check_repository
 from papercoder.repo.paths import write_inside

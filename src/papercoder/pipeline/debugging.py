@@ -10,34 +10,32 @@ The loop stops when the smoke run passes, at the iteration limit, or at the budg
 
 from __future__ import annotations
 
-import difflib
 import json
-import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from papercoder.errors import InputError
-from papercoder.llm import LLM, BudgetExceededError, ContextLengthError, Message
+from papercoder.llm import LLM, BudgetExceededError, ContextLengthError
+from papercoder.pipeline.repair import (
+    STAGE,
+    add_missing_requirements,
+    blocking_findings,
+    missing_module,
+    planned_entry_point,
+    repair_round,
+    smoke_command,
+    text_files,
+    trim_error,
+)
 from papercoder.rundir.context import StageContext
-from papercoder.pipeline.turns import answer_room, message_tokens, min_answer, stage_default
-from papercoder.prompts import render
 from papercoder.repo import git
-from papercoder.repo.checks import Finding, check_repository, python_files
-from papercoder.repo.edits import apply_edits, count_changed_lines, parse_edits
-from papercoder.repo.importmap import add_requirement, distribution_for, is_stdlib
+from papercoder.repo.checks import Finding, check_repository
+from papercoder.repo.edits import count_changed_lines
+from papercoder.repo.importmap import add_requirement, distribution_for
 from papercoder.repo.paths import write_inside
-from papercoder.repo.sandbox import Limits, RunResult, run_sandboxed
+from papercoder.repo.sandbox import Limits, SandboxResult, run_sandboxed
 from papercoder.repo.venv import ensure_venv
-
-STAGE = "debug"
-FEEDBACK_TURNS = 3  # blocks that did not apply go back to the model at most this often per round
-EDIT_TOKENS = 8192  # an answer of edit blocks, before capping to a small window
-TEXT_SUFFIXES = (".py", ".sh", ".yaml", ".yml", ".txt", ".toml", ".cfg", ".json", ".ini")
-ENTRY_CANDIDATES = ("main.py", "train.py", "run.py", "run_experiment.py", "experiment.py")
-_SANDBOX_PATH = re.compile(r"(/[^\s\"']*?)?/papercoder-sandbox-[^/\s\"']+/repo/")
-_FRAME = re.compile(r'^\s*File "([^"]+)", line (\d+)(, in .*)?$')
-_MISSING_MODULE = re.compile(r"ModuleNotFoundError: No module named '([\w.]+)'")
 
 
 @dataclass
@@ -145,7 +143,7 @@ async def debug_repository(
     report_dir = Path(report_dir) if report_dir else repo / ".papercoder" / "debug"
     report_dir.mkdir(parents=True, exist_ok=True)
     git.ensure_repository(repo)
-    baseline = _text_files(repo)
+    baseline = text_files(repo)
     command = smoke_command(repo, cmd, entry_point)
     report = DebugReport(status="running", command=command or "")
     initial = check_repository(repo)
@@ -191,7 +189,7 @@ async def _loop(job: _Job, report: DebugReport, findings: list[Finding]) -> None
     attempted_modules: set[str] = set()
     iteration = 0
     while True:
-        added = _add_missing_requirements(repo, findings)
+        added = add_missing_requirements(repo, findings)
         if added:
             _commit(repo, report, f"papercoder debug: add {', '.join(added)} to requirements.txt")
             report.requirements_added += added
@@ -239,7 +237,7 @@ async def _loop(job: _Job, report: DebugReport, findings: list[Finding]) -> None
         job.progress(iteration, job.max_iterations)
         shown = blocking_findings(findings) if run.ok else findings
         try:
-            applied, failed, transcript = await _repair_round(job.llm, repo, run, shown, job.paper, command, report.requirements_added)
+            applied, failed, transcript = await repair_round(job.llm, repo, run, shown, job.paper, command, report.requirements_added)
         except BudgetExceededError as exc:
             report.status = "budget"
             report.warnings.append(str(exc))
@@ -274,7 +272,7 @@ def _commit(repo: Path, report: DebugReport, message: str) -> str | None:
 
 
 def _finish(report: DebugReport, repo: Path, baseline: dict[str, str], findings: list[Finding], report_dir: Path, note) -> DebugReport:
-    final = _text_files(repo)
+    final = text_files(repo)
     report.lines_total = sum(len(text.splitlines()) for text in baseline.values())
     report.lines_changed = sum(count_changed_lines(baseline.get(name, ""), final.get(name, "")) for name in set(baseline) | set(final))
     report.findings_after = len(findings)
@@ -284,260 +282,7 @@ def _finish(report: DebugReport, repo: Path, baseline: dict[str, str], findings:
     return report
 
 
-# --- what to run --------------------------------------------------------------------------
-
-
-def smoke_command(repo: Path, cmd: str | None = None, entry_point: str | None = None) -> str | None:
-    """The smoke run: ``cmd``, else ``bash smoke.sh``, else ``reproduce.sh --smoke`` when it takes
-    that flag, else the entry point (with ``--smoke`` when it takes it); None when nothing fits."""
-    if cmd:
-        return cmd
-    if (repo / "smoke.sh").is_file():
-        return "bash smoke.sh"
-    reproduce = repo / "reproduce.sh"
-    if reproduce.is_file() and "--smoke" in reproduce.read_text(encoding="utf-8", errors="replace"):
-        return "bash reproduce.sh --smoke"
-    candidates = ([entry_point] if entry_point else []) + list(ENTRY_CANDIDATES)
-    for name in candidates:
-        path = repo / name
-        if name and path.is_file() and path.suffix == ".py":
-            text = path.read_text(encoding="utf-8", errors="replace")
-            args = []
-            if "--config" in text and (repo / "config.yaml").is_file():
-                args.append("--config config.yaml")
-            if "--smoke" in text:
-                args.append("--smoke")
-            return " ".join(["python", name, *args])
-    return None
-
-
-def planned_entry_point(design: Path) -> str | None:
-    try:
-        return json.loads(design.read_text(encoding="utf-8")).get("entry_point") or None
-    except (OSError, ValueError, AttributeError):
-        return None
-
-
-# --- reading a failure -----------------------------------------------------------------------
-
-
-def trim_error(stderr: str, stdout: str = "", max_chars: int = 6000) -> str:
-    """The end of stderr with traceback frames outside the repository left out.
-
-    Paths of the sandbox copy become paths relative to the repository, as the model knows them.
-    """
-    text = _SANDBOX_PATH.sub("", stderr)
-    lines = text.splitlines()
-    kept: list[str] = []
-    skipped = 0
-    i = 0
-    while i < len(lines):
-        match = _FRAME.match(lines[i])
-        if match and match.group(1).startswith("/"):
-            skipped += 1
-            i += 1
-            while i < len(lines) and lines[i].startswith("    ") and not _FRAME.match(lines[i]):
-                i += 1  # the frame's source line and its ^^^^ markers
-            continue
-        if skipped:
-            kept.append(f"  [{skipped} frame(s) in libraries left out]")
-            skipped = 0
-        kept.append(lines[i])
-        i += 1
-    if skipped:
-        kept.append(f"  [{skipped} frame(s) in libraries left out]")
-    result = "\n".join(kept).strip()
-    if not result and stdout.strip():
-        result = "\n".join(_SANDBOX_PATH.sub("", stdout).strip().splitlines()[-40:])
-    if len(result) > max_chars:
-        result = "[... start cut ...]\n" + result[-max_chars:]
-    return result
-
-
-def missing_module(run: RunResult, repo: Path) -> str | None:
-    """The third-party module a failed run could not import, or None (local typos are code bugs)."""
-    found = _MISSING_MODULE.findall(run.stderr)
-    if not found:
-        return None
-    name = found[-1]
-    top = name.split(".")[0]
-    local = {p.relative_to(repo).parts[0].removesuffix(".py") for p in python_files(repo)}
-    local |= {p.name for p in repo.iterdir() if p.is_dir()}
-    if top in local or is_stdlib(top) or difflib.get_close_matches(top, sorted(local), n=1, cutoff=0.8):
-        return None
-    return top
-
-
-BLOCKING_KINDS = ("syntax", "local-import", "interface", "undefined-name", "missing-file", "config-key", "empty-file")
-
-
-def blocking_findings(findings: list[Finding]) -> list[Finding]:
-    """Findings that are errors whatever the run shows (a config key read with a default is not)."""
-    return [f for f in findings if f.kind in BLOCKING_KINDS and "with .get and a default" not in f.message]
-
-
-def _add_missing_requirements(repo: Path, findings: list[Finding]) -> list[str]:
-    added = []
-    for finding in findings:
-        if finding.kind != "requirement":
-            continue
-        match = re.search(r"distribution '([^']+)'", finding.message)
-        if match and add_requirement(repo, match.group(1)):
-            added.append(match.group(1))
-    return added
-
-
-# --- one repair round ---------------------------------------------------------------------------
-
-
-async def repair_findings(
-    llm: LLM, repo: Path, findings: list[Finding], paper: str | None, *, reference: str = "", stage: str = STAGE
-) -> tuple[list[str], list[str], str]:
-    """One repair round for static ``findings`` of code not yet run (e.g. files written at once that
-    disagree); ``reference`` is shown as the contract (the interface skeleton). Same result as a
-    debugging round: (applied, failed, transcript)."""
-    return await _repair_round(llm, repo, None, findings, paper, "", [], reference=reference, stage=stage)
-
-
-async def _repair_round(
-    llm: LLM,
-    repo: Path,
-    run: RunResult | None,
-    findings: list[Finding],
-    paper: str | None,
-    command: str,
-    requirements_added: list[str],
-    *,
-    reference: str = "",
-    stage: str = STAGE,
-) -> tuple[list[str], list[str], str]:
-    """Ask for edits, apply them, send back what did not apply; (applied, failed, transcript).
-
-    ``run`` is the smoke run that failed (or passed with findings), or None for code not yet run.
-    """
-    error = trim_error(run.stderr, run.stdout) if run is not None else ""
-    files, omitted, paper_text = fit_context(llm, repo, error + reference, findings, paper)
-    notes = [f"added {name} to requirements.txt" for name in requirements_added]
-    result_line = ""
-    stdout_tail = ""
-    if run is not None:
-        result_line = run.summary() + (f"; the {run.limit} limit stopped it" if run.limit and run.limit not in run.summary() else "")
-        stdout_tail = "\n".join(_SANDBOX_PATH.sub("", run.stdout).strip().splitlines()[-15:])
-    messages: list[Message] = [
-        {"role": "system", "content": render("debug/system")},
-        {
-            "role": "user",
-            "content": render(
-                "debug/repair",
-                ran=run is not None,
-                reference=reference,
-                passed=run.ok if run is not None else False,
-                command=command,
-                result=result_line,
-                error=error,
-                stdout_tail=stdout_tail,
-                findings=[str(f) for f in findings],
-                notes=notes,
-                paper=paper_text,
-                files=files,
-                omitted=omitted,
-            ),
-        },
-    ]
-    return await edit_loop(llm, repo, messages, stage=stage)
-
-
-async def edit_loop(llm: LLM, repo: Path, messages: list[Message], *, stage: str = STAGE) -> tuple[list[str], list[str], str]:
-    """Ask ``messages`` for SEARCH/REPLACE blocks, apply them to ``repo``, and send back the blocks
-    that did not apply (with the reason and the closest lines), at most ``FEEDBACK_TURNS`` times.
-
-    Returns (applied, failed, transcript). Shared by debugging, the consistency repair and the
-    verify stage's refinement: each builds its own request, the edits work the same way.
-    """
-    messages = list(messages)
-    applied: list[str] = []
-    failed: list[str] = []
-    transcript: list[str] = []
-    window = llm.context_window
-    default = stage_default(window, EDIT_TOKENS)
-    for attempt in range(1, FEEDBACK_TURNS + 2):
-        room = answer_room(window, messages, default)
-        if room < min_answer(window, default) // 2:
-            if attempt == 1:
-                raise ContextLengthError(
-                    f"a prompt of about {message_tokens(messages)} tokens leaves no room for an answer in {window}",
-                    window,
-                )
-            transcript.append("## Feedback stopped\n\nThe conversation no longer fits the context window.\n")
-            break
-        try:
-            completion = await llm.acomplete(messages, max_tokens=room, stage=stage, allow_truncated=True)
-        except ContextLengthError:
-            if attempt == 1:
-                raise
-            transcript.append("## Feedback stopped\n\nThe model said the conversation no longer fits its context.\n")
-            break
-        transcript.append(f"## Answer {attempt}\n\n{completion.text}\n")
-        parsed = parse_edits(completion.text)
-        outcome = apply_edits(repo, parsed.blocks)
-        applied += [f"{b.path} (block {b.index})" for b in outcome.applied]
-        failed = [f"{f.block.path} (block {f.block.index}): {f.reason.splitlines()[0]}" for f in outcome.failed] + parsed.problems
-        if not outcome.failed and not parsed.problems and (parsed.blocks or applied):
-            break
-        if attempt == FEEDBACK_TURNS + 1:
-            break
-        feedback = render(
-            "debug/retry",
-            failed=[{"index": f.block.index, "path": f.block.path, "reason": f.reason} for f in outcome.failed],
-            applied=[f"block {b.index} ({b.path})" for b in outcome.applied],
-            problems=parsed.problems,
-        )
-        transcript.append(f"## Feedback {attempt}\n\n{feedback}\n")
-        messages += [{"role": "assistant", "content": completion.text}, {"role": "user", "content": feedback}]
-    return applied, failed, "\n".join(transcript)
-
-
-def fit_context(
-    llm: LLM, repo: Path, error: str, findings: list[Finding], paper: str | None
-) -> tuple[list[tuple[str, str]], list[str], str]:
-    """The files to show (those in the error and findings first) and the paper, within the window."""
-    budget = int(llm.context_window * 4 * 0.6)  # characters; leave room for the answer
-    texts = _text_files(repo)
-    mentioned = {f.file for f in findings} | {p for p in texts if p in error}
-    order = sorted(texts, key=lambda p: (p not in mentioned, not p.endswith(".py"), p))
-    files, omitted = [], []
-    used = len(error) + sum(len(str(f)) for f in findings) + 4000
-    for path in order:
-        text = texts[path]
-        if used + len(text) > budget:
-            omitted.append(path)
-            continue
-        files.append((path, text.rstrip("\n")))
-        used += len(text) + len(path) + 10
-    paper_text = ""
-    if paper:
-        room = min(budget - used, 24_000)
-        if room > 2000:
-            paper_text = paper if len(paper) <= room else paper[:room] + "\n[... the rest of the paper is left out ...]"
-    return files, omitted, paper_text
-
-
-def _text_files(repo: Path) -> dict[str, str]:
-    """The repository's text files (code, config, scripts) by relative path."""
-    texts = {}
-    for path in sorted(repo.rglob("*")):
-        rel = path.relative_to(repo)
-        if not path.is_file() or path.suffix not in TEXT_SUFFIXES or path.is_symlink():
-            continue
-        if any(part.startswith(".") or part in ("__pycache__", "venv", "node_modules") for part in rel.parts):
-            continue
-        if path.stat().st_size > 200_000:
-            continue
-        texts[rel.as_posix()] = path.read_text(encoding="utf-8", errors="replace")
-    return texts
-
-
-def _write_run_note(report_dir: Path, iteration: int, command: str, run: RunResult, findings: list[Finding]) -> None:
+def _write_run_note(report_dir: Path, iteration: int, command: str, run: SandboxResult, findings: list[Finding]) -> None:
     lines = [f"# Smoke run before repair round {iteration + 1}" if not run.ok else f"# Smoke run {iteration}", ""]
     lines += [f"Command: `{command}`", f"Result: {run.summary()}", ""]
     if findings:

@@ -17,7 +17,7 @@ import posixpath
 import re
 from collections.abc import Callable, Iterator
 
-from papercoder.pipeline.codeutil import closes_fence
+from papercoder.pipeline.codeblocks import closes_fence
 
 _FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
 _FILE_WORD = re.compile(r"^(?:file|filename|path)\s*[:=\-]?\s*", re.IGNORECASE)

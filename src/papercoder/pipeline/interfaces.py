@@ -14,7 +14,7 @@ from papercoder.pipeline.artifacts import CONTEXT_FIT_STEPS, PlanningArtifacts, 
 from papercoder.rundir.context import StageContext
 from papercoder.pipeline.prefix import layered_messages
 from papercoder.pipeline.skeleton import diagram_names, parse_skeleton, review_skeleton, skeleton_document
-from papercoder.pipeline.turns import (
+from papercoder.pipeline.window import (
     answer_room,
     complete_text,
     fit_parts,

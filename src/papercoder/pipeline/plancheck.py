@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Generic, TypeVar
 
-from papercoder.pipeline.codeutil import extract_code, fenced_blocks, find_cycles
+from papercoder.pipeline.codeblocks import extract_code, fenced_blocks, find_cycles
 from papercoder.pipeline.inventory import Item, uncovered
 from papercoder.pipeline.schemas import Design, FileLogic, LogicDesign, TaskPlan
 from papercoder.repo.paths import UnsafePathError, safe_relpath

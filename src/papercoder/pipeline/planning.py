@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from papercoder.errors import InputError
 from papercoder.llm import Completion, Message, StructuredOutputError
-from papercoder.pipeline.codeutil import extract_code, fenced_blocks
+from papercoder.pipeline.codeblocks import extract_code, fenced_blocks
 from papercoder.pipeline.artifacts import read_addendum
 from papercoder.rundir.context import StageContext
 from papercoder.pipeline.interfaces import write_interfaces
@@ -29,7 +29,7 @@ from papercoder.pipeline.inventory import parse_inventory, save_inventory
 from papercoder.pipeline.prefix import system_message
 from papercoder.pipeline.plancheck import Review, review_design, review_logic, salvage_design
 from papercoder.pipeline.schemas import Design, LogicDesign, TaskPlan, dump_model
-from papercoder.pipeline.turns import (
+from papercoder.pipeline.window import (
     ContextBudgetError,
     answer_room,
     fit_conversation,

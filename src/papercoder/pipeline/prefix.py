@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from papercoder.llm import Message
-from papercoder.pipeline.turns import Part
+from papercoder.pipeline.window import Part
 from papercoder.prompts import render
 
 ARTIFACTS = ("plan", "design", "logic", "config")  # the planning artifacts, in prefix order

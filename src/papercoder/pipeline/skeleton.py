@@ -15,7 +15,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from papercoder.pipeline.codeutil import closes_fence
+from papercoder.pipeline.codeblocks import closes_fence
 from papercoder.repo.checks import check_repository
 from papercoder.repo.paths import write_inside
 

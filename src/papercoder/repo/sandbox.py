@@ -8,7 +8,7 @@ processes (a pids cgroup when papercoder runs as root, since root ignores ``RLIM
 
 Where the machine allows it, ``unshare`` gives the run no network and its own PID namespace (so
 every process it started dies with it), and Landlock forbids writes outside the copy. Where it
-does not, the run goes ahead and :attr:`RunResult.warnings` says what was not enforced.
+does not, the run goes ahead and :attr:`SandboxResult.warnings` says what was not enforced.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class Isolation:
 
 
 @dataclass
-class RunResult:
+class SandboxResult:
     """The outcome of one sandboxed run."""
 
     command: list[str]
@@ -256,7 +256,7 @@ def run_sandboxed(
     venv: Path | None = None,
     extra_env: dict[str, str] | None = None,
     keep: Path | None = None,
-) -> RunResult:
+) -> SandboxResult:
     """Run ``command`` (argv, or a shell string) in a fresh copy of ``repo``, within ``limits``.
 
     ``venv``: a virtual environment whose ``bin`` goes first on PATH. ``keep``: copy the
@@ -374,7 +374,7 @@ def _run(
     *,
     scratch: Path,
     venv: Path | None,
-) -> RunResult:
+) -> SandboxResult:
     cpu = limits.cpu_seconds or max(1, int(limits.timeout * 2))
     rlimits = [
         (resource.RLIMIT_CPU, cpu),
@@ -418,7 +418,7 @@ def _run(
 
     # the second wall: a secret that got through anyway never reaches a report or a model
     stdout, stderr = redact(out.text()), redact(_without_unshare_noise(err.text()))
-    return RunResult(
+    return SandboxResult(
         command=argv,
         returncode=returncode,
         stdout=stdout,

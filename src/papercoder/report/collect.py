@@ -95,7 +95,7 @@ def collect(run_dir: Path) -> RunReport:
 def _name_functions(report: RunReport) -> None:
     """Each inventory item's functions and classes in the files covering it (names sharing a word
     with the item, as the generated README lists them)."""
-    from papercoder.pipeline.repofiles import matching_names
+    from papercoder.pipeline.extras import matching_names
 
     texts = {f.path: f.text or "" for f in report.files}
     for item in report.inventory:

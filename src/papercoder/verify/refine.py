@@ -9,7 +9,7 @@ from pathlib import Path
 from papercoder.evaluate.graded import LeafGrade
 from papercoder.evaluate.rubric import RubricNode
 from papercoder.llm import LLM, Message
-from papercoder.pipeline.debugging import edit_loop, fit_context
+from papercoder.pipeline.repair import edit_loop, fit_context
 from papercoder.prompts import render
 
 STAGE = "verify"

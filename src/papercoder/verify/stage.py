@@ -28,7 +28,7 @@ from papercoder.llm import LLM, BudgetExceededError, ContextLengthError
 from papercoder.paper.markdown import parse_markdown
 from papercoder.pipeline.artifacts import paper_title, read_addendum
 from papercoder.rundir.context import StageContext
-from papercoder.pipeline.debugging import blocking_findings, planned_entry_point, smoke_command
+from papercoder.pipeline.repair import blocking_findings, planned_entry_point, smoke_command
 from papercoder.pipeline.inventory import Item, load_inventory
 from papercoder.repo import git
 from papercoder.repo.checks import check_repository

@@ -17,7 +17,7 @@ from typing import TypeVar
 from papercoder.errors import PapercoderError
 from papercoder.llm import LLM, ContextLengthError, Message, TruncatedError
 from papercoder.tokens import estimate_tokens
-from papercoder.pipeline.codeutil import join_continuation
+from papercoder.pipeline.codeblocks import join_continuation
 from papercoder.prompts import render
 
 

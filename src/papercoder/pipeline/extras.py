@@ -11,7 +11,7 @@ import re
 import sys
 from pathlib import PurePosixPath
 
-from papercoder.pipeline.codeutil import imported_top_level
+from papercoder.pipeline.codeblocks import imported_top_level
 from papercoder.pipeline.inventory import Item, files_covering
 from papercoder.pipeline.plancheck import clean_packages
 from papercoder.pipeline.schemas import Design, TaskPlan

@@ -3,7 +3,7 @@
 import pytest
 
 from papercoder.pipeline.coding import FIT_STEPS
-from papercoder.pipeline.turns import ContextBudgetError, Part, answer_room, fit_parts, margin, message_tokens, shorten
+from papercoder.pipeline.window import ContextBudgetError, Part, answer_room, fit_parts, margin, message_tokens, shorten
 
 
 def parts():

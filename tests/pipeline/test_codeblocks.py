@@ -4,7 +4,7 @@ import ast
 
 import pytest
 
-from papercoder.pipeline.codeutil import (
+from papercoder.pipeline.codeblocks import (
     dependency_layers,
     extract_code,
     extract_interface,
@@ -136,7 +136,7 @@ def test_layers_raise_on_cycle_and_cycles_are_found():
 
 
 def test_requirements_from_plan_and_imports():
-    from papercoder.pipeline.repofiles import requirements_text
+    from papercoder.pipeline.extras import requirements_text
 
     sources = {
         "main.py": "import os\nimport yaml\nfrom sklearn.metrics import f1_score\nfrom models.net import Net\nimport utils\n",
