@@ -25,18 +25,17 @@ from papercoder.paper.texsource import find_main_file
 
 SUPPORTED = ".pdf, .tex, a LaTeX folder, .tar.gz/.tgz/.zip, .md, .json (s2orc), .txt or an arXiv id"
 _ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip", ".gz", ".src")
-_BY_SUFFIX = {
-    ".pdf": "pdf",
-    ".tex": "latex",
-    ".latex": "latex",
-    ".ltx": "latex",
-    ".md": "markdown",
-    ".markdown": "markdown",
-    ".mmd": "markdown",
-    ".json": "s2orc",
-    ".txt": "text",
-    ".text": "text",
+# The paper formats: name -> (reader, file suffixes). Adding a format: write paper/<format>.py
+# with read_<format>(path, keep_references=...) -> Paper, add a row here, and teach
+# detect_format its content if the suffix alone does not tell.
+FORMATS = {
+    "pdf": (read_pdf, (".pdf",)),
+    "latex": (read_latex, (".tex", ".latex", ".ltx")),
+    "markdown": (read_markdown, (".md", ".markdown", ".mmd")),
+    "s2orc": (read_s2orc, (".json",)),
+    "text": (read_text, (".txt", ".text")),
 }
+_BY_SUFFIX = {suffix: name for name, (_, suffixes) in FORMATS.items() for suffix in suffixes}
 
 
 def read_paper(source: str, *, keep_references: bool = False) -> Paper:
@@ -106,8 +105,7 @@ def read_path(path: Path, *, keep_references: bool = False) -> Paper:
     if kind == "archive":
         paper = _read_archive(path, keep_references=keep_references)
     else:
-        reader = {"pdf": read_pdf, "latex": read_latex, "markdown": read_markdown, "s2orc": read_s2orc, "text": read_text}
-        paper = reader[kind](path, keep_references=keep_references)
+        paper = FORMATS[kind][0](path, keep_references=keep_references)
     paper.source = str(path)
     if not paper.title.strip():
         paper.title = path.stem
