@@ -12,7 +12,7 @@ from tests.evaluate.evalkit import PAPER, SMALL_REPO, judge, make_repo
 from papercoder.cli import app
 from papercoder.evaluate import inputs
 from papercoder.evaluate.lexical import grade_repo
-from papercoder.evaluate.rubric import node_from_dict
+from papercoder.rubric import node_from_dict
 from papercoder.tokens import estimate_tokens
 
 REAL_RUBRIC = Path(__file__).resolve().parents[3] / "shared" / "rubrics" / "stochastic-interpolants.rubric.json"

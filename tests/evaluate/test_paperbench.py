@@ -10,7 +10,7 @@ import time
 
 from tests.evaluate.evalkit import PAPER, SMALL_REPO, make_repo
 
-from papercoder.evaluate.rubric import RubricNode
+from papercoder.rubric import RubricNode
 from papercoder.evaluate.paperbench import grade_paperbench
 from papercoder.llm import open_model
 from papercoder.config import Config

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from papercoder.evaluate.rubric import RubricNode
+from papercoder.rubric import RubricNode
 from papercoder.evaluate.paperbench import file_tree, judge_files, parse_ranking, prior_nodes
 
 

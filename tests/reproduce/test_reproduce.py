@@ -93,7 +93,7 @@ def test_the_command_reports_and_fails_with_exit_1(tmp_path):
 def test_grading_in_full_mode_reads_the_results_the_run_wrote(tmp_path):
     import asyncio
 
-    from papercoder.evaluate.rubric import RubricNode
+    from papercoder.rubric import RubricNode
     from papercoder.evaluate.paperbench import grade_paperbench
     from papercoder.llm import LLM, ScriptedProvider
     from papercoder.paper import Paper, Section

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from papercoder.evaluate.rubric import node_from_dict
+from papercoder.rubric import node_from_dict
 from papercoder.verify.checklist import Checklist, checklist_tree, merge_checklists, section_groups, tree_to_dict
 
 

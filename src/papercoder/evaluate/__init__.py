@@ -3,7 +3,7 @@
 - ``protocols``: the table of judging protocols; one module each: ``paper2code`` (the 1-5 score,
   ``papercoder eval``), ``paperbench`` (PaperBench's judge, ``papercoder grade``), ``lexical``
   (the cheaper rubric judge);
-- ``rubric`` and ``graded``: PaperBench rubric trees, their weighted scores, graded results;
+- ``graded``: graded rubrics (the trees themselves are :mod:`papercoder.rubric`);
 - ``files``: which repository files a judge reads; ``judgecontext``: fitting a judge's prompt;
 - ``verdicts``: reading the judge's answers (invalid ones are counted, never raised);
 - ``calls``: asking the judge many times at once;

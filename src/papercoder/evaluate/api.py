@@ -15,7 +15,7 @@ from papercoder.evaluate import inputs
 from papercoder.evaluate.graded import GradeResult
 from papercoder.evaluate.lexical import FILES_TOKENS
 from papercoder.evaluate.report import format_eval, format_grade, results_dir, write_json
-from papercoder.evaluate.rubric import load_rubric
+from papercoder.rubric import load_rubric
 from papercoder.evaluate.paper2code import EvalResult
 from papercoder.evaluate.protocols import PROTOCOLS, RUBRIC_PROTOCOLS, RubricSettings
 from papercoder.errors import InputError

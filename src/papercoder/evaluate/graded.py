@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from papercoder.evaluate.calls import UsageTally
-from papercoder.evaluate.rubric import RubricNode, category_counts
+from papercoder.rubric import RubricNode, category_counts
 
 
 @dataclass

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from papercoder.errors import InputError
-from papercoder.evaluate.rubric import node_from_dict
+from papercoder.rubric import node_from_dict
 from papercoder.evaluate.paperbench import grade_paperbench
 from papercoder.llm import LLM
 from papercoder.paper.markdown import parse_markdown

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from papercoder.errors import InputError
-from papercoder.evaluate.rubric import RubricNode, code_dev_only, node_from_dict, read_tree_json, score_tree
+from papercoder.rubric import RubricNode, code_dev_only, node_from_dict, read_tree_json, score_tree
 
 TOLERANCE = 1e-9
 

@@ -14,7 +14,7 @@ from papercoder.evaluate.judgecontext import paper_for_judge, make_budget
 from papercoder.evaluate.files import LOG_SUFFIXES, RepoFile, Ranker, collect_files, pack, render_files
 from papercoder.evaluate.verdicts import Verdict, parse_leaf_verdict
 from papercoder.evaluate.graded import GradeResult, LeafGrade
-from papercoder.evaluate.rubric import CODE_DEV, RubricNode, code_dev_only, score_tree
+from papercoder.rubric import CODE_DEV, RubricNode, code_dev_only, score_tree
 from papercoder.errors import InputError
 from papercoder.llm import LLM
 from papercoder.paper import Paper

@@ -16,7 +16,7 @@ For every leaf, three calls:
 
 Result Analysis leaves read only documentation and the files written after ``reproduce.log`` was
 created; when the run wrote none, or there is no ``reproduce.log``, they score 0 without a call.
-Scores aggregate with :func:`papercoder.evaluate.rubric.score_tree`, PaperBench's weighted mean.
+Scores aggregate with :func:`papercoder.rubric.score_tree`, PaperBench's weighted mean.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from pydantic import BaseModel, Field
 from papercoder.evaluate.calls import CallOutcome, UsageTally
 from papercoder.evaluate.judgecontext import paper_for_judge
 from papercoder.evaluate.graded import GradeResult, LeafGrade
-from papercoder.evaluate.rubric import CODE_DEV, RubricNode, code_dev_only, score_tree
+from papercoder.rubric import CODE_DEV, RubricNode, code_dev_only, score_tree
 from papercoder.llm import LLM, LLMError, StructuredOutputError, TruncatedError
 from papercoder.paper import Paper
 from papercoder.tokens import estimate_tokens

@@ -21,7 +21,7 @@ from papercoder.evaluate.graded import GradeResult
 from papercoder.evaluate.lexical import grade_repo
 from papercoder.evaluate.paper2code import evaluate_repo
 from papercoder.evaluate.paperbench import grade_paperbench
-from papercoder.evaluate.rubric import RubricNode
+from papercoder.rubric import RubricNode
 from papercoder.llm import LLM
 from papercoder.paper import Paper
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
-from papercoder.evaluate.rubric import CODE_DEV, RubricNode
+from papercoder.rubric import CODE_DEV, RubricNode
 from papercoder.llm import LLM, StructuredOutputError, TruncatedError
 from papercoder.pipeline.inventory import Item
 from papercoder.pipeline.prefix import system_message

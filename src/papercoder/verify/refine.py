@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from papercoder.evaluate.graded import LeafGrade
-from papercoder.evaluate.rubric import RubricNode
+from papercoder.rubric import RubricNode
 from papercoder.llm import LLM, Message
 from papercoder.pipeline.repair import edit_loop, fit_context
 from papercoder.prompts import render

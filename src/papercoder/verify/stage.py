@@ -23,7 +23,7 @@ from pathlib import Path
 from papercoder.evaluate.graded import LeafGrade
 
 from papercoder.evaluate.lexical import grade_repo
-from papercoder.evaluate.rubric import RubricNode, score_tree
+from papercoder.rubric import RubricNode, score_tree
 from papercoder.llm import LLM, BudgetExceededError, ContextLengthError
 from papercoder.paper.markdown import parse_markdown
 from papercoder.pipeline.artifacts import paper_title, read_addendum

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from papercoder.errors import InputError
-from papercoder.evaluate.rubric import code_dev_only, load_rubric, node_from_dict, score_tree
+from papercoder.rubric import code_dev_only, load_rubric, node_from_dict, score_tree
 
 
 def leaf(id, weight, category="Code Development"):
