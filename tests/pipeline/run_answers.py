@@ -196,9 +196,42 @@ def _markers() -> dict[str, object]:
         "logic": _first_line("planning/logic_design", files=[], entry_point="main.py", inventory=[]),
         "config": _first_line("planning/config"),
         "analysis": path_pattern("analysis/file", is_entry=False),
-        "code": path_pattern("coding/file", is_entry=False, language="python"),
+        "code": path_pattern("coding/file", is_entry=False, language="python", requirements=False),
+        "checklist": _first_line("planning/checklist", sections=[], files={}, inventory=[], addendum_only=False),
+        "quotes": _first_line("planning/checklist_quotes", requirements=[]),
         "condense": _first_line("fit/condense", title="", heading="", text="", words=1, part=1, part_count=1),
     }
+
+
+# The checklist a capable model writes at the end of planning: each requirement quotes the code
+# that meets it, in backticks (the scripted judge of tests/verify reads those), names the section
+# and a verbatim passage of the example paper that states it, and the files that own it.
+CHECKLIST = {"groups": [
+    {"requirement": "The prototype classifier of Section 2.2 and its loss", "weight": 5, "items": [
+        {"requirement": "Prototypes are the class means of the embedded points (`self.prototypes = np.stack([e[y == k].mean(axis=0)`)", "weight": 3,
+         "section": "2 Method", "quote": "The prototype of class k is the mean embedding of its training samples", "files": ["model.py"]},
+        {"requirement": "The temperature is tau = exp(s) (`return float(np.exp(self.s))`)", "weight": 3,
+         "section": "2 Method", "quote": "divided by the temperature tau = exp(s), where s is a learned scalar", "files": ["model.py"]},
+        {"requirement": "The loss adds the L2 penalty on the embedding (`+ 0.5 * weight_decay * (self.W**2).sum()`)", "weight": 3,
+         "section": "2 Method", "quote": "plus an L2 penalty on the embedding", "files": ["model.py"]},
+        {"requirement": "Class probabilities are a softmax over negative squared distances over tau (`softmax(-self.distances(x) / self.temperature)`)", "weight": 2,
+         "section": "2 Method", "quote": "the class probabilities are a softmax over negative squared distances", "files": ["model.py"]},
+    ]},
+    {"requirement": "The nearest-centroid baseline of Section 2.5", "weight": 3, "items": [
+        {"requirement": "The baseline is evaluated for every seed (`evaluate(nearest_centroid_probs(x_train, y_train, x_test, k), y_test, bins)`)", "weight": 2,
+         "section": "2 Method", "quote": "Each configuration is run with seeds 0 to 4", "files": ["main.py"]},
+        {"requirement": "It uses centroids in input space (`centroids = np.stack([x_train[y_train == k].mean(axis=0)`)", "weight": 1,
+         "section": "2 Method", "quote": "class means of the standardised inputs", "files": ["baselines.py"]},
+    ]},
+    {"requirement": "The evaluation of Table 1", "weight": 4, "items": [
+        {"requirement": "Expected calibration error with equal-width bins (`edges = np.linspace(0.0, 1.0, bins + 1)`)", "weight": 2,
+         "section": "2 Method", "quote": "the expected calibration error (ECE) with 15 equal-width confidence bins", "files": ["metrics.py"]},
+        {"requirement": "The learned models are evaluated on the test split (`model.predict_proba(x_test), y_test`)", "weight": 3,
+         "section": "2 Method", "quote": "prototypes are computed once more from the training set and the test set is classified", "files": ["main.py"]},
+        {"requirement": "Adam with bias correction (`m_hat = m / (1 - self.beta1**self.t)`)", "weight": 1,
+         "section": "3 Hyperparameters", "quote": "Both W and s are updated with Adam", "files": ["optim.py"]},
+    ]},
+]}
 
 
 def skeleton_text(code: dict[str, str]) -> str:
@@ -245,7 +278,7 @@ def kind_of(messages: list[dict]) -> tuple[str, str | None]:
             return kind, found.group(1)
     if "Write the interface skeleton of every Python file" in prompt:
         return "interfaces", None
-    for kind in ("plan", "design", "logic", "config", "condense"):
+    for kind in ("plan", "design", "logic", "config", "checklist", "quotes", "condense"):
         if prompt.strip().startswith(markers[kind]):
             return kind, None
     return "other", None
@@ -271,6 +304,10 @@ def answer(messages: list[dict]) -> str:
         return grouped(paths, [analysis_of(p) for p in paths])
     if kind == "code":
         return f"```python\n{CODE[path]}```"
+    if kind == "checklist":
+        return json.dumps(CHECKLIST)
+    if kind == "quotes":
+        return json.dumps({"quotes": {}})
     if kind == "condense":
         section = re.search(r"<section>\n(.*)\n</section>", messages[-1]["content"], re.S).group(1)
         return section[: len(section) // 3]

@@ -52,6 +52,22 @@ Train/test split ratio: use 80/20.
 - [M1] metric: test mean squared error
 """
 
+# the checklist a capable model writes for PAPER: quotes from it, owners among FILES
+CHECKLIST = {"groups": [
+    {"requirement": "The model and loss of the Method section", "weight": 3, "items": [
+        {"requirement": "The hidden width is 16", "section": "Method", "quote": "W2 relu(W1 x + b1) + b2 with hidden width 16",
+         "files": ["model.py"]},
+        {"requirement": "The loss is the MSE plus 0.01 times the squared norm of the weights", "weight": 2, "section": "Method",
+         "quote": "error plus lambda times the squared norm of the weights, with lambda = 0.01", "files": ["model.py"]},
+    ]},
+    {"requirement": "The regression experiment", "weight": 2, "items": [
+        {"requirement": "1000 points from y = sin(3x) with noise of standard deviation 0.1", "section": "Experiments",
+         "quote": "on 1000 points drawn from y = sin(3x) + noise", "files": ["data.py"]},
+        {"requirement": "Adam with learning rate 0.001 and batch size 32 for 200 epochs; test MSE reported", "section": "Experiments",
+         "quote": "We train for 200 epochs with Adam, learning rate 0.001 and batch size 32", "files": ["main.py"]},
+    ]},
+]}
+
 # which inventory items each planned file implements
 DEFAULT_COVERS = {"data.py": ["D1"], "model.py": ["M1"], "main.py": ["E1"]}
 
@@ -195,6 +211,10 @@ def classify(messages: list[dict]) -> str:
         return "interfaces_repair"
     if "Write the interface skeleton of every Python file" in last:
         return "interfaces"
+    if last.startswith("Before any code is written, write the list of requirements"):
+        return "checklist"
+    if "The quotes given for these requirements are not in the paper" in last:
+        return "quotes"
     if match := _ANALYSES.search(last):
         return "analyses:" + ",".join(re.findall(r"`([^`]+)`", match.group(1)))
     if match := _ANALYSIS.search(last):
@@ -235,6 +255,8 @@ class PaperModel:
             "interfaces": skeleton_text(CODE),
             "interfaces_repair": skeleton_text(CODE),
             "reconcile": "The files agree; no edits.",
+            "checklist": json.dumps(CHECKLIST),
+            "quotes": json.dumps({"quotes": {}}),
         }
         self.answers = {**defaults, **self.answers}
 

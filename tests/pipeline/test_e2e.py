@@ -25,7 +25,8 @@ from papercoder.testing.fake_openai import FakeOpenAIServer, Reply
 
 PAPER = str(EXAMPLE_PAPER)
 ANALYSIS_CALLS = len(group_files(FILES, ANALYSIS_GROUP))  # 7 files: two requests, of 4 and 3 analyses
-MODEL_CALLS = 5 + ANALYSIS_CALLS + len(FILES)  # four planning turns and the skeleton, the analyses, a file each
+PLANNING_CALLS = 6  # four conversation turns, the skeleton and the checklist
+MODEL_CALLS = PLANNING_CALLS + ANALYSIS_CALLS + len(FILES)  # four planning turns, the skeleton and the checklist, the analyses, a file each
 STAGES = ["plan", "analyze", "code", "debug"]
 
 
@@ -64,14 +65,14 @@ def test_resume_after_a_crash_in_coding_repeats_no_call(tmp_path):
         run_paper(PAPER, out_dir=tmp_path / "run", provider=ScriptedProvider(crash_on_fourth_file), concurrency=2, stages=STAGES, show_progress=False)
     with CallLog(tmp_path / "run" / "calls.sqlite") as log:
         answered = {_digest(r.request["messages"]) for r in log.calls() if r.error is None}
-    assert 5 + ANALYSIS_CALLS < len(answered) < MODEL_CALLS
+    assert PLANNING_CALLS + ANALYSIS_CALLS < len(answered) < MODEL_CALLS
 
     second = ScriptedProvider(answer)
     result = run_paper(PAPER, out_dir=tmp_path / "run", provider=second, resume=True, stages=STAGES, show_progress=False)
     asked_again = {_digest(c["request"].messages) for c in second.calls}
     assert not asked_again & answered, "a completed model call was repeated"
     assert len(answered) + len(second.calls) == MODEL_CALLS
-    assert result.stages["code"].cached_calls == len(answered) - 5 - ANALYSIS_CALLS
+    assert result.stages["code"].cached_calls == len(answered) - PLANNING_CALLS - ANALYSIS_CALLS
     assert tree(result.repo) == tree(reference.repo)
 
 
@@ -117,9 +118,9 @@ def test_over_http_killed_mid_coding_then_resumed_sends_no_request_twice(tmp_pat
 
     # the model's window is unknown (8,192 tokens assumed), so four analyses a request may not fit
     analyses = sum(kind in ("analysis", "analyses") for kind in kinds)
-    assert kinds.count("code") == 2 and 5 + analyses + 2 == len(answered)
+    assert kinds.count("code") == 2 and PLANNING_CALLS + analyses + 2 == len(answered)
     assert not set(again) & set(answered), "a request answered before the kill reached the server again"
-    assert len(answered) + len(again) == 5 + analyses + len(FILES)
+    assert len(answered) + len(again) == PLANNING_CALLS + analyses + len(FILES)
     assert "repository:" in resumed.stdout and "code" in resumed.stdout
     assert set(FILES) <= set(tree(tmp_path / "run" / "repo"))
     assert Manifest.load(tmp_path / "run" / "manifest.json").stages_done == ["plan", "analyze", "code"]

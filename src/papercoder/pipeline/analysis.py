@@ -137,6 +137,7 @@ def _parts_for(artifacts: PlanningArtifacts, paths: list[str]) -> list[Part]:
         logic = artifacts.tasks.logic_of(path)
         if logic.analysis:
             parts.append(Part(f"file-logic:{path}", f"The logic design of {path}", logic.analysis))
+        parts += artifacts.requirements_part(path, key=f"requirements:{path}")
     return parts
 
 

@@ -7,11 +7,12 @@ requests.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from papercoder.errors import InputError
 from papercoder.rundir.paths import RunPaths
 from papercoder.pipeline.inventory import Item, load_inventory
+from papercoder.pipeline.requirements import Requirement, load_checklist, render_requirements, requirements_by_file
 from papercoder.pipeline.schemas import Design, TaskPlan, load_design, load_tasks
 from papercoder.pipeline.window import Part, cut
 from papercoder.prompts import render
@@ -39,6 +40,15 @@ class PlanningArtifacts:
     addendum: str = ""
     inventory: tuple[Item, ...] = ()
     interfaces: str = ""  # planning/interfaces.md: the skeleton every file is written against
+    requirements: dict[str, tuple[Requirement, ...]] = field(default_factory=dict)  # by owning file (the checklist)
+
+    def requirements_part(self, path: str, *, key: str = "requirements") -> list[Part]:
+        """The requirements ``path`` owns, as a part of its own request (none: no part)."""
+        owned = self.requirements.get(path, ())
+        if not owned:
+            return []
+        title = f"Requirements {path} must meet (the checklist the code will be judged against)"
+        return [Part(key, title, render_requirements(list(owned)))]
 
     def context_parts(self) -> list[Part]:
         """The shared context of analysis and coding prompts, in a fixed order; the skeleton last."""
@@ -86,7 +96,20 @@ def load_artifacts(paths: RunPaths) -> PlanningArtifacts:
         addendum=read_addendum(paths),
         inventory=tuple(load_inventory(paths.inventory)),
         interfaces=paths.interfaces.read_text(encoding="utf-8") if paths.interfaces.is_file() else "",
+        requirements=_owned_requirements(paths),
     )
+
+
+def _owned_requirements(paths: RunPaths) -> dict[str, tuple[Requirement, ...]]:
+    """Each planned file's requirements from ``planning/checklist.json``; none when there is none
+    (a run planned before checklists came first) or it is unreadable (planning said so then)."""
+    if not paths.checklist.is_file():
+        return {}
+    try:
+        _, meta = load_checklist(paths.checklist)
+    except (OSError, ValueError, InputError):
+        return {}
+    return {path: tuple(reqs) for path, reqs in requirements_by_file(meta).items()}
 
 
 def read_addendum(paths: RunPaths) -> str:

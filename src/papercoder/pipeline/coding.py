@@ -165,6 +165,7 @@ def file_messages(
             if interface.strip():
                 parts.append(Part(f"interface:{other}", f"Interface of {other}", _fenced(other, interface)))
     parts.append(Part("analysis", f"Analysis of {path}", analysis or "(none)"))
+    parts += artifacts.requirements_part(path)
     entry = tasks.entry_point
     language = _LANGUAGE.get(PurePosixPath(path).suffix.lower(), "")
 
@@ -172,7 +173,8 @@ def file_messages(
         return layered_messages(
             chosen,
             lambda own: render(
-                "coding/file", parts=own, path=path, language=language, is_entry=path == entry, entry_point=entry
+                "coding/file", parts=own, path=path, language=language, is_entry=path == entry, entry_point=entry,
+                requirements=any(part.key == "requirements" for part in own),
             ),
         )
 

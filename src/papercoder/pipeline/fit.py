@@ -340,6 +340,8 @@ async def run_fit(ctx: StageContext) -> FitResult:
         progress=lambda _label, done, total: ctx.progress("fit", done, total),
     )
     write_inside(ctx.paths.root, ctx.paths.paper.name, result.markdown)
+    if result.shrunk:  # the checklist's quotes and the refine requests read the passages it lost
+        write_inside(ctx.paths.root, ctx.paths.paper_full.name, paper.to_markdown())
     ctx.note(
         f"paper: {paper.title!r}, {result.tokens_after:,} tokens"
         + (f" (shrunk from {result.tokens_before:,})" if result.shrunk else "")

@@ -11,6 +11,7 @@ answers, so the conversation stays consistent with what is written to disk.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -22,9 +23,10 @@ from pydantic import BaseModel
 from papercoder.errors import InputError
 from papercoder.llm import Completion, Message, StructuredOutputError
 from papercoder.pipeline.codeblocks import extract_code, fenced_blocks
-from papercoder.pipeline.artifacts import read_addendum
+from papercoder.pipeline.artifacts import load_artifacts, paper_title, read_addendum
 from papercoder.rundir.context import StageContext
 from papercoder.pipeline.interfaces import write_interfaces
+from papercoder.pipeline.requirements import ChecklistOutcome, build_checklist, save_checklist
 from papercoder.pipeline.inventory import parse_inventory, save_inventory
 from papercoder.pipeline.prefix import system_message
 from papercoder.pipeline.plancheck import Review, review_design, review_logic, salvage_design
@@ -47,7 +49,7 @@ PLAN_TOKENS = 12288  # answer limits are safety bounds sized for a capable model
 DESIGN_TOKENS = 12288
 LOGIC_TOKENS = 16384
 CONFIG_TOKENS = 4096
-TURNS = 5
+TURNS = 6  # four conversation turns, then the skeleton and the checklist at once
 REPAIR_QUOTE = 6000  # characters of a wrong answer quoted back in its repair turn
 EMPTY_CONFIG = "# papercoder: the model gave no usable config.yaml; the code uses its own documented defaults\n{}\n"
 
@@ -98,8 +100,36 @@ async def run_planning(ctx: StageContext) -> None:
     ctx.progress(STAGE, 4, TURNS)
 
     talk.save(ctx.paths.planning / "conversation.json")
-    await write_interfaces(ctx)
-    ctx.progress(STAGE, 5, TURNS)
+    # the skeleton and the checklist need the same decided plan, not each other: at the same time,
+    # so the requirements cost the critical path nothing
+    await asyncio.gather(write_interfaces(ctx), write_requirements(ctx))
+    ctx.progress(STAGE, TURNS, TURNS)
+
+
+async def write_requirements(ctx: StageContext) -> ChecklistOutcome:
+    """Planning's checklist step: build ``planning/checklist.json`` from the paper and the plan."""
+    artifacts = load_artifacts(ctx.paths)
+    tasks = artifacts.tasks
+    files = {path: tasks.logic_of(path).analysis.strip() or path for path in tasks.task_list}
+    full = ctx.paths.paper_full.read_text(encoding="utf-8") if ctx.paths.paper_full.is_file() else ""
+    outcome = await build_checklist(
+        ctx.llm, artifacts.paper, paper_title(artifacts.paper), addendum=artifacts.addendum,
+        inventory=artifacts.inventory, files=files, entry_point=tasks.entry_point, full_paper=full,
+        note=ctx.note,
+    )
+    save_checklist(ctx.paths.checklist, outcome.tree, outcome.requirements)
+    for problem in outcome.problems:
+        ctx.degrade(f"planning (checklist): {problem}")
+    if not outcome.requirements:
+        ctx.degrade("planning (checklist): the model gave no usable checklist; files are written without requirements")
+        return outcome
+    if outcome.unquoted or outcome.owner_fallbacks:
+        ctx.note(
+            f"planning (checklist): of {len(outcome.requirements)} requirements, {outcome.unquoted} have no verbatim "
+            f"quote of the paper and {outcome.owner_fallbacks} had their files guessed"
+        )
+    return outcome
+
 
 
 class _Conversation:

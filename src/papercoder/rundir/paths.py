@@ -17,6 +17,10 @@ class RunPaths:
         return self.root / "paper.md"
 
     @property
+    def paper_full(self) -> Path:  # the paper before it was condensed to fit (only when it was)
+        return self.root / "paper.full.md"
+
+    @property
     def planning(self) -> Path:
         return self.root / "planning"
 
@@ -47,6 +51,10 @@ class RunPaths:
     @property
     def interfaces(self) -> Path:  # turn 5: the interface skeleton of every Python file, Markdown
         return self.planning / "interfaces.md"
+
+    @property
+    def checklist(self) -> Path:  # the requirements the code is written to and judged by (PaperBench's rubric shape)
+        return self.planning / "checklist.json"
 
     @property
     def diagrams(self) -> Path:
