@@ -42,7 +42,7 @@ def test_planted_bug_is_repaired(case, tmp_path):
     saved = json.loads((repo / ".papercoder/debug/report.json").read_text())
     assert saved["status"] == "passed" and saved["commits"] == report.commits
     if case.name == "bug-off-the-smoke-path":
-        prompt = provider.calls[0]["request"].messages[1]["content"]
+        prompt = provider.calls[0]["request"].messages[-1]["content"]
         assert "runs, but the static checks" in prompt and "undefined name 'mean_squared_error'" in prompt
     if case.name not in ("missing-requirement", "bug-off-the-smoke-path"):
         assert (repo / case.file).read_text() == SOUND[case.file]
@@ -140,9 +140,10 @@ def test_run_debugging_stage_writes_the_report_in_the_run(tmp_path):
     assert report.status == "passed"
     assert json.loads((paths.root / "debug/report.json").read_text())["status"] == "passed"
     assert (paths.root / "debug/iteration-1-model.md").is_file()
-    prompt = provider.calls[0]["request"].messages[1]["content"]
-    assert "Linear regression by gradient descent" in prompt and "smoke_steps" in prompt
-    assert provider.calls[0]["request"].messages[0]["role"] == "system"
+    messages = provider.calls[0]["request"].messages
+    # the paper comes whole in the system message, the run's shared prefix; the request's own part after it
+    assert messages[0]["role"] == "system" and "Linear regression by gradient descent" in messages[0]["content"]
+    assert "smoke_steps" in messages[-1]["content"] and "Linear regression" not in messages[-1]["content"]
 
 
 def test_a_failing_model_call_stops_the_run_but_leaves_a_report(tmp_path):

@@ -36,10 +36,13 @@ def test_a_planted_mismatch_is_caught_and_repaired_before_debugging(tmp_path):
     assert record["after"] == [] and record["applied"] == ["main.py (block 1)"]
     assert not run.fallbacks
     assert any("repaired 1 mismatch" in n for n in run.notes)
-    # the repair request names the mismatch and shows the skeleton as the contract
+    # the repair request names the mismatch; it starts with the bytes every code request starts with
+    # (the paper, the plan, the skeleton as the contract), so the provider's cache serves them
     repair = next(c["request"] for c in run.provider.calls if "has not been run yet" in c["request"].messages[-1]["content"])
     text = repair.messages[-1]["content"]
-    assert "main.py:" in text and "Model.step" in text and "The interface skeleton the files were written against" in text
+    assert "main.py:" in text and "Model.step" in text
+    coding = next(c["request"] for c in run.provider.calls if "Write the complete file" in c["request"].messages[-1]["content"])
+    assert repair.messages[:-1] == coding.messages[:-1] and "interface skeleton" in repair.messages[-2]["content"]
     subjects = subprocess.run(["git", "log", "--format=%s"], cwd=run.paths.repo, capture_output=True, text=True).stdout
     assert subjects.splitlines() == [
         "papercoder coding: reconcile 1 mismatch(es) between files (0 left)",

@@ -63,27 +63,28 @@ def debug(
 ) -> None:
     """Run the repository's smoke check in a sandbox and repair it with the model until it passes."""
     from papercoder.pipeline.debugging import debug_repository
-    from papercoder.pipeline.repair import planned_entry_point
+    from papercoder.pipeline.repair import planned_entry_point, repair_prefix
     from papercoder.repo.sandbox import Limits
 
     repo, paths = resolve_target(target)
     if paths is not None:
         log_path, report_dir, venv_dir = paths.calls, paths.debug, paths.venv
-        paper = paths.paper.read_text(encoding="utf-8") if paths.paper.is_file() else None
         entry = planned_entry_point(paths.design)
     else:
         log_path, report_dir = repo / ".papercoder" / "calls.sqlite", repo / ".papercoder" / "debug"
         venv_dir = repo / ".papercoder" / "venv"
-        paper, entry = None, None
+        entry = None
     log_path.parent.mkdir(parents=True, exist_ok=True)
     from papercoder.llm.models import open_model  # not at import: ingest and --help need no model stack
 
     llm = open_model(model, base_url=base_url, log_path=log_path, max_cost=max_cost)
+    say = lambda message: typer.echo(message, err=True)  # noqa: E731
+    prefix = repair_prefix(paths, llm, repo, what="debugging", note=say) if paths is not None else []
     report = asyncio.run(
         debug_repository(
             repo,
             llm,
-            paper_markdown=paper,
+            prefix=prefix,
             max_iterations=max_iterations,
             cmd=cmd,
             use_venv=venv,
@@ -92,7 +93,7 @@ def debug(
             limits=Limits(timeout=timeout, memory_mb=memory),
             report_dir=report_dir,
             entry_point=entry,
-            note=lambda message: typer.echo(message, err=True),
+            note=say,
         )
     )
     if as_json:

@@ -7,15 +7,19 @@ requests.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from papercoder.errors import InputError
+from papercoder.llm import Message
 from papercoder.rundir.paths import RunPaths
 from papercoder.pipeline.inventory import Item, load_inventory
 from papercoder.pipeline.requirements import Requirement, load_checklist, render_requirements, requirements_by_file
 from papercoder.pipeline.schemas import Design, TaskPlan, load_design, load_tasks
-from papercoder.pipeline.window import Part, cut
+from papercoder.pipeline.prefix import layered_messages
+from papercoder.pipeline.window import Part, cut, fit_parts
 from papercoder.prompts import render
+from papercoder.tokens import CHARS_PER_TOKEN
 
 
 # What gives way, in order, when a request made of the planning artifacts and a short instruction
@@ -69,6 +73,26 @@ class PlanningArtifacts:
             Part("logic", "Logic design", render("planning/logic_summary", tasks=self.tasks).strip()),
             Part("config", "config.yaml", "```yaml\n" + self.config.strip() + "\n```"),
         ]
+
+
+def shared_prefix(
+    artifacts: PlanningArtifacts, *, window: int, reserve: int, what: str, note: Callable[[str], None] = lambda m: None
+) -> list[Message]:
+    """The run's shared prefix for a request whose own part needs about ``reserve`` tokens.
+
+    The same leading messages as every analysis and code request (the paper and addendum, the plan,
+    the skeleton), so the provider's cache serves them and the request sees the paper whole; in a
+    window too small for that, the plan, then the paper, are shortened to fit, and that is noted.
+    """
+    placeholder = "x" * (reserve * CHARS_PER_TOKEN)
+
+    def build(chosen: list[Part]) -> list[Message]:
+        return layered_messages(chosen, lambda rest: placeholder)
+
+    messages, taken = fit_parts(artifacts.context_parts(), build, window=window, min_output=0, steps=CONTEXT_FIT_STEPS, what=what)
+    if taken:
+        note(f"{what}: to fit the context window, " + "; ".join(taken))
+    return messages[:-1]
 
 
 def load_artifacts(paths: RunPaths) -> PlanningArtifacts:

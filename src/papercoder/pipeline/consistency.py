@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 
-from papercoder.pipeline.artifacts import PlanningArtifacts
+from papercoder.pipeline.artifacts import PlanningArtifacts, shared_prefix
 from papercoder.rundir.context import StageContext
-from papercoder.pipeline.repair import blocking_findings, repair_findings
+from papercoder.pipeline.repair import blocking_findings, repair_findings, reserve_for
 from papercoder.repo import git
 from papercoder.repo.checks import Finding, check_repository
 from papercoder.repo.paths import write_inside
@@ -38,8 +38,10 @@ async def reconcile(ctx: StageContext, artifacts: PlanningArtifacts) -> list[Fin
         return []
     ctx.note(f"coding: {len(before)} mismatch(es) between files; one repair round before debugging")
     git.ensure_repository(repo, "papercoder: the code as written")
+    prefix = shared_prefix(artifacts, window=ctx.llm.context_window, reserve=reserve_for(repo, ctx.llm.context_window),
+                           what="coding (consistency repair)", note=ctx.note)
     applied, failed, transcript = await repair_findings(
-        ctx.llm, repo, before, artifacts.paper, reference=artifacts.interfaces.strip(), stage=STAGE
+        ctx.llm, repo, before, prefix, reference=artifacts.interfaces.strip(), stage=STAGE
     )
     record["applied"], record["failed"] = applied, failed
     write_inside(ctx.paths.coding, "consistency-model.md", transcript)

@@ -16,13 +16,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from papercoder.errors import InputError
-from papercoder.llm import LLM, BudgetExceededError, ContextLengthError
+from papercoder.llm import LLM, BudgetExceededError, ContextLengthError, Message
+from papercoder.pipeline.prefix import paper_prefix
 from papercoder.pipeline.repair import (
     STAGE,
     add_missing_requirements,
     blocking_findings,
     missing_module,
     planned_entry_point,
+    repair_prefix,
     repair_round,
     smoke_command,
     text_files,
@@ -101,11 +103,10 @@ async def run_debugging(
     limits: Limits | None = None,
 ) -> DebugReport:
     """The ``debug`` stage of a run: repair ``ctx.paths.repo``; report in ``<run>/debug/``."""
-    paper = ctx.paths.paper.read_text(encoding="utf-8") if ctx.paths.paper.is_file() else None
     return await debug_repository(
         ctx.paths.repo,
         ctx.llm,
-        paper_markdown=paper,
+        prefix=repair_prefix(ctx.paths, ctx.llm, ctx.paths.repo, what="debugging", note=ctx.note),
         max_iterations=max_iterations,
         cmd=cmd,
         use_venv=use_venv,
@@ -123,6 +124,7 @@ async def debug_repository(
     llm: LLM,
     *,
     paper_markdown: str | None = None,
+    prefix: list[Message] | None = None,
     max_iterations: int = 3,
     cmd: str | None = None,
     use_venv: bool = False,
@@ -134,7 +136,10 @@ async def debug_repository(
     note: Callable[[str], None] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> DebugReport:
-    """Check, run and repair the repository in ``repo_dir`` (any folder); see the module doc."""
+    """Check, run and repair the repository in ``repo_dir`` (any folder); see the module doc.
+
+    Repair requests start with ``prefix`` (a run's shared prefix, see :func:`repair_prefix`), else
+    with ``paper_markdown`` as their system message, else with their own part alone."""
     repo = Path(repo_dir).resolve()
     if not repo.is_dir():
         raise InputError(f"{repo_dir} is not a folder; give a run directory or a repository folder")
@@ -156,7 +161,8 @@ async def debug_repository(
     if use_venv:
         venv = Path(venv_dir) if venv_dir else report_dir / "venv"
     limits = limits or Limits()
-    job = _Job(repo, llm, command, limits, venv, venv_system_packages, max_iterations, paper_markdown, report_dir, note, progress)
+    job = _Job(repo, llm, command, limits, venv, venv_system_packages, max_iterations,
+                prefix if prefix is not None else paper_prefix(paper_markdown), report_dir, note, progress)
     try:
         await _loop(job, report, initial)
     except BaseException:
@@ -177,7 +183,7 @@ class _Job:
     venv: Path | None
     venv_system_packages: bool
     max_iterations: int
-    paper: str | None
+    prefix: list[Message]  # the leading messages of every repair request
     report_dir: Path
     note: Callable[[str], None]
     progress: Callable[[int, int], None]
@@ -237,7 +243,7 @@ async def _loop(job: _Job, report: DebugReport, findings: list[Finding]) -> None
         job.progress(iteration, job.max_iterations)
         shown = blocking_findings(findings) if run.ok else findings
         try:
-            applied, failed, transcript = await repair_round(job.llm, repo, run, shown, job.paper, command, report.requirements_added)
+            applied, failed, transcript = await repair_round(job.llm, repo, run, shown, job.prefix, command, report.requirements_added)
         except BudgetExceededError as exc:
             report.status = "budget"
             report.warnings.append(str(exc))

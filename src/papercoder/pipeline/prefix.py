@@ -25,6 +25,11 @@ def system_message(paper: str, addendum: str = "") -> Message:
     return {"role": "system", "content": render("shared/system", paper=paper.strip(), addendum=addendum.strip())}
 
 
+def paper_prefix(paper: str | None, addendum: str = "") -> list[Message]:
+    """The prefix of a request outside a run: the system message with the paper, or nothing."""
+    return [system_message(paper, addendum)] if paper and paper.strip() else []
+
+
 def layered_messages(parts: list[Part], own: Callable[[list[Part]], str]) -> list[Message]:
     """System (paper, addendum), the planning artifacts, the skeleton, then ``own(the other parts)``.
 

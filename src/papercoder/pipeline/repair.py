@@ -11,19 +11,26 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
+from papercoder.errors import InputError
 from papercoder.llm import LLM, ContextLengthError, Message
-from papercoder.pipeline.window import answer_room, message_tokens, min_answer, stage_default
+from papercoder.pipeline.artifacts import load_artifacts, read_addendum, shared_prefix
+from papercoder.pipeline.prefix import paper_prefix
+from papercoder.pipeline.window import answer_room, margin, message_tokens, min_answer, stage_default
 from papercoder.prompts import render
 from papercoder.repo.checks import Finding, python_files
 from papercoder.repo.edits import apply_edits, parse_edits
 from papercoder.repo.importmap import add_requirement, is_stdlib
 from papercoder.repo.sandbox import SandboxResult
+from papercoder.rundir.paths import RunPaths
+from papercoder.tokens import CHARS_PER_TOKEN
 
 STAGE = "debug"  # the call-log label of repairs unless the caller names its own
 FEEDBACK_TURNS = 3  # blocks that did not apply go back to the model at most this often per round
 EDIT_TOKENS = 8192  # an answer of edit blocks, before capping to a small window
+REQUEST_TOKENS = 1500  # a repair request's own words (what broke, the rules), without the files
 TEXT_SUFFIXES = (".py", ".sh", ".yaml", ".yml", ".txt", ".toml", ".cfg", ".json", ".ini")
 ENTRY_CANDIDATES = ("main.py", "train.py", "run.py", "run_experiment.py", "experiment.py")
 _SANDBOX_PATH = re.compile(r"(/[^\s\"']*?)?/papercoder-sandbox-[^/\s\"']+/repo/")
@@ -129,12 +136,12 @@ def add_missing_requirements(repo: Path, findings: list[Finding]) -> list[str]:
 
 
 async def repair_findings(
-    llm: LLM, repo: Path, findings: list[Finding], paper: str | None, *, reference: str = "", stage: str = STAGE
+    llm: LLM, repo: Path, findings: list[Finding], prefix: list[Message], *, reference: str = "", stage: str = STAGE
 ) -> tuple[list[str], list[str], str]:
     """One repair round for static ``findings`` of code not yet run (e.g. files written at once that
-    disagree); ``reference`` is shown as the contract (the interface skeleton). Same result as a
-    debugging round: (applied, failed, transcript)."""
-    return await repair_round(llm, repo, None, findings, paper, "", [], reference=reference, stage=stage)
+    disagree). ``prefix`` is the run's shared prefix; ``reference`` (the interface skeleton) is
+    shown only when the prefix lacks it. Same result as a debugging round: (applied, failed, transcript)."""
+    return await repair_round(llm, repo, None, findings, prefix, "", [], reference=reference, stage=stage)
 
 
 async def repair_round(
@@ -142,7 +149,7 @@ async def repair_round(
     repo: Path,
     run: SandboxResult | None,
     findings: list[Finding],
-    paper: str | None,
+    prefix: list[Message],
     command: str,
     requirements_added: list[str],
     *,
@@ -152,37 +159,34 @@ async def repair_round(
     """Ask for edits, apply them, send back what did not apply; (applied, failed, transcript).
 
     ``run`` is the smoke run that failed (or passed with findings), or None for code not yet run.
+    The request is ``prefix`` (the run's shared prefix: the paper whole, the plan, the skeleton)
+    and one message of its own: what broke, the files, the minimal-change rules.
     """
     error = trim_error(run.stderr, run.stdout) if run is not None else ""
-    files, omitted, paper_text = fit_context(llm, repo, error + reference, findings, paper)
+    if reference and any(reference.strip()[:200] in m["content"] for m in prefix):
+        reference = ""  # the skeleton is in the prefix already
+    files, omitted = fit_context(llm, repo, error + reference, findings, prefix)
     notes = [f"added {name} to requirements.txt" for name in requirements_added]
     result_line = ""
     stdout_tail = ""
     if run is not None:
         result_line = run.summary() + (f"; the {run.limit} limit stopped it" if run.limit and run.limit not in run.summary() else "")
         stdout_tail = "\n".join(_SANDBOX_PATH.sub("", run.stdout).strip().splitlines()[-15:])
-    messages: list[Message] = [
-        {"role": "system", "content": render("debug/system")},
-        {
-            "role": "user",
-            "content": render(
-                "debug/repair",
-                ran=run is not None,
-                reference=reference,
-                passed=run.ok if run is not None else False,
-                command=command,
-                result=result_line,
-                error=error,
-                stdout_tail=stdout_tail,
-                findings=[str(f) for f in findings],
-                notes=notes,
-                paper=paper_text,
-                files=files,
-                omitted=omitted,
-            ),
-        },
-    ]
-    return await edit_loop(llm, repo, messages, stage=stage)
+    request = render(
+        "debug/repair",
+        ran=run is not None,
+        reference=reference,
+        passed=run.ok if run is not None else False,
+        command=command,
+        result=result_line,
+        error=error,
+        stdout_tail=stdout_tail,
+        findings=[str(f) for f in findings],
+        notes=notes,
+        files=files,
+        omitted=omitted,
+    )
+    return await edit_loop(llm, repo, [*prefix, {"role": "user", "content": request}], stage=stage)
 
 
 async def edit_loop(llm: LLM, repo: Path, messages: list[Message], *, stage: str = STAGE) -> tuple[list[str], list[str], str]:
@@ -235,16 +239,39 @@ async def edit_loop(llm: LLM, repo: Path, messages: list[Message], *, stage: str
     return applied, failed, "\n".join(transcript)
 
 
+def reserve_for(repo: Path, window: int) -> int:
+    """Tokens a repair request's own part may need: the repository's text, the request's words and
+    the answer, but at most half the window (the shared prefix keeps the rest)."""
+    repository = sum(len(text) for text in text_files(repo).values()) // CHARS_PER_TOKEN
+    return min(window // 2, repository + REQUEST_TOKENS + stage_default(window, EDIT_TOKENS))
+
+
+def repair_prefix(paths: RunPaths, llm: LLM, repo: Path, *, what: str, note: Callable[[str], None] = lambda m: None) -> list[Message]:
+    """The run's shared prefix for the repair requests of ``repo``: the paper whole, the plan and the
+    skeleton, as analysis and coding sent them; the paper alone when the run has no plan yet."""
+    try:
+        artifacts = load_artifacts(paths)
+    except InputError:
+        paper = paths.paper.read_text(encoding="utf-8") if paths.paper.is_file() else None
+        return paper_prefix(paper, read_addendum(paths))
+    window = llm.context_window
+    return shared_prefix(artifacts, window=window, reserve=reserve_for(repo, window), what=what, note=note)
+
+
 def fit_context(
-    llm: LLM, repo: Path, error: str, findings: list[Finding], paper: str | None
-) -> tuple[list[tuple[str, str]], list[str], str]:
-    """The files to show (those in the error and findings first) and the paper, within the window."""
-    budget = int(llm.context_window * 4 * 0.6)  # characters; leave room for the answer
+    llm: LLM, repo: Path, error: str, findings: list[Finding], prefix: list[Message], *, first: tuple[str, ...] = ()
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """The repository's files to show after ``prefix`` (``first``, then those in the error and the
+    findings, then code, then the rest) within what the window leaves, and the ones left out."""
+    window = llm.context_window
+    answer = stage_default(window, EDIT_TOKENS)
+    room = window - margin(window) - message_tokens(prefix) - answer - REQUEST_TOKENS
+    budget = max(0, room) * CHARS_PER_TOKEN  # characters
     texts = text_files(repo)
     mentioned = {f.file for f in findings} | {p for p in texts if p in error}
-    order = sorted(texts, key=lambda p: (p not in mentioned, not p.endswith(".py"), p))
+    order = sorted(texts, key=lambda p: (p not in first, p not in mentioned, not p.endswith(".py"), p))
     files, omitted = [], []
-    used = len(error) + sum(len(str(f)) for f in findings) + 4000
+    used = len(error) + sum(len(str(f)) for f in findings)
     for path in order:
         text = texts[path]
         if used + len(text) > budget:
@@ -252,12 +279,7 @@ def fit_context(
             continue
         files.append((path, text.rstrip("\n")))
         used += len(text) + len(path) + 10
-    paper_text = ""
-    if paper:
-        room = min(budget - used, 24_000)
-        if room > 2000:
-            paper_text = paper if len(paper) <= room else paper[:room] + "\n[... the rest of the paper is left out ...]"
-    return files, omitted, paper_text
+    return files, omitted
 
 
 def text_files(repo: Path) -> dict[str, str]:
