@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "pipeline"))  # the scripted answers live with the tests
+sys.path.insert(0, str(ROOT))  # the scripted answers live with the tests (tests.pipeline)
 
 STAGES = ["plan", "analyze", "code"]
 
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     if importlib.util.find_spec("ray") is None:
         print("this benchmark needs Ray: pip install 'papercoder[ray]'")
         return 2
-    from run_answers import answer
+    from tests.pipeline.run_answers import answer
 
     from papercoder.testing.fake_openai import FakeOpenAIServer
 

@@ -44,7 +44,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "pipeline"))  # the scripted answers live with the tests
+sys.path.insert(0, str(ROOT))  # the scripted answers live with the tests (tests.pipeline)
 
 TARGET = 0.4
 
@@ -78,7 +78,7 @@ def padded_paper(target: Path, tokens: int) -> Path:
 def run_once(concurrency: int, ttft: float, tps: float, hidden: int = 0, prefill: float | None = None,
              strict_cache: bool = False, sized: bool = False, paper: str | None = None, coding: str = "wave",
              keep: Path | None = None, analysis_group: int | None = None) -> dict:
-    from run_answers import answer, long_answer, sized_answer
+    from tests.pipeline.run_answers import answer, long_answer, sized_answer
 
     from papercoder.llm.calllog import CallLog
     from papercoder.run import run_paper

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "report"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.report.runfixture
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
 
     run = args.run
     if run is None:
-        from runfixture import make_run  # the tests' run builder
+        from tests.report.runfixture import make_run  # the tests' run builder
 
         run = make_run(Path(tempfile.mkdtemp()) / "run", files=args.files, leaves=args.leaves)
     started = time.perf_counter()

@@ -28,13 +28,12 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "pipeline"))
-sys.path.insert(0, str(ROOT / "tests" / "verify"))
+sys.path.insert(0, str(ROOT))  # the scripted answers live with the tests
 
 
 def run_case(plant: bool, ttft: float, tps: float, prefill: float | None) -> dict:
-    from run_answer_code import CODE
-    from verify_answers import PLANTS, planted, verify_answer
+    from tests.pipeline.run_answer_code import CODE
+    from tests.verify.verify_answers import PLANTS, planted, verify_answer
 
     from papercoder.llm.calllog import CallLog
     from papercoder.run import run_paper, run_stage
@@ -58,9 +57,14 @@ def run_case(plant: bool, ttft: float, tps: float, prefill: float | None) -> dic
         checklist = json.loads((run / "verify" / "checklist.json").read_text())
         with CallLog(run / "calls.sqlite") as log:
             steps: dict[str, list[int]] = {}
-            for record in log.calls(stage="verify"):
+            for record in log.calls():
                 prompt = record.request["messages"][-1]["content"]
-                step = "checklist" if prompt.startswith("Before this") else "refine" if prompt.startswith("A reviewer") else "judge"
+                if prompt.startswith("Write the checklist of requirements"):
+                    step = "checklist"  # planning's, before the code
+                elif record.stage != "verify":
+                    continue
+                else:
+                    step = "refine" if prompt.startswith("A reviewer") else "judge"
                 row = steps.setdefault(step, [0, 0, 0, 0])
                 usage = record.usage
                 row[0] += 1

@@ -70,6 +70,7 @@ class Config:
     """Settings from the config files; every field optional."""
 
     model: str | None = None
+    verify_judge_model: str | None = None  # the verify stage's judge (default: the model that writes the code)
     judge_model: str | None = None  # eval's and grade's judge when no -m is given (default: o3-mini with an OpenAI key)
     base_url: str | None = None
     api_key_env: str | None = None
@@ -124,6 +125,7 @@ def _read(path: Path) -> dict[str, Any]:
 _TYPES: dict[str, tuple[type, ...]] = {
     "model": (str,),
     "judge_model": (str,),
+    "verify_judge_model": (str,),
     "base_url": (str,),
     "api_key_env": (str,),
     "concurrency": (int,),

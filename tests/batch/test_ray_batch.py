@@ -162,10 +162,10 @@ def test_a_worker_killed_mid_paper_is_restarted_and_the_paper_resumes_from_its_c
     assert killed.is_set()
     assert [r["status"] for r in records] in (["done", "done"], ["degraded", "degraded"]), [r["error"] for r in records]
     stage_calls = [k for k in asked if k != "other"]
-    # per paper: five planning turns, the analysis requests (how many files each holds depends on the
+    # per paper: six planning requests (four turns, the skeleton, the checklist), the analysis requests (how many files each holds depends on the
     # window, unknown here), a file per planned file; the kill comes after every analysis is answered
     analyses = sum(kind in ("analysis", "analyses") for kind in stage_calls)
-    clean = 2 * (5 + 7) + analyses
+    clean = 2 * (6 + 7) + analyses
     # what was answered before the kill came from the call logs: only calls in flight were asked again
     assert clean < len(stage_calls) <= clean + 2, Counter(stage_calls)
     for record in records:

@@ -93,7 +93,7 @@ class VerifyReport:
         return f"verify: coverage {self.coverage_before:.2f} -> {self.coverage_after:.2f}"
 
 
-async def verify_stage(ctx: StageContext, *, rounds: int = 2) -> VerifyReport:
+async def verify_stage(ctx: StageContext, *, rounds: int = 2, judge_model: str | None = None) -> VerifyReport:
     # Reads the repository and asks one question about it, as the real stage asks many.
     main = ctx.paths.repo / "main.py"
     await ctx.llm.acomplete([{"role": "user", "content": "VERIFY\n" + main.read_text()}], stage="verify")

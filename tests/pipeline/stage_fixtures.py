@@ -211,7 +211,7 @@ def classify(messages: list[dict]) -> str:
         return "interfaces_repair"
     if "Write the interface skeleton of every Python file" in last:
         return "interfaces"
-    if last.startswith("Before any code is written, write the list of requirements"):
+    if last.startswith("Write the checklist of requirements"):
         return "checklist"
     if "The quotes given for these requirements are not in the paper" in last:
         return "quotes"

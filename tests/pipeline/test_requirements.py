@@ -110,7 +110,7 @@ def test_planning_writes_the_checklist_while_the_skeleton_is_asked_for(tmp_path)
     assert len(meta) == 4 and all(r.quote_found and r.files for r in meta.values())
     assert meta["1.2"].files == ["model.py"] and meta["2.1"].section == "Experiments"
     calls = {c["request"].messages[-1]["content"].split("\n")[0][:40]: c for c in run.provider.calls}
-    checklist = next(c for k, c in calls.items() if k.startswith("Before any code is written"))
+    checklist = next(c for k, c in calls.items() if k.startswith("Write the checklist of requirements"))
     skeleton = next(c for c in run.provider.calls if "Write the interface skeleton" in c["request"].messages[-1]["content"])
     assert checklist["start"] < skeleton["end"] and skeleton["start"] < checklist["end"]  # at the same time
     assert checklist["request"].messages[0] == run.provider.calls[0]["request"].messages[0]  # the cached system prefix

@@ -1,7 +1,7 @@
 """A scripted reviewer and editor for the verify stage, on the example paper's scripted code.
 
-They behave like a model in what matters: the checklist names what the paper requires (each
-requirement quotes the code that meets it, in backticks); the judge passes a requirement only
+They behave like a model in what matters: the checklist (planning's, from run_answers) names what
+the paper requires (each requirement quotes the code that meets it, in backticks); the judge passes a requirement only
 when every quoted piece appears in the files its request shows; the editor, asked to meet a
 requirement, rewrites the part of the file that differs from a faithful implementation (the
 scripted code of run_answer_code.py) where the quoted piece belongs. Planted omissions are
@@ -15,7 +15,7 @@ import json
 import re
 
 from tests.pipeline.run_answer_code import CODE
-from tests.pipeline.run_answers import answer
+from tests.pipeline.run_answers import CHECKLIST, answer
 
 # (leaf id, file, the faithful text, the planted text)
 PLANTS = [
@@ -27,23 +27,7 @@ PLANTS = [
      'results["nearest centroid"].append((0.0, 0.0, 0.0))'),  # a baseline never run
 ]
 
-CHECKLIST = {"groups": [
-    {"requirement": "The prototype classifier of Section 2.2 and its loss", "weight": 5, "items": [
-        {"requirement": "Prototypes are the class means of the embedded points (`self.prototypes = np.stack([e[y == k].mean(axis=0)`)", "weight": 3},
-        {"requirement": "The temperature is tau = exp(s) (`return float(np.exp(self.s))`)", "weight": 3},
-        {"requirement": "The loss adds the L2 penalty on the embedding (`+ 0.5 * weight_decay * (self.W**2).sum()`)", "weight": 3},
-        {"requirement": "Class probabilities are a softmax over negative squared distances over tau (`softmax(-self.distances(x) / self.temperature)`)", "weight": 2},
-    ]},
-    {"requirement": "The nearest-centroid baseline of Section 2.5", "weight": 3, "items": [
-        {"requirement": "The baseline is evaluated for every seed (`evaluate(nearest_centroid_probs(x_train, y_train, x_test, k), y_test, bins)`)", "weight": 2},
-        {"requirement": "It uses centroids in input space (`centroids = np.stack([x_train[y_train == k].mean(axis=0)`)", "weight": 1},
-    ]},
-    {"requirement": "The evaluation of Table 1", "weight": 4, "items": [
-        {"requirement": "Expected calibration error with equal-width bins (`edges = np.linspace(0.0, 1.0, bins + 1)`)", "weight": 2},
-        {"requirement": "The learned models are evaluated on the test split (`model.predict_proba(x_test), y_test`)", "weight": 3},
-        {"requirement": "Adam with bias correction (`m_hat = m / (1 - self.beta1**self.t)`)", "weight": 1},
-    ]},
-]}
+__all__ = ["CHECKLIST", "PLANTS", "planted", "verify_answer"]  # CHECKLIST: planning's, from run_answers
 
 _QUOTED = re.compile(r"`([^`]+)`")
 
@@ -111,8 +95,6 @@ def _hunks(path: str, current: str, reference: str, quote: str) -> list[str]:
 def verify_answer(messages: list[dict]) -> str:
     """The scripted model of the whole pipeline, verify included."""
     prompt = messages[-1]["content"]
-    if prompt.startswith("Before this repository is called a reproduction"):
-        return json.dumps(CHECKLIST)
     if "# The requirement to grade" in prompt:
         return judge(prompt)
     if prompt.startswith("A reviewer checked the repository below"):

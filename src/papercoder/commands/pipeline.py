@@ -17,6 +17,7 @@ GROUP_HELP = (
     "Files whose analyses one request asks for (default 4; 1 for the embedded model): 1 is the original "
     "method's one request per file, which re-sends the paper and plan for every file."
 )
+JUDGE_HELP = "The verify stage's judge, e.g. openai:o3-mini (default: verify_judge_model in the config file, else the model that writes the code)."
 STAGES_HELP = "Stages to run, comma-separated, from plan, analyze, code, debug, verify, reproduce (default: all but reproduce)."
 
 
@@ -46,6 +47,7 @@ def run(
     coding: Optional[str] = typer.Option(None, "--coding", help=CODING_HELP),
     analysis_group: Optional[int] = typer.Option(None, "--analysis-group", min=1, help=GROUP_HELP),
     verify_rounds: int = typer.Option(2, "--verify-rounds", min=0, help="Refinement rounds of the verify stage at most (0: check only)."),
+    judge_model: Optional[str] = typer.Option(None, "--judge-model", help=JUDGE_HELP),
 ) -> None:
     """Turn PAPER into a code repository: plan, analyze, code, debug, verify."""
     from papercoder.config import load_config
@@ -71,6 +73,7 @@ def run(
             coding=coding,
             verify_rounds=verify_rounds,
             analysis_group=analysis_group,
+            judge_model=judge_model,
         )
     except RunInterrupted as exc:
         _stop(exc)

@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 
+from papercoder.commands.pipeline import JUDGE_HELP
 from papercoder.errors import InputError
 
 
@@ -24,6 +25,7 @@ def verify(
     base_url: Optional[str] = typer.Option(None, "--base-url", help="An OpenAI-compatible server."),
     max_cost: Optional[float] = typer.Option(None, "--max-cost", help="Stop before spending more than this many USD."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON (a plain repository folder only)."),
+    judge_model: Optional[str] = typer.Option(None, "--judge-model", help=JUDGE_HELP),
 ) -> None:
     """Check the code against a checklist of the paper's requirements, and refine what fails."""
     from papercoder.commands.debug import resolve_target
@@ -33,14 +35,17 @@ def verify(
         from papercoder.commands.pipeline import _report
         from papercoder.run import run_stage
 
-        _report(run_stage("verify", paths.root, model=model, base_url=base_url, max_cost=max_cost, verify_rounds=rounds))
+        _report(run_stage("verify", paths.root, model=model, base_url=base_url, max_cost=max_cost, verify_rounds=rounds,
+                          judge_model=judge_model))
         return
     if paper is None:
         raise InputError(f"{target} is not a run directory; give the paper with --paper PAPER")
-    _verify_folder(repo, paper, rounds=rounds, model=model, base_url=base_url, max_cost=max_cost, as_json=as_json)
+    _verify_folder(repo, paper, rounds=rounds, model=model, base_url=base_url, max_cost=max_cost, as_json=as_json,
+                   judge_model=judge_model)
 
 
-def _verify_folder(repo: Path, paper: str, *, rounds: int, model, base_url, max_cost, as_json: bool) -> None:
+def _verify_folder(repo: Path, paper: str, *, rounds: int, model, base_url, max_cost, as_json: bool, judge_model) -> None:
+    from papercoder.config import load_config
     from papercoder.llm.models import open_model
     from papercoder.paper import read_paper
     from papercoder.run.runner import run_async
@@ -50,13 +55,17 @@ def _verify_folder(repo: Path, paper: str, *, rounds: int, model, base_url, max_
     state = repo / ".papercoder"
     state.mkdir(parents=True, exist_ok=True)
     llm = open_model(model, base_url=base_url, log_path=state / "calls.sqlite", max_cost=max_cost)
+    judge_spec = judge_model or load_config().verify_judge_model
+    judge = open_model(judge_spec, log_path=state / "calls.sqlite", max_cost=max_cost, quiet=True) if judge_spec else None
 
     async def main():
         try:
-            return await verify_repository(repo, llm, text, rounds=rounds, out_dir=state / "verify",
+            return await verify_repository(repo, llm, text, rounds=rounds, out_dir=state / "verify", judge=judge,
                                            note=lambda message: typer.echo(message, err=True))
         finally:
             await llm.aclose()
+            if judge is not None:
+                await judge.aclose()
 
     report = run_async(main())
     if as_json:

@@ -43,13 +43,15 @@ def _leaf_prompt(
     paper_text: str,
     file_budget: int,
     systems: dict[str | None, str],
+    owners: list[str] | tuple[str, ...] = (),
 ) -> tuple[RubricNode, list[dict[str, str]], list[RepoFile], int]:
     """The messages for one leaf, the files they show, and how many files they leave out."""
     ranked = [(s, f) for s, f in ranker.ranked(leaf_query(node, ancestors))
               if node.task_category != CODE_DEV or not _is_output(f.path)]
-    # Only files sharing a term with the requirement; when none does, every file in rank
-    # order, so the judge can at least say what is missing.
-    candidates = [f for s, f in ranked if s > 0] or [f for _, f in ranked]
+    # The files that own the requirement first; then only files sharing a term with it; when
+    # none does, every file in rank order, so the judge can at least say what is missing.
+    owned = [f for owner in owners for _, f in ranked if f.path == owner]
+    candidates = owned + [f for s, f in ranked if s > 0 and f not in owned] or [f for _, f in ranked]
     packed = pack(candidates, file_budget)
     shown = {f.path for f in packed.included}
     not_shown = [f.path for _, f in ranked if f.path not in shown]
@@ -81,6 +83,7 @@ async def grade_repo(
     files_tokens: int | None = FILES_TOKENS,
     retries: int = 1,
     stage: str = "grade",
+    owners: dict[str, list[str]] | None = None,
 ) -> GradeResult:
     """Grade every leaf of ``rubric`` (only Code Development leaves with ``code_dev``).
 
@@ -89,6 +92,8 @@ async def grade_repo(
     grading a 70-leaf rubric from costing 70 full windows. A leaf whose answer is unusable
     is asked again up to ``retries`` times; if none is usable it scores 0, counted invalid.
     ``stage`` labels the calls in the call log (the verify stage grades its own checklist).
+    ``owners`` names, per leaf id, the files that implement it: they are shown first, then the
+    files most relevant to the requirement.
 
     The first leaf is asked alone, then the others together: every leaf's prompt starts with
     the same system message and paper, and providers cache that prefix only once a request with
@@ -113,7 +118,8 @@ async def grade_repo(
     if found.skipped:
         notes.append(f"{len(found.skipped)} files were not read: " +
                      ", ".join(f"{p} ({r})" for p, r in list(found.skipped.items())[:20]))
-    leaves = [_leaf_prompt(node, ancestors, ranker, paper_text, file_budget, systems) for node, ancestors in walked]
+    leaves = [_leaf_prompt(node, ancestors, ranker, paper_text, file_budget, systems, (owners or {}).get(node.id, []))
+              for node, ancestors in walked]
 
     tally = UsageTally()
     answer_tokens = budget.output

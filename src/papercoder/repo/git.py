@@ -72,3 +72,22 @@ def discard_changes(repo: Path) -> None:
     (ignored ones, such as a virtual environment, are left alone)."""
     _git(repo, "reset", "-q", "--hard", "HEAD")
     _git(repo, "clean", "-q", "-fd")
+
+
+def changed_files(repo: Path) -> list[str]:
+    """Paths changed since the last commit (modified, added or deleted; untracked files included)."""
+    out = _git(repo, "status", "--porcelain", "-z", "--untracked-files=all").stdout
+    paths = []
+    for entry in out.split("\0"):
+        if len(entry) > 3:
+            paths.append(entry[3:])
+    return sorted(set(paths))
+
+
+def file_at(repo: Path, commit: str, path: str) -> bytes | None:
+    """The bytes of ``path`` at ``commit``, or None when it did not exist there."""
+    git = shutil.which("git")
+    if git is None:
+        raise GitError("git is not installed; install git to keep a history of the repairs")
+    result = subprocess.run([git, "-C", str(repo), "show", "--end-of-options", f"{commit}:{path}"], capture_output=True, timeout=60)
+    return result.stdout if result.returncode == 0 else None

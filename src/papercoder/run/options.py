@@ -30,6 +30,7 @@ class RunOptions:
     coding: str | None = None  # "wave" or "sequential"; None: as the run did before, else wave
     verify_rounds: int = VERIFY_ROUNDS
     analysis_group: int | None = None  # files per analysis request; None: as before, else the provider's
+    judge_model: str | None = None  # the verify stage's judge; None: verify_judge_model in the config, else the run's model
 
     @classmethod
     def of(cls, **values: Any) -> "RunOptions":

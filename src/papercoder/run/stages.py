@@ -87,7 +87,7 @@ TABLE: tuple[Stage, ...] = (
     Stage("debug", run_debugging, needs=lambda p: p.repo, made_by="code", outputs=lambda p: [p.debug],
           arguments=lambda o: {"max_iterations": o.debug_iterations}, record=_record_debug, rebuild=("code",)),
     Stage("verify", run_verify, needs=lambda p: p.repo, made_by="code", outputs=lambda p: [p.verify],
-          arguments=lambda o: {"rounds": o.verify_rounds}, record=_record_verify, rebuild=("code", "debug")),
+          arguments=lambda o: {"rounds": o.verify_rounds, "judge_model": o.judge_model}, record=_record_verify, rebuild=("code", "debug")),
     # hours, maybe a GPU: asked for by name
     Stage("reproduce", run_reproduce, needs=lambda p: p.repo, made_by="code", outputs=lambda p: [p.reproduce],
           default=False),

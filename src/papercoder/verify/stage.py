@@ -1,16 +1,20 @@
-"""The verify stage: a checklist from the paper, each requirement judged against the code, and
-rounds of refinement for what fails.
+"""The verify stage: every requirement of the checklist judged against the code, and rounds of
+refinement for what fails, every requirement judged again after each round.
 
-1. The checklist (:mod:`papercoder.verify.checklist`), saved as ``verify/checklist.json``.
-2. Every leaf judged 0/1 by the same judge as ``papercoder grade`` (the files relevant to it,
-   the paper, its ancestors); the coverage is the tree's weighted mean.
-3. Up to ``rounds`` refinement rounds: the failed leaves go to the SEARCH/REPLACE edit loop
-   (:mod:`papercoder.verify.refine`); a round that breaks a smoke run that passed, or adds static
-   errors, is undone; each kept round is a git commit; only the failed leaves are judged again.
-   It stops when everything passes, a round fixes nothing, or the budget is spent.
+1. The checklist is planning's (``planning/checklist.json``, made before the code); a folder
+   outside a run, or a run planned before checklists came first, gets one made here.
+2. Every leaf judged 0/1 by the lexical judge of ``papercoder grade`` (the owning files first,
+   then the relevant ones, as much code as the window leaves), by the run's model or by
+   ``--judge-model``; the coverage is the tree's weighted mean.
+3. Up to ``rounds`` refinement rounds (:mod:`papercoder.verify.refine`): one request per owning
+   file, at once, each with the run's shared prefix. Then, per file: a file whose edits break a
+   smoke run that passed, or add static errors, has its edits undone, the other files keep theirs.
+   Every requirement is judged again; a requirement that passed and now fails is a regression,
+   and the edits of the files behind it are undone too. Each round is a git commit. It stops
+   when everything passes, a round fixes nothing, or the budget is spent.
 
-``verify/report.json`` has the coverage before and after each round and the requirements still
-failing, which the generated README lists too.
+``verify/report.json`` has the coverage before and after each round, the regressions and the
+undone files, and the requirements still failing, which the generated README lists too.
 """
 
 from __future__ import annotations
@@ -21,20 +25,20 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from papercoder.evaluate.graded import LeafGrade
-
 from papercoder.evaluate.lexical import grade_repo
-from papercoder.rubric import RubricNode, score_tree
-from papercoder.llm import LLM, BudgetExceededError, ContextLengthError
+from papercoder.llm import LLM, BudgetExceededError, ContextLengthError, Message
 from papercoder.paper.markdown import parse_markdown
 from papercoder.pipeline.artifacts import paper_title, read_addendum
-from papercoder.rundir.context import StageContext
-from papercoder.pipeline.repair import blocking_findings, planned_entry_point, smoke_command
 from papercoder.pipeline.inventory import Item, load_inventory
+from papercoder.pipeline.prefix import paper_prefix
+from papercoder.pipeline.repair import blocking_findings, planned_entry_point, repair_prefix, smoke_command
+from papercoder.pipeline.requirements import Requirement, build_checklist, load_checklist, save_checklist
 from papercoder.repo import git
 from papercoder.repo.checks import check_repository
 from papercoder.repo.paths import write_inside
 from papercoder.repo.sandbox import Limits, run_sandboxed
-from papercoder.verify.checklist import build_checklist, tree_to_dict
+from papercoder.rubric import RubricNode, score_tree
+from papercoder.rundir.context import StageContext
 from papercoder.verify.refine import failed_leaves, refine
 
 STAGE = "verify"
@@ -49,9 +53,11 @@ class VerifyRound:
     number: int
     asked: int  # failed requirements sent to the model
     applied: list[str] = field(default_factory=list)
-    failed_edits: list[str] = field(default_factory=list)
+    failed_edits: list[str] = field(default_factory=list)  # blocks that did not apply, and refused paths
     fixed: list[str] = field(default_factory=list)  # leaf ids that pass now
-    undone: str = ""  # why the round's edits were undone, if they were
+    regressions: list[str] = field(default_factory=list)  # leaf ids that passed before the round and failed after it
+    undone_files: dict[str, str] = field(default_factory=dict)  # file -> why its edits were undone
+    undone: str = ""  # the undone files in one line ("" when every edit stayed)
     coverage: float = 0.0  # after the round
     commit: str | None = None
 
@@ -70,6 +76,8 @@ class VerifyReport:
     invalid_judgements: int = 0
     smoke_before: bool | None = None  # did the smoke run pass before refinement (None: no smoke command)
     smoke_after: bool | None = None
+    judge: str = ""  # the model that judged
+    checklist: str = ""  # "planning" (made before the code) or "verify" (made here)
 
     def summary(self) -> str:
         if not self.leaves:
@@ -84,26 +92,58 @@ class VerifyReport:
         return asdict(self)
 
 
-async def run_verify(ctx: StageContext, *, rounds: int = ROUNDS) -> VerifyReport:
+async def run_verify(ctx: StageContext, *, rounds: int = ROUNDS, judge_model: str | None = None) -> VerifyReport:
     """The ``verify`` stage of a run: check and refine ``ctx.paths.repo``; report in ``<run>/verify/``."""
-    paper = ctx.paths.paper.read_text(encoding="utf-8")
-    report = await verify_repository(
-        ctx.paths.repo,
-        ctx.llm,
-        paper,
-        addendum=read_addendum(ctx.paths),
-        inventory=load_inventory(ctx.paths.inventory),
-        rounds=rounds,
-        out_dir=ctx.paths.verify,
-        entry_point=planned_entry_point(ctx.paths.design),
-        note=ctx.note,
-        progress=lambda done, total: ctx.progress(STAGE, done, total),
-    )
+    paths = ctx.paths
+    paper = paths.paper.read_text(encoding="utf-8")
+    checklist = None
+    if paths.checklist.is_file():
+        try:
+            checklist = load_checklist(paths.checklist)
+        except (OSError, ValueError) as exc:
+            ctx.note(f"verify: planning's checklist is unreadable ({exc}); making one here")
+        except Exception as exc:  # an InputError naming what is wrong with the rubric
+            ctx.note(f"verify: planning's checklist cannot be used ({exc}); making one here")
+    judge_model = judge_model or _configured_judge()
+    judge = _open_judge(ctx, judge_model) if judge_model else None
+    try:
+        report = await verify_repository(
+            paths.repo,
+            ctx.llm,
+            paper,
+            addendum=read_addendum(paths),
+            inventory=load_inventory(paths.inventory),
+            rounds=rounds,
+            out_dir=paths.verify,
+            entry_point=planned_entry_point(paths.design),
+            note=ctx.note,
+            progress=lambda done, total: ctx.progress(STAGE, done, total),
+            checklist=checklist,
+            prefix=repair_prefix(paths, ctx.llm, paths.repo, what="verify", note=ctx.note),
+            full_paper=paths.paper_full.read_text(encoding="utf-8") if paths.paper_full.is_file() else "",
+            judge=judge,
+        )
+    finally:
+        if judge is not None:
+            await judge.aclose()
     for problem in report.problems:
         ctx.degrade(f"verify: {problem}")
     if report.invalid_judgements:
         ctx.degrade(f"verify: {report.invalid_judgements} requirement(s) got no usable judgement and count as not met")
     return report
+
+
+def _configured_judge() -> str | None:
+    from papercoder.config import load_config
+
+    return load_config().verify_judge_model
+
+
+def _open_judge(ctx: StageContext, spec: str) -> LLM:
+    """The judge model of ``--judge-model``, on the run's call log and budget."""
+    from papercoder.llm.models import open_model
+
+    return open_model(spec, log_path=ctx.paths.calls, max_cost=ctx.llm.max_cost, concurrency=ctx.llm.concurrency, quiet=True)
 
 
 async def verify_repository(
@@ -119,24 +159,47 @@ async def verify_repository(
     limits: Limits | None = None,
     note: Callable[[str], None] = lambda message: None,
     progress: Callable[[int, int], None] = lambda done, total: None,
+    checklist: tuple[RubricNode, dict[str, Requirement]] | None = None,
+    prefix: list[Message] | None = None,
+    full_paper: str = "",
+    judge: LLM | None = None,
 ) -> VerifyReport:
-    """Checklist, judge, refine ``repo`` (any folder) against ``paper`` (Markdown); see the module doc."""
+    """Judge and refine ``repo`` (any folder) against ``paper`` (Markdown); see the module doc.
+
+    ``checklist`` is planning's (made here when None); ``prefix`` the run's shared prefix (the
+    paper alone when None); ``full_paper`` the paper before it was condensed, when it was;
+    ``judge`` the model that judges (``llm`` when None).
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
-    title = paper_title(paper)
-    tree, problems = await build_checklist(llm, paper, title, addendum=addendum, inventory=inventory, note=note)
-    write_inside(out_dir, "checklist.json", json.dumps(tree_to_dict(tree), indent=2) + "\n")
-    report = VerifyReport(status="done", leaves=len(tree.leaves()) if tree.sub_tasks else 0, problems=problems)
+    judge = judge or llm
+    report = VerifyReport(status="done", judge=judge.model, checklist="planning" if checklist else "verify")
+    if checklist is None:
+        outcome = await build_checklist(llm, paper, paper_title(paper), addendum=addendum, inventory=inventory,
+                                        full_paper=full_paper, stage=STAGE, note=note)
+        checklist = (outcome.tree, outcome.requirements)
+        report.problems += outcome.problems
+    tree, meta = checklist
+    save_checklist(out_dir / "checklist.json", tree, meta)
+    report.leaves = len(tree.leaves()) if tree.sub_tasks else 0
     if not report.leaves:
         report.status = "no-checklist"
         report.problems.append("the model gave no usable checklist, so nothing was checked")
         return _finish(report, out_dir, note)
-    note(f"verify: a checklist of {report.leaves} requirements in {len(tree.sub_tasks)} groups")
+    note(f"verify: judging {report.leaves} requirements in {len(tree.sub_tasks)} groups with {judge.model}")
+    prefix = prefix if prefix is not None else paper_prefix(paper, addendum)
+    owners = {leaf_id: list(req.files) for leaf_id, req in meta.items() if req.files}
     judged = parse_markdown(paper, source="paper.md")
+
+    async def judge_all(leaves: set[str] | None = None, earlier: dict[str, LeafGrade] | None = None) -> dict[str, LeafGrade]:
+        subtree = tree if leaves is None else _only(tree, leaves)
+        result = await grade_repo(repo, judged, subtree, judge, code_dev=True, stage=STAGE, files_tokens=None, owners=owners)
+        grades = {**(earlier or {}), **result.grades}
+        report.invalid_judgements = sum(1 for g in grades.values() if not g.valid)
+        return grades
+
     total_steps = rounds + 1
     progress(0, total_steps)
-
-    grades, invalid = await _judge(repo, judged, tree, llm, {})
-    report.invalid_judgements = invalid
+    grades = await judge_all()
     coverage = _coverage(tree, grades)
     report.coverage_before = report.coverage_after = coverage
     _save_grades(out_dir, 0, tree, grades)
@@ -150,29 +213,47 @@ async def verify_repository(
     errors_before = len(blocking_findings(check_repository(repo)))
     try:
         for number in range(1, rounds + 1):
-            failing = failed_leaves(tree, grades)
+            failing = failed_leaves(tree, grades, meta)
             if not failing:
                 break
             current = VerifyRound(number=number, asked=len(failing))
             report.rounds.append(current)
-            applied, not_applied, transcript = await refine(llm, repo, failing, paper, command)
+            base = git.head(repo) or ""
+            applied, not_applied, transcript = await refine(llm, repo, failing, prefix, command, full_paper=full_paper)
             current.applied, current.failed_edits = applied, not_applied
             write_inside(out_dir, f"round-{number}-model.md", transcript)
-            if not applied:
+            changed = git.changed_files(repo)
+            if not changed:
                 current.coverage = coverage
                 note(f"verify: round {number}: the model's edits changed nothing; stopping")
                 break
-            current.undone = _check_round(repo, command, smoke_passed, errors_before, limits)
-            if current.undone:
-                git.discard_changes(repo)
+            current.undone_files = _keep_good_files(repo, base, changed, command, smoke_passed, errors_before, limits)
+            kept = [path for path in changed if path not in current.undone_files]
+            if not kept:
+                current.undone = _undone_line(current.undone_files)
                 current.coverage = coverage
-                note(f"verify: round {number}: edits undone ({current.undone}); stopping")
+                note(f"verify: round {number}: every edit undone ({current.undone}); stopping")
                 break
-            current.commit = git.commit_all(repo, f"papercoder verify: round {number}: {len(applied)} edit(s) for {len(failing)} requirement(s)")
-            again, invalid = await _judge(repo, judged, _only(tree, {f.id for f in failing}), llm, grades)
-            report.invalid_judgements = invalid
-            current.fixed = [f.id for f in failing if again[f.id].score == 1]
-            grades = again
+            current.commit = git.commit_all(repo, f"papercoder verify: round {number}: edits to {', '.join(kept)} "
+                                                  f"for {len(failing)} requirement(s)")
+            before = grades
+            grades = await judge_all()  # every requirement, not only the failed ones: edits can break others
+            current.regressions = [leaf.id for leaf in tree.leaves() if _passed(before, leaf.id) and not _passed(grades, leaf.id)]
+            if current.regressions:
+                culprits = _culprits(current.regressions, grades, meta, kept)
+                for path in culprits:
+                    _restore(repo, base, path)
+                    current.undone_files[path] = "it broke requirement(s) " + ", ".join(current.regressions) + " that had passed"
+                if culprits:
+                    current.commit = git.commit_all(repo, f"papercoder verify: round {number}: undo {', '.join(culprits)} "
+                                                          f"(regressions {', '.join(current.regressions)})") or current.commit
+                    again = {leaf.id for leaf in tree.leaves()
+                             if leaf.id in current.regressions or set(grades[leaf.id].files) & set(culprits)}
+                    grades = await judge_all(again, grades)
+                note(f"verify: round {number}: requirement(s) {', '.join(current.regressions)} passed before and failed "
+                     f"after it; " + (f"undid {', '.join(culprits)}" if culprits else "no edited file was shown to their judge"))
+            current.undone = _undone_line(current.undone_files)
+            current.fixed = [f.id for f in failing if _passed(grades, f.id)]
             coverage = current.coverage = _coverage(tree, grades)
             _save_grades(out_dir, number, tree, grades)
             note(f"verify: round {number}: {len(current.fixed)} of {len(failing)} requirement(s) fixed; coverage {coverage:.2f}")
@@ -180,26 +261,104 @@ async def verify_repository(
             if not current.fixed:
                 break
     except BudgetExceededError as exc:
+        git.discard_changes(repo)  # a round cut short by the budget: its edits were never checked
         report.status = "budget"
         report.problems.append(f"refinement stopped at the budget: {exc}")
     except ContextLengthError as exc:
+        git.discard_changes(repo)
         report.status = "context-limit"
         report.problems.append(f"a refinement request does not fit the model's context window: {exc}")
     report.coverage_after = coverage
     if command:
         report.smoke_after = smoke_passed if not any(r.commit for r in report.rounds) else run_sandboxed(repo, command, limits=limits).ok
-    report.failing = [{"id": f.id, "requirement": f.requirement, "reason": f.reason} for f in failed_leaves(tree, grades)]
+    report.failing = [{"id": f.id, "requirement": f.requirement, "reason": f.reason} for f in failed_leaves(tree, grades, meta)]
     _write_readme_section(repo, report)
     return _finish(report, out_dir, note)
 
 
-async def _judge(
-    repo: Path, paper, tree: RubricNode, llm: LLM, earlier: dict[str, LeafGrade]
-) -> tuple[dict[str, LeafGrade], int]:
-    """Judge every leaf of ``tree``; the grades merged over ``earlier``, and how many were unusable."""
-    result = await grade_repo(repo, paper, tree, llm, code_dev=True, stage=STAGE)
-    grades = {**earlier, **result.grades}
-    return grades, sum(1 for g in grades.values() if not g.valid)
+def _passed(grades: dict[str, LeafGrade], leaf_id: str) -> bool:
+    grade = grades.get(leaf_id)
+    return grade is not None and grade.score == 1
+
+
+def _culprits(regressions: list[str], grades: dict[str, LeafGrade], meta: dict[str, Requirement], kept: list[str]) -> list[str]:
+    """The files edited this round behind the regressions: for each regressed requirement, the
+    edited files that own it; when it owns none of them, the edited files its judge read."""
+    suspects: set[str] = set()
+    for leaf_id in regressions:
+        owned = [path for path in (meta[leaf_id].files if leaf_id in meta else []) if path in kept]
+        seen = [path for path in (grades[leaf_id].files if leaf_id in grades else []) if path in kept]
+        suspects |= set(owned or seen)
+    return [path for path in kept if path in suspects]
+
+
+def _restore(repo: Path, commit: str, path: str) -> None:
+    """``path`` as it was at ``commit`` (removed when it did not exist then)."""
+    target = repo / path
+    data = git.file_at(repo, commit, path) if commit else None
+    if data is None:
+        target.unlink(missing_ok=True)
+    else:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+
+def _keep_good_files(
+    repo: Path, base: str, changed: list[str], command: str | None, smoke_passed: bool, errors_before: int, limits: Limits | None
+) -> dict[str, str]:
+    """Undo the edits of each file that breaks the smoke run or adds static errors; keep the others.
+
+    When everything together is fine, nothing is undone. Otherwise each file's edits are tried
+    alone on top of the code before the round; the ones that fail alone are undone; when the
+    remaining ones still fail together, they are undone too. Returns {file: why it was undone}.
+    """
+    problem = _round_problem(repo, command, smoke_passed, errors_before, limits)
+    if not problem:
+        return {}
+    edited = {path: ((repo / path).read_bytes() if (repo / path).is_file() else None) for path in changed}
+
+    def put(paths: set[str]) -> None:
+        for path in changed:
+            if path in paths:
+                data = edited[path]
+                if data is None:
+                    (repo / path).unlink(missing_ok=True)
+                else:
+                    (repo / path).parent.mkdir(parents=True, exist_ok=True)
+                    (repo / path).write_bytes(data)
+            else:
+                _restore(repo, base, path)
+
+    undone: dict[str, str] = {}
+    for path in changed:
+        put({path})
+        alone = _round_problem(repo, command, smoke_passed, errors_before, limits)
+        if alone:
+            undone[path] = alone
+    good = {path for path in changed if path not in undone}
+    put(good)
+    together = _round_problem(repo, command, smoke_passed, errors_before, limits) if good else ""
+    if together:
+        for path in good:
+            undone[path] = f"with the other files' edits: {together}"
+        put(set())
+    return undone
+
+
+def _round_problem(repo: Path, command: str | None, smoke_passed: bool, errors_before: int, limits: Limits | None) -> str:
+    """Why the repository as it is now must not be kept ("" when it may)."""
+    if command and smoke_passed:
+        run = run_sandboxed(repo, command, limits=limits)
+        if not run.ok:
+            return f"the smoke run passed before and fails after them: {run.summary()}"
+    errors = len(blocking_findings(check_repository(repo)))
+    if errors > errors_before:
+        return f"they add static errors ({errors_before} before, {errors} after)"
+    return ""
+
+
+def _undone_line(undone: dict[str, str]) -> str:
+    return "; ".join(f"{path}: {why}" for path, why in undone.items())
 
 
 def _only(tree: RubricNode, keep: set[str]) -> RubricNode:

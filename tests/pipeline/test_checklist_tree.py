@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from papercoder.rubric import node_from_dict
-from papercoder.verify.checklist import Checklist, checklist_tree, merge_checklists, section_groups, tree_to_dict
+from papercoder.pipeline.requirements import Checklist, checklist_tree, merge_checklists, section_groups, tree_to_dict
 
 
 def _answer(groups):
@@ -19,7 +19,7 @@ def test_an_answer_becomes_a_paperbench_tree():
                    {"requirement": "The hidden width is 16", "weight": 1}]},
         {"requirement": "The baseline is implemented", "items": [{"requirement": "A linear regression baseline"}]},
     ])
-    tree = checklist_tree(answer, "Tiny Ridge Networks")
+    tree, _ = checklist_tree(answer, "Tiny Ridge Networks")
     assert [leaf.id for leaf in tree.leaves()] == ["1.1", "1.2", "2.1"]
     assert all(leaf.task_category == "Code Development" for leaf in tree.leaves())
     assert tree.sub_tasks[0].weight == 3 and tree.sub_tasks[0].sub_tasks[0].weight == 2
@@ -33,7 +33,7 @@ def test_empty_groups_bad_weights_and_blank_items_are_dropped():
         {"requirement": "  ", "items": [{"requirement": "x"}]},
         {"requirement": "Data", "weight": -4, "items": [{"requirement": " "}, {"requirement": "Load MNIST", "weight": 0}]},
     ])
-    tree = checklist_tree(answer, "P")
+    tree, _ = checklist_tree(answer, "P")
     assert [g.requirements for g in tree.sub_tasks] == ["Data"]
     assert tree.sub_tasks[0].weight == 1 and tree.sub_tasks[0].sub_tasks[0].weight == 1
 
