@@ -2,6 +2,7 @@
 
     python benchmarks/verify.py
     python benchmarks/verify.py --ttft 0.2 --tps 1000 --prefill-tps 50000
+    python benchmarks/verify.py --long-paper [PAPER]   # appendix-only requirements (benchmarks/verify_long.py)
 
 Builds the example paper's 7-file repository with the scripted pipeline (plan, analyze, code,
 debug), plants four omissions the smoke run and the static checks do not catch (a loss term left
@@ -88,8 +89,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ttft", type=float, default=0.0, help="simulated time to first token, seconds (default 0)")
     parser.add_argument("--tps", type=float, default=10_000.0, help="simulated output tokens per second (default 10,000)")
     parser.add_argument("--prefill-tps", type=float, default=None, help="simulated prefill rate of uncached input, tokens/s")
+    parser.add_argument("--long-paper", nargs="?", const="", default=None, metavar="PAPER",
+                        help="the long-paper mode (benchmarks/verify_long.py): appendix-only requirements on PAPER "
+                             "(default ../shared/papers/online-sinkhorn)")
     args = parser.parse_args(argv)
     os.environ.setdefault("OPENAI_API_KEY", "sk-benchmark-not-a-real-key")
+    if args.long_paper is not None:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import verify_long
+
+        path = Path(args.long_paper) if args.long_paper else verify_long.DEFAULT_PAPER
+        if not path.exists():
+            print(f"error: {path} does not exist; give a paper of at least 60,000 characters with an appendix")
+            return 2
+        return 0 if verify_long.print_long(verify_long.run_long(path)) else 1
     ok = True
     for plant in (True, False):
         r = run_case(plant, args.ttft, args.tps, args.prefill_tps)
