@@ -153,3 +153,18 @@ def test_an_unusable_checklist_degrades_planning_and_coding_goes_on_without_requ
     run.all()
     assert any("no usable checklist" in f for f in run.fallbacks)
     assert (run.paths.repo / "model.py").is_file()
+
+
+def test_the_report_shows_the_checklist_with_its_sources_before_verify_runs(tmp_path):
+    from tests.pipeline.run_answers import answer
+
+    from papercoder.llm import ScriptedProvider
+    from papercoder.run import run_paper
+
+    from tests.pipeline.run_fixtures import EXAMPLE_PAPER
+
+    result = run_paper(str(EXAMPLE_PAPER), out_dir=tmp_path / "run", provider=ScriptedProvider(answer),
+                       stages=["plan"], show_progress=False)
+    page = result.report.read_text()
+    assert "Requirements checklist" in page and "plus an L2 penalty on the embedding" in page  # a quote
+    assert "files: <code>model.py</code>" in page

@@ -84,7 +84,8 @@ def collect(run_dir: Path) -> RunReport:
     report.debug = _json(paths.debug / "report.json", report)
     report.verify = _json(paths.verify / "report.json", report)
     report.rounds = _rounds(paths.repo, report.debug, report.verify)
-    report.checklist = _checklist(paths.verify, report)
+    # the tree verify judged, with its grades; before verify has run, planning's checklist
+    report.checklist = _checklist(paths.verify, report) or _checklist(paths.planning, report)
     for path in sorted(paths.eval.glob("*.json")) if paths.eval.is_dir() else []:
         data = _json(path, report)
         if isinstance(data, dict) and data.get("kind") in ("grade", "eval"):
@@ -195,6 +196,8 @@ def _rounds(repo: Path, debug: dict[str, Any] | None, verify: dict[str, Any] | N
 
 
 def _checklist(verify_dir: Path, report: RunReport) -> dict[str, Any] | None:
+    if not (verify_dir / "checklist.json").is_file():
+        return None
     tree = _json(verify_dir / "checklist.json", report)
     if not isinstance(tree, dict):
         return None

@@ -255,7 +255,7 @@ def _diff(text: str) -> str:
 def _checks_and_scores(report: RunReport) -> str:
     out = ['<section id="checks"><h2>Checklist and scores</h2>']
     if report.checklist:
-        out.append("<h3>Verification checklist (the last round's grades)</h3>" + _tree(report.checklist))
+        out.append("<h3>Requirements checklist (made at planning; the verify stage's last grades)</h3>" + _tree(report.checklist))
     else:
         out.append('<p class="muted">No verification checklist.</p>')
     for name, data in report.scores:
@@ -288,9 +288,22 @@ def _tree(node: dict[str, Any], depth: int = 0) -> str:
         if grade:
             why = grade.get("explanation") or grade.get("reason") or grade.get("error") or ""
             reason = f'<div class="reason">{escape(str(why))}</div>' if why else ""
-        return f'<div class="leaf" id="{ident}">{text}{mark}{reason}</div>'
+        return f'<div class="leaf" id="{ident}">{text}{mark}{_source(node)}{reason}</div>'
     inner = "".join(_tree(child, depth + 1) for child in children)
     return f'<details class="node" id="{ident}"{" open" if depth < 1 else ""}><summary>{text}{mark}</summary>{inner}</details>'
+
+
+def _source(leaf: dict[str, Any]) -> str:
+    """Where a checklist leaf comes from (section, quote) and the files that own it."""
+    parts = []
+    if isinstance(leaf.get("section"), str) and leaf["section"]:
+        parts.append(escape(leaf["section"]))
+    if isinstance(leaf.get("quote"), str) and leaf["quote"]:
+        parts.append("“" + escape(leaf["quote"][:300]) + "”")
+    files = [f for f in leaf.get("files") or [] if isinstance(f, str)] if isinstance(leaf.get("files"), list) else []
+    if files:
+        parts.append("files: " + ", ".join(f"<code>{escape(f)}</code>" for f in files[:8]))
+    return f'<div class="reason">{" · ".join(parts)}</div>' if parts else ""
 
 
 def _code_css() -> str:
