@@ -86,6 +86,7 @@ class Config:
     context_window: int | None = None
     addendum: str | None = None  # a file of clarifications that `papercoder run` sends with the paper
     prices: dict[str, Price] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)  # [aliases] coder = "openai:gpt-4.1"
     sources: list[Path] = field(default_factory=list)  # the files these settings came from
 
 
@@ -147,6 +148,11 @@ def _apply(config: Config, data: dict[str, Any], path: Path) -> None:
     for name, value in data.items():
         if name == "prices":
             config.prices.update(_prices(value, path))
+            continue
+        if name == "aliases":
+            if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in value.items()):
+                raise ConfigError(f'{path}: [aliases] maps names to model strings, e.g. coder = "openai:gpt-4.1"')
+            config.aliases.update({k: v.strip() for k, v in value.items()})
             continue
         if name not in known and any(word in name.lower() for word in _FORBIDDEN):
             raise ConfigError(

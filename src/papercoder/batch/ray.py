@@ -93,7 +93,7 @@ def pinned_model(options: BatchOptions) -> tuple[str | None, str | None]:
     config = load_config()
     choice = choose_model(options.model, base_url=options.base_url, config=config)
     base_url = choice.base_url if PROVIDERS[choice.provider].remote else None
-    spec = choice.name if (choice.provider == "openai" and not choice.explicit_provider) else choice.spec
+    spec = choice.spec if (choice.preset or choice.explicit_provider) else choice.name  # a preset keeps its key variable
     return spec, base_url
 
 

@@ -9,7 +9,9 @@ embedded demonstration model.
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,7 +21,7 @@ from papercoder.errors import ConfigError
 from papercoder.llm.calllog import CallLog
 from papercoder.llm.client import LLM
 from papercoder.llm.provider import Provider
-from papercoder.llm.registry import PROVIDERS
+from papercoder.llm.registry import BARE_NAMES, PRESET_PREFIXES, PROVIDERS
 from papercoder.llm.retry import RetryPolicy
 from papercoder.llm.types import ModelChoice
 from papercoder.secrets import register
@@ -35,21 +37,61 @@ DEFAULT_CONCURRENCY = 8
 _announced = False
 
 
-def parse_model_spec(spec: str, *, base_url: str | None = None) -> ModelChoice:
-    """Split a model string into provider and name; ``ConfigError`` when it names none."""
-    spec = spec.strip()
+def parse_model_spec(spec: str, *, base_url: str | None = None, aliases: Mapping[str, str] | None = None) -> ModelChoice:
+    """What a model string names; ``ConfigError`` with the closest spellings when it names nothing.
+
+    Accepted: ``PROVIDER:NAME`` (openai, anthropic, local), ``PRESET:NAME`` (ollama, vllm,
+    lmstudio, llamacpp, sglang, openrouter, deepseek), litellm's ``provider/NAME``, a ``.gguf``
+    path, a bare name on the server named by ``base_url``, a bare name whose family says its
+    provider (``gpt-4.1``, ``o3-mini``, ``claude-sonnet-4-6``, ``deepseek-chat``), and the
+    config file's aliases.
+    """
+    spec = _unalias(spec.strip(), aliases or {})
     prefix, sep, rest = spec.partition(":")
-    if sep and prefix in PROVIDERS:  # the provider table
-        if not rest:
+    if sep and (prefix in PROVIDERS or prefix in PRESET_PREFIXES):
+        if not rest.strip():
             raise ConfigError(f"the model string {spec!r} names no model; write e.g. {prefix}:NAME")
-        return ModelChoice(prefix, rest, base_url=base_url)
+        return _named(prefix, rest.strip(), base_url)
     if spec.endswith(".gguf"):
         return ModelChoice("local", spec)
+    first, slash, rest = spec.partition("/")
+    if slash and rest and (first in PROVIDERS and first != "local" or first in PRESET_PREFIXES):
+        return _named(first, rest, base_url)
     if base_url:
         return ModelChoice("openai", spec, base_url=base_url, explicit_provider=False)
-    raise ConfigError(
-        f"the model string {spec!r} names no provider; write openai:{spec}, anthropic:{spec} or "
-        "local:PATH.gguf, or give --base-url for an OpenAI-compatible server"
+    for pattern, provider, _ in BARE_NAMES:
+        if re.match(pattern, spec):
+            return _named(provider, spec, None)
+    raise ConfigError(_unknown_name(spec))
+
+
+def _named(prefix: str, name: str, base_url: str | None) -> ModelChoice:
+    """``prefix:name`` once the prefix is known to be a provider or a server preset."""
+    if prefix in PROVIDERS:
+        return ModelChoice(prefix, name, base_url=base_url)
+    preset = PRESET_PREFIXES[prefix]
+    return ModelChoice("openai", name, base_url=base_url or preset.base_url, api_key_env=preset.key_env,
+                       explicit_provider=False, preset=preset.name)
+
+
+def _unalias(spec: str, aliases: Mapping[str, str]) -> str:
+    seen = [spec]
+    while spec in aliases:
+        spec = aliases[spec].strip()
+        if spec in seen:
+            raise ConfigError(f"the aliases in the config file loop ({' -> '.join(seen + [spec])}); make one of them a model string")
+        seen.append(spec)
+    return spec
+
+
+def _unknown_name(spec: str) -> str:
+    known = [name for _, _, names in BARE_NAMES for name in names]
+    close = difflib.get_close_matches(spec, known, n=3, cutoff=0.6)
+    hint = f"did you mean {' or '.join(close)}? " if close else ""
+    return (
+        f"the model string {spec!r} names no provider or server; {hint}write PROVIDER:NAME (openai:, anthropic:, "
+        "local:PATH.gguf), a server preset (ollama:NAME, vllm:NAME, lmstudio:NAME, llamacpp:NAME, openrouter:NAME, "
+        "deepseek:NAME), or give --base-url for an OpenAI-compatible server"
     )
 
 
@@ -68,7 +110,10 @@ def choose_model(
     if not spec and config.model:
         spec, reason = config.model, "config file"
     if spec:
-        choice = parse_model_spec(spec, base_url=openai_url)
+        choice = parse_model_spec(spec, base_url=openai_url, aliases=config.aliases)
+        if choice.preset:  # a preset's server, unless the flag moves it
+            choice = _replace(choice, base_url=base_url or choice.base_url)
+            return _replace(choice, reason=reason)
         if choice.provider == "openai":
             choice = _replace(choice, base_url=openai_url)
         elif choice.provider == "anthropic":

@@ -47,5 +47,39 @@ PROVIDERS: dict[str, ProviderKind] = {
     )
 }
 
+@dataclass(frozen=True)
+class Preset:
+    """A common server, named as ``NAME:MODEL``: an OpenAI-compatible endpoint at a known address."""
+
+    name: str
+    base_url: str
+    key_env: str | None = None  # the variable holding its key; None: it needs none
+    litellm: tuple[str, ...] = ()  # other prefixes litellm users type for it ("ollama_chat/...")
+
+
+PRESETS: dict[str, Preset] = {
+    preset.name: preset
+    for preset in (
+        Preset("ollama", "http://localhost:11434/v1", litellm=("ollama_chat",)),
+        Preset("vllm", "http://localhost:8000/v1", litellm=("hosted_vllm",)),
+        Preset("lmstudio", "http://localhost:1234/v1", litellm=("lm_studio",)),
+        Preset("llamacpp", "http://localhost:8080/v1", litellm=("llama_cpp",)),
+        Preset("sglang", "http://localhost:30000/v1"),
+        Preset("openrouter", "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY"),
+        Preset("deepseek", "https://api.deepseek.com/v1", "DEEPSEEK_API_KEY"),
+    )
+}
+PRESET_PREFIXES: dict[str, Preset] = {prefix: p for p in PRESETS.values() for prefix in (p.name, *p.litellm)}
+
+# Bare names whose provider the name itself says (the price list's families), and a few of each
+# for suggestions; a bare name with a server named (--base-url) always goes to that server.
+BARE_NAMES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    (r"^(gpt-|chatgpt-|o[1-9](-|$))", "openai", ("gpt-4.1", "gpt-4.1-mini", "gpt-4o", "gpt-5", "o3", "o3-mini", "o4-mini")),
+    (r"^claude-", "anthropic", ("claude-sonnet-4-6", "claude-opus-4-1", "claude-3-5-haiku-latest")),
+    (r"^deepseek-(chat|reasoner|coder)", "deepseek", ("deepseek-chat", "deepseek-reasoner")),
+)
+
 for _kind in PROVIDERS.values():  # every provider's key is a secret, whatever its name
     register(_kind.key_env(Config()))
+for _preset in PRESETS.values():
+    register(_preset.key_env)

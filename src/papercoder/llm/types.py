@@ -105,10 +105,11 @@ class ModelChoice:
     api_key_env: str | None = None  # the environment variable holding the key
     explicit_provider: bool = True  # False for a bare name on a compatible server
     reason: str = ""  # why this model: "flag", "config", "OPENAI_API_KEY", "default"
+    preset: str = ""  # the server preset it was named with ("ollama", "vllm", ...), if any
 
     @property
     def spec(self) -> str:
-        return f"{self.provider}:{self.name}"
+        return f"{self.preset or self.provider}:{self.name}"
 
 
 @dataclass
