@@ -15,6 +15,7 @@ def register(app: typer.Typer) -> None:
     """Add this area's commands to the app."""
     app.command("models")(models_command)
     app.command("ask")(ask_command)
+    app.command("doctor")(doctor_command)
 
 
 def models_command(
@@ -32,6 +33,38 @@ def models_command(
     width = max(len(check.name) for check in checks)
     for check in checks:
         typer.echo(f"  {'ok ' if check.ok else '-- '} {check.name.ljust(width)}  {check.state}")
+    if config.aliases:
+        from papercoder.llm.models import choose_model
+        from papercoder.errors import PapercoderError
+
+        typer.echo("aliases:")
+        for alias in sorted(config.aliases):
+            try:
+                choice = choose_model(alias, base_url=base_url, config=config)
+                typer.echo(f"  {alias} -> {choice.spec}" + (f" at {choice.base_url}" if choice.base_url else ""))
+            except PapercoderError as exc:
+                typer.echo(f"  {alias} -> error: {exc}")
+
+
+def doctor_command(
+    model: Optional[str] = typer.Option(None, "-m", "--model", help="The model to check (default: the one a run would use)."),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help="An OpenAI-compatible server."),
+    config_path: Optional[Path] = typer.Option(None, "--config", help="Read this config file only."),
+    offline: bool = typer.Option(False, "--offline", help="Do not contact any server."),
+) -> None:
+    """What a run on this machine will have: model and window, keys, sandbox, git, containers, Ray."""
+    from papercoder.config import load_config
+    from papercoder.run.doctor import can_run, diagnose
+
+    rows = diagnose(load_config(config_path), model=model, base_url=base_url, probe=not offline)
+    width = max(len(row.name) for row in rows)
+    for row in rows:
+        typer.echo(f"{'ok ' if row.ok else '-- '} {row.name.ljust(width)}  {row.state}")
+    ready, why = can_run(rows)
+    if not ready:
+        typer.echo(f"error: a run cannot proceed here: {why}", err=True)
+        raise typer.Exit(1)
+    typer.echo("a run can proceed here")
 
 
 def ask_command(

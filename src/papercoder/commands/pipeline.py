@@ -18,6 +18,7 @@ GROUP_HELP = (
     "method's one request per file, which re-sends the paper and plan for every file."
 )
 JUDGE_HELP = "The verify stage's judge, e.g. openai:o3-mini (default: verify_judge_model in the config file, else the model that writes the code)."
+WINDOW_HELP = "The model's context window in tokens, when the server does not say it (default: context_window in the config file, else the server's, the price list's or the model file's)."
 STAGES_HELP = "Stages to run, comma-separated, from plan, analyze, code, debug, verify, reproduce (default: all but reproduce)."
 
 
@@ -48,6 +49,7 @@ def run(
     analysis_group: Optional[int] = typer.Option(None, "--analysis-group", min=1, help=GROUP_HELP),
     verify_rounds: int = typer.Option(2, "--verify-rounds", min=0, help="Refinement rounds of the verify stage at most (0: check only)."),
     judge_model: Optional[str] = typer.Option(None, "--judge-model", help=JUDGE_HELP),
+    context_window: Optional[int] = typer.Option(None, "--context-window", min=1, help=WINDOW_HELP),
 ) -> None:
     """Turn PAPER into a code repository: plan, analyze, code, debug, verify."""
     from papercoder.config import load_config
@@ -74,6 +76,7 @@ def run(
             verify_rounds=verify_rounds,
             analysis_group=analysis_group,
             judge_model=judge_model,
+            context_window=context_window,
         )
     except RunInterrupted as exc:
         _stop(exc)
@@ -92,6 +95,7 @@ def _single_stage(stage: str):
         analysis_group: Optional[int] = typer.Option(
             None, "--analysis-group", min=1, help=GROUP_HELP + " Only the analyze stage reads it."
         ),
+        context_window: Optional[int] = typer.Option(None, "--context-window", min=1, help=WINDOW_HELP),
     ) -> None:
         from papercoder.run import RunInterrupted, run_stage
 
@@ -107,6 +111,7 @@ def _single_stage(stage: str):
                 wait=wait,
                 coding=coding,
                 analysis_group=analysis_group,
+                context_window=context_window,
             )
         except RunInterrupted as exc:
             _stop(exc)

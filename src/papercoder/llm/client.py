@@ -19,9 +19,9 @@ from pydantic import BaseModel, ValidationError
 from papercoder.errors import ConfigError
 from papercoder.config import Price
 from papercoder.llm.accounting import Pricer, StageTotals, sum_totals
-from papercoder.tokens import estimate_tokens
+from papercoder.tokens import CHARS_PER_TOKEN, estimate_tokens
 from papercoder.llm.calllog import CallLog, request_hash
-from papercoder.llm.errors import BudgetExceededError, LLMError, StructuredOutputError, TruncatedError
+from papercoder.llm.errors import BudgetExceededError, ContextLengthError, LLMError, PromptCutError, StructuredOutputError, TruncatedError
 from papercoder.llm.provider import Provider
 from papercoder.llm.reasoning import DEFAULT_RESERVE, REGROWTHS, is_reasoning_model, known_output_limit, strip_reasoning
 from papercoder.secrets import redact
@@ -34,6 +34,9 @@ BUDGET_WAIT = 0.05  # seconds between looks at the budget while calls in flight 
 # Output tokens assumed for the budget check when a call sets no max_tokens.
 DEFAULT_OUTPUT_ESTIMATE = 4096
 _SECRET_WORDS = ("key", "secret", "authorization", "password")
+CUT_RATIO = 0.5  # a server that reports fewer prompt tokens than this share of the estimate cut the prompt
+CUT_MIN_TOKENS = 1000  # below this estimate, tokenizers differ too much to tell
+CALIBRATION_MIN_TOKENS = 500  # the first reported prompt of at least this size calibrates the estimate
 
 
 class LLM:
@@ -78,6 +81,9 @@ class LLM:
         self._spent = log.spent() if (log is not None and max_cost is not None) else 0.0
         self._reserved = 0.0
         self._reasoning = reasoning  # None: decided by the model's family and what it reports
+        self.window_source = ""  # where the context window came from (see papercoder.llm.windows)
+        self.window_server = ""  # the kind of server that said it ("ollama", "vllm", ...), if one did
+        self.chars_per_token: float | None = None  # the model's real ratio, once an answer reported it
         self._saw_reasoning = False
         self.reasoning_reserve = DEFAULT_RESERVE if reasoning_reserve is None else max(0, int(reasoning_reserve))
         self.output_limit = (
@@ -95,8 +101,54 @@ class LLM:
 
     @property
     def context_window(self) -> int:
-        """The model's context window in tokens, or a conservative default when unknown."""
-        return self.provider.context_window or DEFAULT_CONTEXT_WINDOW
+        """The model's context window in papercoder's estimated tokens (characters / 4), or a
+        conservative default when unknown. When the model's tokenizer turned out to make more tokens
+        of the same text (see :meth:`_calibrate`), the window shrinks by the same ratio, so fitting
+        sized with the estimate still fits the real window."""
+        window = self.provider.context_window or DEFAULT_CONTEXT_WINDOW
+        if self.chars_per_token is not None and self.chars_per_token < CHARS_PER_TOKEN * 0.9:
+            return int(window * self.chars_per_token / CHARS_PER_TOKEN)
+        return window
+
+    @property
+    def window_assumed(self) -> bool:
+        """True when nobody said the window: neither flag, config, server, price list nor model file."""
+        return self.window_source in ("", "assumed") and not self.provider.context_window
+
+    def _calibrate(self, payload: dict[str, Any], usage: Usage) -> None:
+        """The first answer that reports a large enough prompt fixes the run's characters per token."""
+        if self.chars_per_token is not None or usage.input_tokens < CALIBRATION_MIN_TOKENS:
+            return
+        chars = sum(len(str(m.get("content", ""))) for m in payload["messages"])
+        ratio = chars / usage.input_tokens
+        if chars >= CALIBRATION_MIN_TOKENS * CHARS_PER_TOKEN and 1.5 <= ratio <= 8:  # a prompt to learn from, a tokenizer's ratio
+            self.chars_per_token = ratio
+
+    def _refuse_what_would_be_cut(self, request: Request, stage: str) -> None:
+        """Ollama keeps only the end of a prompt longer than its context and says nothing: a
+        prompt that cannot fit is refused here instead of being sent."""
+        if self.window_server != "ollama" or not self.provider.context_window:
+            return
+        prompt = sum(estimate_tokens(str(m.get("content", ""))) + 4 for m in request.messages)
+        if prompt + (request.max_tokens or 0) > self.context_window:
+            raise ContextLengthError(
+                f"a prompt of about {prompt:,} tokens (stage {stage or '?'}) does not fit the {self.context_window:,}-token "
+                f"context Ollama runs {self.model} with, and Ollama would cut it silently; raise it ({_raise_hint('ollama')}) "
+                "and set --context-window to match",
+                self.context_window,
+            )
+
+    def _check_prompt_kept(self, payload: dict[str, Any], usage: Usage, stage: str) -> None:
+        """Stop when the server reports far fewer prompt tokens than were sent: it cut the prompt
+        (Ollama keeps the end of a prompt longer than its num_ctx), so the answer is not used."""
+        sent = sum(estimate_tokens(str(m.get("content", ""))) + 4 for m in payload["messages"])
+        if sent < CUT_MIN_TOKENS or usage.input_tokens <= 0 or usage.input_tokens >= sent * CUT_RATIO:
+            return
+        raise PromptCutError(
+            f"{self.model} processed only {usage.input_tokens:,} of the about {sent:,} prompt tokens sent (stage "
+            f"{stage or '?'}): the server cut the prompt, so its context is probably {usage.input_tokens:,} tokens; "
+            f"raise the server's context ({_raise_hint(self.window_server)}) or set --context-window to what it really is"
+        )
 
     @property
     def reasoning(self) -> bool:
@@ -122,7 +174,7 @@ class LLM:
         bounds = [wanted]
         if self.output_limit:
             bounds.append(self.output_limit)
-        window = self.provider.context_window
+        window = self.context_window if self.provider.context_window else None
         if window:
             prompt = sum(estimate_tokens(m.get("content", "")) + 4 for m in messages)
             bounds.append(window - prompt - max(128, window // 16))
@@ -246,6 +298,7 @@ class LLM:
             hit = self.log.lookup(key)
             if hit is not None:
                 return self._answer_from_log(hit, key, payload, stage)
+        self._refuse_what_would_be_cut(request, stage)
         async with self._semaphore():
             estimate = await self._reserve_when_room(request, stage)
             start = time.monotonic()
@@ -330,6 +383,7 @@ class LLM:
             finish_reason=hit.finish_reason, usage=hit.usage, cost=0.0, latency=0.0, cached=True, others=hit.others,
         )
         self._count(stage, usage=hit.usage, cost=0.0, seconds=0.0, cached=True, error=False)
+        self._calibrate(payload, hit.usage)  # as the first run did, so a resumed run fits the same way
         return Completion(
             text=self._visible(hit.text or "", hit.usage), usage=hit.usage, finish_reason=hit.finish_reason or "stop", cost=0.0,
             latency=0.0, model=self.model, cached=True, call_id=call_id,
@@ -341,6 +395,8 @@ class LLM:
         cost = self.pricer.cost(raw.usage)
         if cost is not None:
             self._spent += cost
+        self._check_prompt_kept(payload, raw.usage, stage)  # before the answer is logged or used
+        self._calibrate(payload, raw.usage)
         call_id = None
         if self.log is not None:
             call_id = self.log.record(
@@ -417,3 +473,15 @@ def repair_message(problem: str, schema: type[BaseModel]) -> str:
 
 def _first_line(text: str) -> str:
     return " ".join(text.split())[:300]
+
+
+def _raise_hint(server: str) -> str:
+    """How to give a server's model a larger context."""
+    if server == "ollama":
+        return "Ollama: PARAMETER num_ctx 32768 in a Modelfile (ollama create), or OLLAMA_CONTEXT_LENGTH=32768 for the server"
+    if server == "llama.cpp":
+        return "llama.cpp: start the server with a larger -c/--ctx-size"
+    if server == "vllm":
+        return "vLLM: a larger --max-model-len"
+    return ("Ollama: PARAMETER num_ctx in a Modelfile or OLLAMA_CONTEXT_LENGTH; llama.cpp: -c; vLLM: --max-model-len; "
+            "or the server's own setting")

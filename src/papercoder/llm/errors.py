@@ -22,6 +22,10 @@ class ContextLengthError(LLMError):
         self.limit = limit
 
 
+class PromptCutError(LLMError):
+    """The server processed far fewer prompt tokens than were sent: it cut the prompt silently."""
+
+
 class TruncatedError(LLMError):
     """The model stopped at its output limit (finish reason "length"); the text is incomplete."""
 

@@ -19,7 +19,9 @@ from pathlib import Path
 from papercoder.config import Config, load_config, named_server
 from papercoder.errors import ConfigError
 from papercoder.llm.calllog import CallLog
-from papercoder.llm.client import LLM
+from papercoder.llm import windows
+from papercoder.llm.client import DEFAULT_CONTEXT_WINDOW, LLM
+from papercoder.llm.windows import Window
 from papercoder.llm.provider import Provider
 from papercoder.llm.registry import BARE_NAMES, PRESET_PREFIXES, PROVIDERS
 from papercoder.llm.retry import RetryPolicy
@@ -154,21 +156,35 @@ def open_model(
     quiet: bool = False,
     timeout: float | None = None,
     retry: RetryPolicy | None = None,
+    context_window: int | None = None,
+    window_cache: Path | None = None,
 ) -> LLM:
     """An :class:`LLM` for a model string (or the configured default), with its call log.
 
     Flags (the arguments) override the config file. ``log_path`` is the run's ``calls.sqlite``.
     When nothing is configured, the embedded tiny model is used and announced once on stderr.
+    The context window is ``context_window``, else the config file's, else what the server says
+    (kept in ``window_cache`` for a resumed run), the price list or the model file; with none of
+    these it is assumed, and that is said on stderr.
     """
     config = config if config is not None else load_config()
+    if context_window is not None:
+        if context_window < 1:
+            raise ConfigError(f"--context-window must be a number of tokens of 1 or more, not {context_window}")
+        config = _replace(config, context_window=context_window)
     choice = choose_model(spec, base_url=base_url, config=config)
     provider = build_provider(choice, config, timeout=timeout)
     if choice.reason == "default" and not quiet:
         announce_embedded_model()
-    if getattr(provider, "context_window", None) is None:
-        provider.context_window = _known_context_window(provider, config)
+    window = resolve_window(provider, choice, config, window_cache)
+    provider.context_window = None if window.assumed else window.tokens
+    if window.assumed and not quiet:
+        print(f"papercoder: warning: nothing says the context window of {choice.spec}"
+              f"{' at ' + choice.base_url if choice.base_url else ''}; assuming {window.tokens:,} tokens. Set it with "
+              "--context-window N or context_window in papercoder.toml; a paper shrunk to fit this guess makes the run degraded.",
+              file=sys.stderr)
     log = CallLog(log_path) if log_path is not None else None
-    return LLM(
+    llm = LLM(
         provider,
         reasoning=config.reasoning,
         reasoning_reserve=config.reasoning_reserve,
@@ -179,6 +195,32 @@ def open_model(
         prices=config.prices,
         retry=retry or RetryPolicy(attempts=config.retries or RetryPolicy.attempts),
     )
+    llm.window_source, llm.window_server = window.source, window.server
+    return llm
+
+
+def resolve_window(provider: Provider, choice: ModelChoice, config: Config, cache: Path | None = None,
+                   env: Mapping[str, str] | None = None) -> Window:
+    """The model's context window and its source (see :mod:`papercoder.llm.windows`)."""
+    env = os.environ if env is None else env
+    if config.context_window:
+        return Window(config.context_window, "--context-window or context_window in the config file")
+    server = choice.base_url if choice.provider == "openai" and choice.base_url else ""
+    if server:
+        found = windows.cached(cache, server, choice.name)
+        if found is None:
+            key = env.get(choice.api_key_env) if choice.api_key_env else None
+            found = windows.probe_server(server, choice.name, key)
+            if found is not None:
+                windows.remember(cache, server, choice.name, found)
+        if found is not None:
+            return found
+    if getattr(provider, "context_window", None):
+        return Window(provider.context_window, "the model file" if choice.provider == "local" else "the provider")
+    known = _known_context_window(provider, config)
+    if known:
+        return Window(known, "the price list (genai-prices)")
+    return Window(DEFAULT_CONTEXT_WINDOW, windows.ASSUMED)
 
 
 def announce_embedded_model() -> None:

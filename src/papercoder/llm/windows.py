@@ -123,7 +123,7 @@ def probe_server(base_url: str, model: str, key: str | None = None) -> Window | 
     window = from_models_list(_get(base_url.rstrip("/") + "/models", key), model)
     if window:
         return window
-    show = _get(root + "/api/show", key, body={"model": model})
+    show = _get(root + "/api/show", key, body={"model": model, "name": model})
     if isinstance(show, dict) and ("parameters" in show or "model_info" in show or "details" in show):
         return from_ollama(show, _get(root + "/api/ps", key), model)
     window = from_llamacpp_props(_get(root + "/props", key))

@@ -342,6 +342,12 @@ async def run_fit(ctx: StageContext) -> FitResult:
     write_inside(ctx.paths.root, ctx.paths.paper.name, result.markdown)
     if result.shrunk:  # the checklist's quotes and the refine requests read the passages it lost
         write_inside(ctx.paths.root, ctx.paths.paper_full.name, paper.to_markdown())
+        if getattr(ctx.llm, "window_assumed", False):
+            ctx.degrade(
+                f"fit: the paper was shrunk from {result.tokens_before:,} to {result.tokens_after:,} tokens to fit a context "
+                f"window of {ctx.llm.context_window:,} tokens that nothing stated (an assumption); set --context-window "
+                "or context_window in papercoder.toml to the model's real window"
+            )
     ctx.note(
         f"paper: {paper.title!r}, {result.tokens_after:,} tokens"
         + (f" (shrunk from {result.tokens_before:,})" if result.shrunk else "")

@@ -428,6 +428,8 @@ def _open_llm(paths: RunPaths, manifest: Manifest, opts: RunOptions) -> LLM:
         max_cost=opts.max_cost,
         concurrency=opts.concurrency,
         quiet=not opts.show_progress,
+        context_window=opts.context_window,
+        window_cache=paths.server_window,
     )
 
 

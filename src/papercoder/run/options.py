@@ -30,6 +30,7 @@ class RunOptions:
     coding: str | None = None  # "wave" or "sequential"; None: as the run did before, else wave
     verify_rounds: int = VERIFY_ROUNDS
     analysis_group: int | None = None  # files per analysis request; None: as before, else the provider's
+    context_window: int | None = None  # tokens; None: the config file's, else what the server or price list says
     judge_model: str | None = None  # the verify stage's judge; None: verify_judge_model in the config, else the run's model
 
     @classmethod
@@ -45,5 +46,7 @@ class RunOptions:
         """Refuse values no stage can use, before anything is made."""
         if self.coding is not None and self.coding not in CODING_MODES:
             raise InputError(f"unknown --coding {self.coding!r}; choose {' or '.join(CODING_MODES)}")
+        if self.context_window is not None and self.context_window < 1:
+            raise InputError(f"--context-window must be a number of tokens of 1 or more, not {self.context_window}")
         if self.analysis_group is not None and self.analysis_group < 1:
             raise InputError(f"--analysis-group must be 1 or more (files per analysis request), not {self.analysis_group}")

@@ -150,6 +150,7 @@ class StageRunner:
         self.event = event or note  # stages starting and ending: the run log is enough
         self.paper = paper  # read from its source: the fit step runs first when given
         self.stats: dict[str, StageStats] = {}
+        self._carried: list[str] = []  # fallbacks of a step outside the manifest's stages, for the next stage
         self._current: tuple[str, StageStats, float] | None = None
 
     def live_stats(self, stage: str) -> StageStats | None:
@@ -201,6 +202,8 @@ class StageRunner:
         results: dict[str, Any] = {}
         if self.paper is not None:
             results["fit"] = await self.run_step(stage_entry("fit"))
+        elif stages and stages[0] == "plan":  # planning again on a fitted paper: it keeps the fit's fallbacks
+            self._carried += [str(m) for m in self.manifest.paper.get("fallbacks") or []]
         for stage in stages:
             results[stage] = await self.run_stage(stage)
         return results
@@ -211,6 +214,7 @@ class StageRunner:
         result = await self.measure(step.name, step.run(ctx, **step.arguments(self.options)), bar=False)
         step.record(result, self.manifest, ctx)
         self.manifest.save(self.paths.manifest)
+        self._carried += ctx.fallbacks  # the manifest records them with the stage that follows (planning)
         return result
 
     async def run_stage(self, stage: str) -> Any:
@@ -225,6 +229,9 @@ class StageRunner:
         self.manifest.save(self.paths.manifest)
         self.event(f"{stage}: started")
         ctx = self.context(stage)
+        for message in self._carried:
+            ctx.degrade(message)
+        self._carried = []
         record.detail.update(entry.remember(ctx))
         try:
             result = await self.measure(stage, entry.run(ctx, **entry.arguments(self.options)))

@@ -51,8 +51,10 @@ def _record_fit(result: Any, manifest: Manifest, ctx: StageContext) -> None:
         "tokens_fitted": result.tokens_after,
         "budget": result.budget,
         "context_window": ctx.llm.context_window,
+        "context_window_source": getattr(ctx.llm, "window_source", "") or "assumed",
         "fit_steps": result.steps,
         "warnings": list(paper.warnings),
+        "fallbacks": list(ctx.fallbacks),  # a resumed run's planning records them again
         "ready": True,
     }
 

@@ -77,6 +77,10 @@ class RunPaths:
         return self.root / "calls.sqlite"
 
     @property
+    def server_window(self) -> Path:  # what a self-hosted server said of its model's context window
+        return self.root / "server-window.json"
+
+    @property
     def manifest(self) -> Path:
         return self.root / "manifest.json"
 

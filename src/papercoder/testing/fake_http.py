@@ -237,6 +237,13 @@ class FakeServer:
         visible = reply.output_tokens if reply.output_tokens is not None and text == reply.text else count_tokens(text) if text else 0
         return replace(reply, text=text, finish_reason=finish, reasoning_tokens=hidden, output_tokens=visible + hidden)
 
+    @property
+    def metadata_requests(self) -> list[RecordedRequest]:
+        """Requests about the server (model lists, context windows), apart from the model calls."""
+        if not hasattr(self, "_metadata"):
+            self._metadata: list[RecordedRequest] = []
+        return self._metadata
+
     def record(self, request: RecordedRequest) -> None:
         with self._lock:
             self.requests.append(request)
@@ -309,7 +316,11 @@ class _Handler(BaseHTTPRequestHandler):
             body = None
         path = self.path.split("?", 1)[0]
         self.arrived = time.monotonic()  # when the request was received: the prompt cache's clock
-        self.fake.record(RecordedRequest(method, path, {k.lower(): v for k, v in self.headers.items()}, body, self.arrived))
+        recorded = RecordedRequest(method, path, {k.lower(): v for k, v in self.headers.items()}, body, self.arrived)
+        if method == "GET" or path.startswith("/api/"):  # what a client asks about the server, not a model call
+            self.fake.metadata_requests.append(recorded)
+        else:
+            self.fake.record(recorded)
         try:
             self.fake.handle(self, method, path, body)
         except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout): fine

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from typing import Any
 
 from papercoder.testing.fake_http import FakeServer, Reply, _Handler, count_tokens
@@ -28,8 +29,25 @@ from papercoder.testing.fake_http import FakeServer, Reply, _Handler, count_toke
 __all__ = ["FakeOpenAIServer", "Reply"]
 
 
+SERVERS = ("openai", "vllm", "llamacpp", "ollama")
+
+
 class FakeOpenAIServer(FakeServer):
-    """Speaks the OpenAI chat completions API; scripted with :class:`Reply` values or strings."""
+    """Speaks the OpenAI chat completions API; scripted with :class:`Reply` values or strings.
+
+    ``acts_as`` makes it publish its context window ``window`` the way a self-hosted server does:
+    ``"vllm"`` as ``max_model_len`` on ``/v1/models``, ``"llamacpp"`` as ``n_ctx`` on ``/props``,
+    ``"ollama"`` as ``num_ctx`` on ``/api/show`` (``window=None``: the Modelfile sets none, so
+    Ollama's default of 4,096 applies) and, like Ollama, it then keeps only the last ``window``
+    tokens of a longer prompt and reports what it kept, without an error.
+    """
+
+    def __init__(self, *args: Any, acts_as: str = "openai", window: int | None = None, **kwargs: Any):
+        if acts_as not in SERVERS:
+            raise ValueError(f"acts_as must be one of {SERVERS}")
+        super().__init__(*args, **kwargs)
+        self.acts_as = acts_as
+        self.window = window
 
     @property
     def base_url(self) -> str:
@@ -38,7 +56,20 @@ class FakeOpenAIServer(FakeServer):
     def handle(self, handler: _Handler, method: str, path: str, body: Any) -> None:
         if method == "GET" and path == "/v1/models":
             data = [{"id": name, "object": "model", "created": 0, "owned_by": "fake"} for name in self.models]
+            if self.acts_as == "vllm" and self.window:
+                data = [{**entry, "max_model_len": self.window} for entry in data]
             handler.send_json(200, {"object": "list", "data": data})
+            return
+        if self.acts_as == "llamacpp" and method == "GET" and path == "/props" and self.window:
+            handler.send_json(200, {"default_generation_settings": {"n_ctx": self.window}, "total_slots": 1})
+            return
+        if self.acts_as == "ollama" and method == "POST" and path == "/api/show":
+            parameters = f"num_ctx                        {self.window}" if self.window else "stop \"<|eot_id|>\""
+            handler.send_json(200, {"parameters": parameters, "model_info": {"llama.context_length": 131072},
+                                    "details": {"family": "llama"}})
+            return
+        if self.acts_as == "ollama" and method == "GET" and path == "/api/ps":
+            handler.send_json(200, {"models": []})
             return
         if method != "POST" or path != "/v1/chat/completions":
             handler.send_json(404, _error(f"no route {method} {path}", "invalid_request_error", None))
@@ -57,6 +88,10 @@ class FakeOpenAIServer(FakeServer):
             return
         limit = body.get("max_completion_tokens") or body.get("max_tokens")
         limit = int(limit) if isinstance(limit, (int, float)) else None
+        if self.acts_as == "ollama":  # a prompt over num_ctx loses its start, silently
+            kept = self.window or 4096
+            if _prompt_tokens(body, reply) > kept:
+                reply = replace(reply, input_tokens=kept)
         scripted = reply
         reply = self.think(reply, limit)
         reply, first_token = self.prefill(reply, _prompt(body), _prompt_tokens(body, reply), handler.arrived)
