@@ -13,8 +13,10 @@ whose name says key, token, secret, password, credential...) with ``[redacted]``
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 MARK = "[redacted]"
 # names that say a variable holds a credential, and prefixes of cloud and provider credentials
@@ -49,11 +51,37 @@ def looks_secret(name: str) -> bool:
     return any(marker in upper for marker in SECRET_MARKERS) or upper.startswith(CLOUD_PREFIXES)
 
 
+def variants(value: str) -> list[str]:
+    """A secret as a script might print it: as it is, reversed, in base64 (standard or URL-safe,
+    with or without padding) and in hex."""
+    raw = value.encode()
+    forms = [value, value[::-1], raw.hex()]
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        encoded = encode(raw).decode()
+        forms += [encoded, encoded.rstrip("=")]
+    return sorted({f for f in forms if len(f) >= MIN_LENGTH}, key=len, reverse=True)
+
+
 def redact(text: str, env: Mapping[str, str] | None = None) -> str:
-    """``text`` with every secret value replaced by ``[redacted]``."""
+    """``text`` with every secret value, and the simple transformations of :func:`variants`,
+    replaced by ``[redacted]``."""
     if not text:
         return text
     for value in secret_values(env):
-        if value in text:
-            text = text.replace(value, MARK)
+        for form in variants(value):
+            if form in text:
+                text = text.replace(form, MARK)
     return text
+
+
+def redact_file(path: Path) -> bool:
+    """Redact a text file in place (a log a script wrote); True when something was cut out."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    cleaned = redact(text)
+    if cleaned == text:
+        return False
+    path.write_text(cleaned, encoding="utf-8")
+    return True

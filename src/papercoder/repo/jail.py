@@ -11,10 +11,12 @@ as the namespace's root, before anything of the command runs, it:
   Python installation, when they lie in a hidden folder, are mounted back in place;
 - makes ``/proc/sys`` and ``/sys`` read-only (no writes to the hostname, kernel settings, cgroups);
 - applies Landlock (writes only beneath the run's folder and the private temp folders);
+- drops every capability from its bounding set, so the command runs without any (not even as
+  the namespace's root: no ``sethostname``, no mounts, no raw sockets);
 - execs the command.
 
 SPEC is JSON: ``{"keep": [DIRS], "hide": [DIRS], "readonly": [DIRS], "writable": [DIRS],
-"landlock": ABI, "mounts": BOOL}``. Mount failures end the run (exit 125) rather than run the
+"landlock": ABI, "mounts": BOOL, "drop_caps": BOOL}`` (``drop_caps`` defaults to true). Mount failures end the run (exit 125) rather than run the
 code less contained than the report says.
 """
 
@@ -29,6 +31,8 @@ import sys
 from papercoder.repo import landlock
 
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_REMOUNT, _MS_BIND = 1, 2, 4, 32, 4096
+_PR_CAPBSET_DROP, _PR_SET_NO_NEW_PRIVS, _PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL = 24, 38, 47, 4
+_LAST_CAP = 63  # beyond the kernel's last capability, dropping fails harmlessly (EINVAL)
 EXIT_SETUP_FAILED = 125
 
 
@@ -68,6 +72,16 @@ def _read_only(libc: ctypes.CDLL, folders: list[str]) -> None:
             _mount(libc, folder, folder, None, _MS_BIND | _MS_REMOUNT | _MS_RDONLY, None)
 
 
+def _drop_capabilities(libc: ctypes.CDLL) -> None:
+    """Empty the bounding set (and the ambient one): what is exec'd next holds no capability."""
+    libc.prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    for cap in range(_LAST_CAP + 1):
+        libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0)
+    if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"no_new_privs: {os.strerror(errno)}")
+
+
 def main(argv: list[str]) -> int:
     if len(argv) < 3 or argv[1] != "--":
         print("papercoder jail: usage: SPEC -- COMMAND...", file=sys.stderr)
@@ -82,6 +96,8 @@ def main(argv: list[str]) -> int:
         if spec.get("landlock"):
             plan = landlock.prepare(spec.get("writable", []), ["/dev/null"], int(spec["landlock"]))
             landlock.restrict(plan)
+        if spec.get("drop_caps", True):
+            _drop_capabilities(libc)
     except OSError as exc:
         print(f"papercoder sandbox: could not set up the sandbox: {exc}", file=sys.stderr)
         return EXIT_SETUP_FAILED

@@ -116,6 +116,8 @@ def isolation() -> Isolation:
         pid_ns = ["--pid", "--fork", "--kill-child"]
         candidates = [
             # mounting needs root in the namespace: a user namespace mapping us to root when we are not
+            ([*([] if root else ["--map-root-user"]), "--net", "--uts", "--ipc", *pid_ns, "--mount", "--mount-proc"], True, True),
+            ([*([] if root else ["--map-current-user"]), "--net", "--uts", "--ipc", *pid_ns], True, False),
             ([*([] if root else ["--map-root-user"]), "--net", *pid_ns, "--mount", "--mount-proc"], True, True),
             ([*([] if root else ["--map-current-user"]), "--net", *pid_ns], True, False),
             ([*([] if root else ["--map-current-user"]), "--net"], False, False),

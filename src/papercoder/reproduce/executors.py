@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from papercoder.errors import InputError
-from papercoder.repo.sandbox import isolation, scrubbed_env
+from papercoder.repo.sandbox import _jail_argv, isolation, scrubbed_env
 
 # Runs the script with its output in reproduce.log and on our stdout; keeps the script's exit status.
 TEE = "set -o pipefail; bash reproduce.sh 2>&1 | tee reproduce.log"
@@ -47,13 +47,18 @@ class LocalExecutor:
     name: str = "local"
 
     def command(self, folder: Path) -> list[str]:
+        """``bash reproduce.sh`` in its own PID, mount, UTS and IPC namespaces with a fresh ``/proc``
+        (the script sees only its own processes: no ``/proc/<pid>/environ`` of papercoder or of the
+        user's other processes, no ancestor to ptrace), without capabilities, and without network
+        only when asked; where the machine allows no PID namespace, the plain script."""
+        found = isolation()
+        if not self.network and not found.network:
+            raise InputError("this machine cannot run without network (no unshare -n); drop --no-network or use a container")
         argv = ["bash", "-c", TEE]
-        if not self.network:
-            found = isolation()
-            if not found.network:
-                raise InputError("this machine cannot run without network (no unshare -n); drop --no-network or use a container")
-            argv = [*found.unshare_args, *argv]
-        return argv
+        if not found.pid_namespace:
+            return [*found.unshare_args, *argv] if not self.network else argv
+        prefix = [arg for arg in found.unshare_args if self.network is False or arg != "--net"]
+        return [*prefix, *_jail_argv({"mounts": False}, argv)]
 
     def run(self, folder: Path, timeout: float) -> Outcome:
         home, tmp = folder.parent / "home", folder.parent / "tmp"

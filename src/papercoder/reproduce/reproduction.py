@@ -20,6 +20,7 @@ from pathlib import Path
 
 from papercoder.errors import InputError
 from papercoder.reproduce.executors import ContainerExecutor, LocalExecutor, Outcome
+from papercoder.secrets import redact_file
 
 RETRY_UNDER = 600.0  # seconds: a failure this fast gets one more try in a fresh copy
 LEFT_OUT = (".venv", "venv", "env", "__pycache__", ".papercoder", ".git", "node_modules", "reproduce.log",
@@ -66,6 +67,7 @@ def reproduce(repo: Path, out_dir: Path, executor: LocalExecutor | ContainerExec
                 or attempts >= 2):
             break
     log = folder / "reproduce.log"
+    redact_file(log)  # before anything reads it: the judge of `grade --mode full` does
     text = log.read_text(encoding="utf-8", errors="replace") if log.is_file() else ""
     result = Reproduction(
         executor=executor.name, command=" ".join(outcome.command), returncode=outcome.returncode, seconds=round(outcome.seconds, 3),

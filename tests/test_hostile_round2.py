@@ -1,0 +1,86 @@
+"""Hardening, round two: what a hostile test of the commands added since found, each a test that
+failed before its fix (issue 28)."""
+
+from __future__ import annotations
+
+import base64
+import os
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from papercoder.repo.sandbox import Limits, isolation, run_sandboxed
+from papercoder.reproduce.executors import LocalExecutor
+from papercoder.reproduce.reproduction import reproduce
+
+SECRET = "sk-hostile-0123456789abcdef"
+needs_pid_namespace = pytest.mark.skipif(not isolation().pid_namespace, reason="this machine allows no PID namespace")
+
+
+def _repo(tmp_path: Path, script: str) -> Path:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "reproduce.sh").write_text(script)
+    (repo / "README.md").write_text("# r\n")
+    return repo
+
+
+@needs_pid_namespace
+def test_reproduce_sh_cannot_read_the_key_from_any_process(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    script = (
+        "echo \"pids: $(ls /proc | grep -c '^[0-9]')\"\n"
+        "cat /proc/*/environ 2>/dev/null | tr '\\0' '\\n' | grep -a sk-hostile && echo FOUND-IN-PROC\n"
+        "env | grep -a sk-hostile && echo FOUND-IN-ENV\n"
+        "echo done\n"
+    )
+    result = reproduce(_repo(tmp_path, script), tmp_path / "out", LocalExecutor(), timeout=60)
+    log = (Path(result.folder) / "reproduce.log").read_text()
+    assert "done" in log and "FOUND" not in log and SECRET not in log
+    assert int(log.split("pids: ")[1].split()[0]) < 10  # its own /proc: only the script's few processes
+
+
+def test_a_log_that_prints_the_key_reversed_or_in_base64_is_redacted(tmp_path, monkeypatch):
+    monkeypatch.setenv("MY_SERVICE_TOKEN", SECRET)  # a key the script could have been given some other way
+    encoded = base64.b64encode(SECRET.encode()).decode()
+    script = f"echo plain {SECRET}; echo reversed {SECRET[::-1]}; echo b64 {encoded}; echo done\n"
+    result = reproduce(_repo(tmp_path, script), tmp_path / "out", LocalExecutor(), timeout=60)
+    log = (Path(result.folder) / "reproduce.log").read_text()
+    assert "done" in log and SECRET not in log and SECRET[::-1] not in log and encoded not in log
+    assert log.count("[redacted]") == 3 and SECRET not in result.log_tail
+
+
+@needs_pid_namespace
+def test_the_sandbox_has_its_own_hostname_and_no_capabilities(tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "probe.py").write_text(
+        "import socket\n"
+        "try:\n    socket.sethostname('pwned-by-generated-code')\n    print('SETHOSTNAME-WORKED')\n"
+        "except PermissionError:\n    print('sethostname refused')\n"
+        "print('caps', [l for l in open('/proc/self/status') if l.startswith('CapEff')][0].split()[1])\n"
+    )
+    before = socket.gethostname()
+    run = run_sandboxed(repo, "python probe.py", limits=Limits(timeout=60))
+    assert run.ok, run.stderr
+    assert "sethostname refused" in run.stdout and "SETHOSTNAME-WORKED" not in run.stdout
+    assert int(run.stdout.split("caps ")[1].split()[0], 16) == 0
+    assert socket.gethostname() == before
+
+
+@needs_pid_namespace
+def test_shared_memory_made_in_the_sandbox_does_not_reach_the_host(tmp_path):
+    key = 0x5E000000 + os.getpid() % 0xFFFF  # a key of this test's own
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "shm.py").write_text(
+        f"import ctypes\nlibc = ctypes.CDLL(None)\nprint('segment', libc.shmget({key}, 4096, 0o1000 | 0o600))\n"
+    )
+    run = run_sandboxed(repo, "python shm.py", limits=Limits(timeout=60))
+    assert run.ok and int(run.stdout.split("segment ")[1]) >= 0
+    listed = subprocess.run(["ipcs", "-m"], capture_output=True, text=True).stdout if Path("/usr/bin/ipcs").exists() else ""
+    if f"{key:#010x}" in listed:  # left on the host: remove it, then fail
+        subprocess.run(["ipcrm", "-M", str(key)], capture_output=True)
+        pytest.fail("a shared memory segment made in the sandbox was left on the host")
