@@ -4,6 +4,7 @@ failed before its fix (issue 28)."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import socket
 import subprocess
@@ -84,3 +85,53 @@ def test_shared_memory_made_in_the_sandbox_does_not_reach_the_host(tmp_path):
     if f"{key:#010x}" in listed:  # left on the host: remove it, then fail
         subprocess.run(["ipcrm", "-M", str(key)], capture_output=True)
         pytest.fail("a shared memory segment made in the sandbox was left on the host")
+
+
+# --- numbers that are not what they seem --------------------------------------------------------
+
+from papercoder.rubric import node_from_dict, score_tree  # noqa: E402
+
+
+@pytest.mark.parametrize("weight", [float("inf"), float("nan"), 1e308, -1])
+def test_a_rubric_weight_that_is_not_a_usable_number_is_one_line(weight):
+    from papercoder.errors import InputError
+
+    tree = {"id": "root", "requirements": "r", "weight": 1, "sub_tasks": [
+        {"id": "a", "requirements": "a", "weight": weight, "task_category": "Code Development", "sub_tasks": []}]}
+    with pytest.raises(InputError, match="weights must be finite numbers"):
+        node_from_dict(tree)
+
+
+def test_large_but_valid_weights_do_not_overflow_the_weighted_mean():
+    tree = node_from_dict({"id": "root", "requirements": "r", "weight": 1, "sub_tasks": [
+        {"id": "a", "requirements": "a", "weight": 1e6, "sub_tasks": []},
+        {"id": "b", "requirements": "b", "weight": 1e6, "sub_tasks": []}]})
+    assert score_tree(tree, {"a": 1.0, "b": 0.0})["root"] == 0.5
+
+
+@pytest.mark.parametrize("score", [7, -3, "NaN"])
+def test_from_judgements_refuses_scores_outside_zero_to_one(tmp_path, score, capsys):
+    from papercoder.cli import main
+
+    graded = {"id": "root", "requirements": "r", "weight": 1, "score": 0.5, "sub_tasks": [
+        {"id": "a", "requirements": "a", "weight": 1, "score": float(score) if score == "NaN" else score,
+         "task_category": "Code Development", "sub_tasks": []}]}
+    path = tmp_path / "graded.json"
+    path.write_text(json.dumps(graded))
+    with pytest.raises(SystemExit) as stopped:
+        main(["grade", "--from-judgements", str(path)])
+    err = capsys.readouterr().err
+    assert stopped.value.code not in (0, None) and "scores run from 0 to 1" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("usage", [{"input_tokens": -500, "output_tokens": 10}, {"input_tokens": "lots", "output_tokens": 10}])
+def test_usage_that_cannot_be_trusted_is_an_unknown_cost_and_counts_at_its_worst(usage):
+    from papercoder.llm import LLM, FakeReply, ScriptedProvider
+    from papercoder.llm.types import Usage
+
+    provider = ScriptedProvider(lambda messages: FakeReply(text="ok", usage=Usage(**usage)))
+    provider.model = "openai:gpt-4.1"
+    llm = LLM(provider, max_cost=5.0)
+    completion = llm.complete([{"role": "user", "content": "hello " * 400}], max_tokens=1000)
+    assert completion.cost is None and completion.usage.unreliable
+    assert llm.total().cost_unknown and llm._spent > 0  # the budget saw the worst case, not $0.00

@@ -9,6 +9,7 @@ its children. Pure functions only: the judge that grades leaves lives in ``proto
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,7 @@ def load_rubric(path: str | Path) -> RubricNode:
     return root
 
 
+MAX_WEIGHT = 1e6  # PaperBench's weights are small integers; more is a broken file
 MAX_DEPTH = 100  # levels of a rubric tree; PaperBench's have about six
 
 
@@ -85,8 +87,9 @@ def node_from_dict(data: Any, *, where: str = "rubric", depth: int = 0) -> Rubri
     if not isinstance(requirements, str) or not requirements.strip():
         raise InputError(f"{label} has no 'requirements' text; fix the rubric file")
     weight = data.get("weight", 1)
-    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
-        raise InputError(f"{label} has weight {weight!r}; weights must be numbers >= 0")
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0 \
+            or weight > MAX_WEIGHT:
+        raise InputError(f"{label} has weight {weight!r}; weights must be finite numbers from 0 to {MAX_WEIGHT:g}")
     children = data.get("sub_tasks") or []
     if not isinstance(children, list):
         raise InputError(f"{label} has 'sub_tasks' that is not a list; fix the rubric file")
@@ -134,7 +137,8 @@ def score_tree(node: RubricNode, leaf_scores: Mapping[str, float]) -> dict[str, 
         if n.is_leaf:
             value = float(leaf_scores.get(n.id, 0.0))
         else:
-            child_scores = [(visit(c), c.weight) for c in n.sub_tasks]
+            largest = max((c.weight for c in n.sub_tasks), default=0.0) or 1.0
+            child_scores = [(visit(c), c.weight / largest) for c in n.sub_tasks]  # scaled: no overflow
             total = sum(w for _, w in child_scores)
             value = sum(s * w for s, w in child_scores) / total if total > 0 else 0.0
         scores[n.id] = value

@@ -9,6 +9,7 @@ and gives the Code-Dev score of a tree graded in full.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,8 @@ def _collect(node: Any, recorded: dict[str, float], valid: dict[str, bool], *, w
     score = node.get("score")
     if isinstance(score, bool) or not isinstance(score, (int, float)):
         raise InputError(f"{where}: node {node_id or '(no id)'} has no numeric 'score'; this is a rubric, not a graded tree")
+    if not math.isfinite(score) or not 0 <= score <= 1:
+        raise InputError(f"{where}: node {node_id or '(no id)'} has score {score!r}; scores run from 0 to 1, fix the file")
     recorded[node_id] = float(score)
     valid[node_id] = bool(node.get("valid_score", True))
     for child in node.get("sub_tasks") or []:

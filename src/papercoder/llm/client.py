@@ -393,6 +393,11 @@ class LLM:
     def _answered(self, raw: RawResponse, key: str, payload: dict[str, Any], stage: str, latency: float) -> Completion:
         raw = dataclasses.replace(raw, usage=raw.usage.sane(), text=clean_text(raw.text or ""))
         cost = self.pricer.cost(raw.usage)
+        if raw.usage.unreliable:  # the counts cannot be trusted: the price is unknown, the budget takes the worst case
+            cost = None
+            worst = self.pricer.cost(Usage(input_tokens=sum(estimate_tokens(str(m.get("content", ""))) for m in payload["messages"]),
+                                           output_tokens=int(payload.get("max_tokens") or DEFAULT_OUTPUT_ESTIMATE)))
+            self._spent += worst or 0.0
         if cost is not None:
             self._spent += cost
         self._check_prompt_kept(payload, raw.usage, stage)  # before the answer is logged or used

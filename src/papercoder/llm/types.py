@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+ABSURD_TOKENS = 100_000_000  # more tokens than any call has: a broken count
 Message = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": "..."}
 
 
@@ -16,18 +17,30 @@ class Usage:
     cached_input_tokens: int = 0
     output_tokens: int = 0
     reasoning_tokens: int = 0
+    unreliable: bool = False  # the server reported a negative, non-numeric or absurd count
 
     def sane(self) -> "Usage":
-        """Counts as whole non-negative numbers: a server may report strings, floats, negatives or null."""
+        """Counts as whole non-negative numbers. A missing count (null) is 0; a negative, non-numeric
+        or absurd one is 0 too, and marks the usage unreliable: its cost is then unknown, and the
+        budget counts the call at its worst case."""
+        bad = False
 
         def count(value: object) -> int:
-            try:
-                number = int(float(value))  # type: ignore[arg-type]
-            except (TypeError, ValueError, OverflowError):
+            nonlocal bad
+            if value is None:
                 return 0
-            return max(0, number)
+            try:
+                number = float(value)  # type: ignore[arg-type]
+            except (TypeError, ValueError, OverflowError):
+                bad = True
+                return 0
+            if not number == number or number < 0 or number > ABSURD_TOKENS:  # NaN, negative, absurd
+                bad = True
+                return 0
+            return int(number)
 
-        return Usage(*(count(v) for v in (self.input_tokens, self.cached_input_tokens, self.output_tokens, self.reasoning_tokens)))
+        counts = [count(v) for v in (self.input_tokens, self.cached_input_tokens, self.output_tokens, self.reasoning_tokens)]
+        return Usage(*counts, unreliable=bad or self.unreliable)
 
     def __add__(self, other: "Usage") -> "Usage":
         return Usage(
@@ -35,6 +48,7 @@ class Usage:
             self.cached_input_tokens + other.cached_input_tokens,
             self.output_tokens + other.output_tokens,
             self.reasoning_tokens + other.reasoning_tokens,
+            self.unreliable or other.unreliable,
         )
 
 
