@@ -84,6 +84,7 @@ class Config:
     stream: bool | None = None
     max_output_tokens: int | None = None
     context_window: int | None = None
+    max_requirements: int | None = None  # the checklist's cap (default 400)
     addendum: str | None = None  # a file of clarifications that `papercoder run` sends with the paper
     prices: dict[str, Price] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)  # [aliases] coder = "openai:gpt-4.1"
@@ -139,6 +140,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "stream": (bool,),
     "max_output_tokens": (int,),
     "context_window": (int,),
+    "max_requirements": (int,),
     "addendum": (str,),
 }
 
@@ -165,7 +167,7 @@ def _apply(config: Config, data: dict[str, Any], path: Path) -> None:
         if isinstance(value, bool) and bool not in expected or not isinstance(value, expected):
             kind = " or ".join(t.__name__ for t in expected)
             raise ConfigError(f"{path}: {name} must be a {kind}, not {value!r}")
-        if name in ("concurrency", "retries", "max_output_tokens", "context_window") and value < 1:
+        if name in ("concurrency", "retries", "max_output_tokens", "context_window", "max_requirements") and value < 1:
             raise ConfigError(f"{path}: {name} must be at least 1")
         if name in ("max_cost", "timeout") and not (math.isfinite(value) and value > 0):
             raise ConfigError(f"{path}: {name} must be a positive number, not {value!r}")

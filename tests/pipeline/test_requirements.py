@@ -168,3 +168,16 @@ def test_the_report_shows_the_checklist_with_its_sources_before_verify_runs(tmp_
     page = result.report.read_text()
     assert "Requirements checklist" in page and "plus an L2 penalty on the embedding" in page  # a quote
     assert "files: <code>model.py</code>" in page
+
+
+def test_a_runaway_checklist_is_capped_at_its_most_weighted_requirements_and_said(tmp_path):
+    from papercoder.pipeline.requirements import cap_checklist
+
+    answer = Checklist.model_validate({"groups": [
+        {"requirement": f"Group {g}", "items": [{"requirement": f"Requirement {g}.{i}", "weight": 1 + (i % 3)} for i in range(1000)]}
+        for g in range(3)]})
+    capped, dropped = cap_checklist(answer, 400)
+    assert dropped == 2600 and sum(len(g.items) for g in capped.groups) == 400
+    assert all(item.weight == 3 for g in capped.groups for item in g.items)  # the most weighted stay
+    again, none = cap_checklist(capped, 400)
+    assert none == 0 and again == capped

@@ -115,7 +115,7 @@ async def write_requirements(ctx: StageContext) -> ChecklistOutcome:
     outcome = await build_checklist(
         ctx.llm, artifacts.paper, paper_title(artifacts.paper), addendum=artifacts.addendum,
         inventory=artifacts.inventory, files=files, entry_point=tasks.entry_point, full_paper=full,
-        note=ctx.note,
+        note=ctx.note, max_requirements=_requirement_cap(),
     )
     save_checklist(ctx.paths.checklist, outcome.tree, outcome.requirements)
     for problem in outcome.problems:
@@ -130,6 +130,18 @@ async def write_requirements(ctx: StageContext) -> ChecklistOutcome:
         )
     return outcome
 
+
+
+def _requirement_cap() -> int:
+    """``max_requirements`` from the config file, else the default cap."""
+    from papercoder.config import load_config
+    from papercoder.errors import ConfigError
+    from papercoder.pipeline.requirements import MAX_REQUIREMENTS
+
+    try:
+        return load_config().max_requirements or MAX_REQUIREMENTS
+    except ConfigError:  # the run opened its model with this config already; a file changed since is not ours to judge here
+        return MAX_REQUIREMENTS
 
 
 class _Conversation:

@@ -42,6 +42,7 @@ GROUP_TOKENS = 12_000  # sections are asked for in groups of about this size, so
 CHECKLIST_TOKENS = 8192
 MAX_WEIGHT = 10
 MIN_QUOTE_WORDS = 4  # a shorter quote cannot locate a passage
+MAX_REQUIREMENTS = 400  # more is a runaway answer: each requirement costs two judge calls a verify round
 ADDENDUM_SECTION = "Addendum"
 
 
@@ -122,6 +123,7 @@ class ChecklistOutcome:
     problems: list[str] = field(default_factory=list)  # unusable answers: the stage is degraded
     requests: int = 0
     unquoted: int = 0  # leaves kept without a verbatim quote
+    dropped: int = 0  # requirements over the cap, the least weighted first
     owner_fallbacks: int = 0  # leaves whose owner the model did not name among the planned files
 
 
@@ -204,6 +206,19 @@ def merge_checklists(answers: list[Checklist]) -> Checklist:
                     seen.add(item_key)
                     target.items.append(item.model_copy(update={"requirement": item.requirement.strip()}))
     return Checklist(groups=list(groups.values()))
+
+
+def cap_checklist(checklist: Checklist, limit: int) -> tuple[Checklist, int]:
+    """At most ``limit`` requirements: the least weighted go (the later ones among equals); the
+    rest keep their order. Returns the checklist and how many went."""
+    items = [(g, i, item) for g, group in enumerate(checklist.groups) for i, item in enumerate(group.items)]
+    if len(items) <= limit:
+        return checklist, 0
+    ranked = sorted(items, key=lambda entry: (-entry[2].weight, entry[0], entry[1]))
+    keep = {(g, i) for g, i, _ in ranked[:limit]}
+    groups = [group.model_copy(update={"items": [item for i, item in enumerate(group.items) if (g, i) in keep]})
+              for g, group in enumerate(checklist.groups)]
+    return Checklist(groups=[g for g in groups if g.items]), len(items) - limit
 
 
 def checklist_tree(checklist: Checklist, title: str, *, paper: str = "") -> tuple[RubricNode, dict[str, Requirement]]:
@@ -300,6 +315,7 @@ async def build_checklist(
     full_paper: str = "",
     stage: str = "planning",
     note: Callable[[str], None] = lambda message: None,
+    max_requirements: int = MAX_REQUIREMENTS,
 ) -> ChecklistOutcome:
     """Ask for the checklist, a group of sections at a time (the whole paper, appendix and addendum
     included), check its quotes and owners. ``files`` maps the planned files to their logic design
@@ -343,7 +359,14 @@ async def build_checklist(
         note(f"checklist: {len(groups)} groups of sections, asked for at once")
     answers = await asyncio.gather(*(ask(group) for group in groups))
     source = paper + "\n" + addendum + "\n" + full_paper
-    tree, meta = checklist_tree(merge_checklists([a for a in answers if a is not None]), title, paper=source)
+    merged = merge_checklists([a for a in answers if a is not None])
+    merged, outcome.dropped = cap_checklist(merged, max_requirements)
+    if outcome.dropped:
+        kept = sum(len(g.items) for g in merged.groups)
+        note(f"checklist: the model listed {kept + outcome.dropped:,} requirements, which would take "
+             f"{2 * (kept + outcome.dropped):,} judge calls a verify round; kept the {kept:,} weighted highest "
+             f"(raise max_requirements in papercoder.toml to keep more)")
+    tree, meta = checklist_tree(merged, title, paper=source)
     outcome.tree, outcome.requirements = tree, meta
     if not meta:
         return outcome

@@ -26,10 +26,36 @@ def load_yaml(text: str) -> Any:
     """``yaml.safe_load(text)`` within the limits above; ``yaml.YAMLError`` when it fails them."""
     if len(text) > MAX_CHARS:
         raise YamlLimitError(f"the document has {len(text):,} characters; at most {MAX_CHARS:,} are read")
+    _check_depth(text)  # before PyYAML, whose scanner slows to a crawl on deep flow nesting
     try:
         return _load(text)
     except RecursionError:
         raise YamlLimitError("the document nests too deeply to read") from None
+
+
+MAX_DEPTH = 64  # nesting levels; a config has a handful
+
+
+def _check_depth(text: str) -> None:
+    """Refuse a document that nests flow collections (``[``, ``{``) or indentation deeper than
+    MAX_DEPTH, counted in one pass without parsing (quoted text aside)."""
+    depth = 0
+    quote = ""
+    for char in text:
+        if quote:
+            if char == quote or char == "\n":
+                quote = ""
+        elif char in "\"'":
+            quote = char
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise YamlLimitError(f"the document nests deeper than {MAX_DEPTH} levels; a config has a handful")
+        elif char in "]}":
+            depth = max(0, depth - 1)
+    widest = max((len(line) - len(line.lstrip(" ")) for line in text.splitlines()), default=0)
+    if widest > MAX_DEPTH * 8:
+        raise YamlLimitError(f"the document is indented {widest} spaces deep; a config has a handful of levels")
 
 
 def _load(text: str) -> Any:
