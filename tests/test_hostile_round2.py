@@ -135,3 +135,52 @@ def test_usage_that_cannot_be_trusted_is_an_unknown_cost_and_counts_at_its_worst
     completion = llm.complete([{"role": "user", "content": "hello " * 400}], max_tokens=1000)
     assert completion.cost is None and completion.usage.unreliable
     assert llm.total().cost_unknown and llm._spent > 0  # the budget saw the worst case, not $0.00
+
+
+# --- run directories and repositories that lead elsewhere ----------------------------------------
+
+
+def _run_with_linked_repo(tmp_path: Path) -> Path:
+    secret = tmp_path / "home" / ".ssh"
+    secret.mkdir(parents=True)
+    (secret / "id_rsa").write_text("-----BEGIN PRIVATE KEY-----\nnot for the page\n")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "manifest.json").write_text(json.dumps({"source": "p.md", "status": "done", "stages": {}}))
+    (run / "paper.md").write_text("# P\n")
+    (run / "repo").symlink_to(secret)
+    return run
+
+
+@pytest.mark.parametrize("argv", [["report", "{run}"], ["export", "{run}", "--paperbench", "{out}"], ["check", "{run}"],
+                                  ["verify", "{run}"], ["debug", "{run}"], ["plan", "{run}"]])
+def test_a_run_whose_repo_is_a_symlink_out_is_refused_by_every_command(tmp_path, argv, capsys):
+    from papercoder.cli import main
+
+    run = _run_with_linked_repo(tmp_path)
+    args = [a.format(run=run, out=tmp_path / "out") for a in argv]
+    with pytest.raises(SystemExit) as stopped:
+        main(args)
+    err = capsys.readouterr().err
+    assert stopped.value.code not in (0, None) and "is a symbolic link" in err and "Traceback" not in err, err
+    assert not (run / "report.html").exists() or "BEGIN PRIVATE KEY" not in (run / "report.html").read_text()
+    assert not (tmp_path / "home" / ".ssh" / ".git").exists()
+
+
+def test_export_copies_regular_files_only_and_sees_code_a_gitignore_hides(tmp_path):
+    import stat
+
+    from papercoder.export.paperbench import export_submission
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "reproduce.sh").write_text("python main.py\n")
+    (repo / "main.py").write_text("print('x')\n")
+    (repo / ".gitignore").write_text("*.py\n")
+    os.mkfifo(repo / "a-fifo")
+    if os.geteuid() == 0:
+        os.mknod(repo / "zero", stat.S_IFCHR | 0o666, os.makedev(1, 5))  # /dev/zero, inside the repository
+    result = export_submission(repo, tmp_path / "out")
+    assert any("a-fifo (not a regular file)" == entry for entry in result.left_out)
+    assert os.geteuid() != 0 or "zero (not a regular file)" in result.left_out
+    assert any("main.py" in problem and "not committed" in problem for problem in result.problems)

@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 
 from papercoder.errors import InputError
-from papercoder.rundir.paths import RunPaths
+from papercoder.rundir.paths import RunPaths, refuse_links
 
 # the checks, the sandbox and the loop are imported when a command runs: the sandbox needs
 # POSIX modules, and the rest of the CLI must not depend on them
@@ -27,6 +27,7 @@ def resolve_target(path: Path) -> tuple[Path, RunPaths | None]:
     if not path.is_dir():
         raise InputError(f"{path} is not a folder; give a run directory or a repository folder")
     paths = RunPaths(path)
+    refuse_links(paths)
     if paths.repo.is_dir() and (paths.manifest.is_file() or paths.planning.is_dir() or paths.paper.is_file()):
         return paths.repo, paths
     return path, None

@@ -58,6 +58,9 @@ def export_submission(repo: Path, out_dir: Path) -> Exported:
         if source.is_symlink():
             result.left_out.append(f"{rel} (a symbolic link)")
             continue
+        if not source.is_file():  # a device, a FIFO, a socket: never copied (/dev/zero would fill the disk)
+            result.left_out.append(f"{rel} (not a regular file)")
+            continue
         size = source.stat().st_size
         if size > MAX_FILE_BYTES:
             result.left_out.append(f"{rel} ({size / 1e6:.0f} MB: an artifact, not source)")
@@ -88,9 +91,15 @@ def check_submission(submission: Path, *, machine_paths: list[str] | None = None
         problems.append("reproduce.sh is not committed at the root")
     elif not os.access(script, os.X_OK):
         problems.append("reproduce.sh is not executable")
-    untracked = _git_lines(submission, "status", "--porcelain")
+    untracked = _git_lines(submission, "status", "--porcelain", "--ignored", "--untracked-files=all")
     if untracked:
-        problems.append(f"{len(untracked)} file(s) not committed; `git clean -fd` would remove them: {', '.join(untracked[:5])}")
+        problems.append(f"{len(untracked)} file(s) not committed (ignored ones included: a .gitignore can hide code); "
+                        f"`git clean -fd` or a fresh clone loses them: {', '.join(untracked[:5])}")
+    on_disk = {p.relative_to(submission).as_posix() for p in submission.rglob("*")
+               if p.is_file() and ".git" not in p.relative_to(submission).parts}
+    missing = sorted(on_disk - set(tracked))
+    if missing and not untracked:
+        problems.append(f"{len(missing)} file(s) on disk are not in the commit: {', '.join(missing[:5])}")
     total = sum((submission / name).stat().st_size for name in tracked if (submission / name).is_file())
     if total > MAX_TOTAL_BYTES:
         problems.append(f"the committed files take {total / 1e9:.2f} GB; PaperBench allows 1 GB")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from papercoder.rundir.paths import RunPaths
+from papercoder.rundir.paths import RunPaths, refuse_links
 from papercoder.rundir.manifest import Manifest
 
 MAX_FILE_BYTES = 200_000  # a generated file larger than this is listed, not shown
@@ -65,6 +65,7 @@ class RunReport:
 def collect(run_dir: Path) -> RunReport:
     """Everything the report shows about the run in ``run_dir`` (an InputError if it is not a run)."""
     paths = RunPaths(Path(run_dir))
+    refuse_links(paths)
     report = RunReport(root=paths.root, manifest=Manifest.load(paths.manifest))
     report.paper_outline = _outline(_read(paths.paper))
     report.plan = _read(paths.plan)

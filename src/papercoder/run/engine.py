@@ -31,7 +31,7 @@ from papercoder.run.stages import DEFAULT_STAGES
 from papercoder.run.stats import StageStats
 from papercoder.rundir.lock import LOCK_NAME, RunLock, remove_leftovers
 from papercoder.rundir.manifest import FINISHED, Manifest, RunDirectoryError, now
-from papercoder.rundir.paths import RunPaths
+from papercoder.rundir.paths import RunPaths, refuse_links
 from papercoder.secrets import redact
 
 __all__ = ["RunInterrupted", "RunOptions", "RunResult", "default_run_dir", "paper_slug", "run_paper", "run_stage"]
@@ -227,6 +227,7 @@ def run_stage(stage: str, run_dir: Path, *, wait: bool = False, **options: Any) 
     if not paths.root.is_dir():
         raise InputError(f"{run_dir} is not a run directory; make one with `papercoder run PAPER`")
     Manifest.load(paths.manifest)  # refuse a directory that is not a run before locking it
+    refuse_links(paths)
     with RunLock(paths.root, wait=wait):
         remove_leftovers(paths.root)
         try:
@@ -389,6 +390,7 @@ def _existing_manifest(paths: RunPaths, resume: bool) -> Manifest | None:
     started = [name for name in entries if name not in STARTUP_FILES and not name.startswith(".manifest.json.tmp")]
     if not started and not paths.manifest.exists():
         return None
+    refuse_links(paths)
     if not resume:
         raise InputError(
             f"run directory {root} already exists and is not empty; add --resume to continue that run, "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,6 +112,22 @@ class RunPaths:
     @property
     def report(self) -> Path:  # the run on one HTML page
         return self.root / "report.html"
+
+
+def refuse_links(paths: RunPaths) -> None:
+    """Refuse a run directory one of whose parts is a symbolic link: every command that reads or
+    writes it (report, export, verify, debug, a resumed run) would follow it out of the run."""
+    from papercoder.errors import InputError
+
+    parts = [paths.repo, paths.planning, paths.analysis, paths.coding, paths.debug, paths.verify, paths.reproduce,
+             paths.eval, paths.venv, paths.paper, paths.paper_full, paths.addendum, paths.manifest, paths.calls, paths.log,
+             paths.report, paths.server_window]
+    for part in parts:
+        if part.is_symlink():
+            raise InputError(
+                f"{part} is a symbolic link (to {os.readlink(part)}); the parts of a run directory must be its own, "
+                "so nothing is read from or written to where the link leads: remove the link"
+            )
 
 
 def is_run_directory(folder: Path) -> bool:
