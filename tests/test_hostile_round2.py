@@ -184,3 +184,64 @@ def test_export_copies_regular_files_only_and_sees_code_a_gitignore_hides(tmp_pa
     assert any("a-fifo (not a regular file)" == entry for entry in result.left_out)
     assert os.geteuid() != 0 or "zero (not a regular file)" in result.left_out
     assert any("main.py" in problem and "not committed" in problem for problem in result.problems)
+
+
+# --- the report trusts nothing it reads ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def planned_run(tmp_path_factory):
+    from tests.pipeline.run_answers import answer
+    from tests.pipeline.run_fixtures import EXAMPLE_PAPER
+
+    from papercoder.llm import ScriptedProvider
+    from papercoder.run import run_paper
+
+    root = tmp_path_factory.mktemp("report")
+    run_paper(str(EXAMPLE_PAPER), out_dir=root / "run", provider=ScriptedProvider(answer), stages=["plan", "analyze", "code"],
+              show_progress=False)
+    return root / "run"
+
+
+def _page(run: Path, capsys) -> str:
+    from papercoder.cli import main
+
+    try:
+        main(["report", str(run)])
+    except SystemExit as stopped:
+        assert stopped.code in (0, None), capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return (run / "report.html").read_text()
+
+
+def test_a_commit_id_that_is_an_option_never_reaches_git(planned_run, tmp_path, capsys):
+    pwned = tmp_path / "PWNED"
+    (planned_run / "debug").mkdir(exist_ok=True)
+    (planned_run / "debug" / "report.json").write_text(json.dumps(
+        {"status": "passed", "notes": [{"number": 1, "commit": f"--output={pwned}", "applied": []}]}))
+    _page(planned_run, capsys)
+    assert not pwned.exists()
+
+
+def test_numbers_that_are_markup_are_not_rendered_and_forms_are_blocked(planned_run, capsys):
+    payload = '<meta http-equiv="refresh" content="0;url=https://example.invalid"><form action="x">'
+    (planned_run / "debug").mkdir(exist_ok=True)
+    (planned_run / "debug" / "report.json").write_text(json.dumps(
+        {"status": "failed", "iterations": payload, "lines_changed": payload, "lines_total": [1], "notes": []}))
+    (planned_run / "verify").mkdir(exist_ok=True)
+    (planned_run / "verify" / "report.json").write_text(json.dumps(
+        {"status": "done", "coverage_before": payload, "leaves": payload, "failing": payload, "rounds": [{"number": payload, "asked": payload, "coverage": "x"}]}))
+    page = _page(planned_run, capsys)
+    assert "<meta http-equiv=\"refresh\"" not in page and "<form" not in page
+    assert "form-action 'none'" in page
+
+
+@pytest.mark.parametrize("damage", ["[1, 2]", '"a string"', "{" * 20000 + "}" * 20000, '{"sub_tasks": 5}', "nonsense"])
+def test_damaged_json_of_every_kind_gives_a_page_with_a_warning(planned_run, capsys, damage):
+    for path in ("debug/report.json", "verify/report.json", "planning/tasks.json", "planning/checklist.json", "eval/grade-x.json"):
+        target = planned_run / path
+        target.parent.mkdir(exist_ok=True)
+        target.write_text(damage)
+    page = _page(planned_run, capsys)
+    assert "<html" in page.lower()

@@ -8,6 +8,7 @@ what is damaged (unreadable JSON) is named in ``problems`` so the page can say s
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 from dataclasses import dataclass, field
@@ -15,9 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from papercoder.rundir.paths import RunPaths, refuse_links
+from papercoder.errors import InputError
+from papercoder.rubric import node_from_dict
 from papercoder.rundir.manifest import Manifest
 
 MAX_FILE_BYTES = 200_000  # a generated file larger than this is listed, not shown
+MAX_SHOWN_BYTES = 3_000_000  # code shown in the page at most, over all files: the rest is listed, not shown
+MAX_FILES = 2_000  # files listed at most
+MAX_JSON_DEPTH = 64  # nesting of a run directory's JSON files (a checklist has four levels)
+_COMMIT = re.compile(r"[0-9a-f]{7,40}")
 MAX_DIFF_CHARS = 60_000
 
 
@@ -73,22 +80,22 @@ def collect(run_dir: Path) -> RunReport:
         source = _read(paths.diagrams / f"{kind}.mmd")
         if source.strip():
             report.diagrams[kind] = source
-    tasks = _json(paths.tasks, report) or {}
+    tasks = _json(paths.tasks, report, dict) or {}
     covers = {str(e.get("path")): [str(c) for c in e.get("covers") or []]
               for e in tasks.get("logic_analysis") or [] if isinstance(e, dict)}
-    for item in _json(paths.inventory, report) or []:
+    for item in _json(paths.inventory, report, list) or []:
         if isinstance(item, dict) and "id" in item:
             files = [path for path, ids in covers.items() if str(item["id"]).upper() in {i.upper() for i in ids}]
             report.inventory.append({**item, "files": files})
     report.files = _repo_files(paths, covers)
     _name_functions(report)
-    report.debug = _json(paths.debug / "report.json", report)
-    report.verify = _json(paths.verify / "report.json", report)
+    report.debug = _json(paths.debug / "report.json", report, dict)
+    report.verify = _json(paths.verify / "report.json", report, dict)
     report.rounds = _rounds(paths.repo, report.debug, report.verify)
     # the tree verify judged, with its grades; before verify has run, planning's checklist
     report.checklist = _checklist(paths.verify, report) or _checklist(paths.planning, report)
     for path in sorted(paths.eval.glob("*.json")) if paths.eval.is_dir() else []:
-        data = _json(path, report)
+        data = _json(path, report, dict)
         if isinstance(data, dict) and data.get("kind") in ("grade", "eval"):
             report.scores.append((path.name, data))
     return report
@@ -112,14 +119,54 @@ def _read(path: Path) -> str:
         return ""
 
 
-def _json(path: Path, report: RunReport) -> Any:
+def _json(path: Path, report: RunReport, kind: type = object) -> Any:
+    """A JSON file of the run, or None with a problem noted: unreadable, nested absurdly deep, or
+    not of ``kind`` (a list where an object belongs). The page is a view: it never dies on a file."""
     if not path.is_file():
         return None
+    where = path.relative_to(report.root)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        report.problems.append(f"{path.relative_to(report.root)} could not be read ({exc})")
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if _depth(text) > MAX_JSON_DEPTH:
+            report.problems.append(f"{where} nests deeper than {MAX_JSON_DEPTH} levels; not shown")
+            return None
+        data = json.loads(text)
+    except (OSError, ValueError, RecursionError) as exc:
+        report.problems.append(f"{where} could not be read ({str(exc)[:200]})")
         return None
+    if not isinstance(data, kind):
+        report.problems.append(f"{where} holds a {type(data).__name__} where a {kind.__name__} belongs; not shown")
+        return None
+    return data
+
+
+def _depth(text: str) -> int:
+    """The deepest nesting of brackets in a JSON text, strings aside, in one pass."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def number(value: Any, default: float = 0.0) -> float:
+    """A finite number from a run directory's file, else ``default`` (a string, a list, NaN)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value in (float("inf"), float("-inf")):
+        return default
+    return float(value)
 
 
 def _outline(paper: str) -> list[tuple[int, str]]:
@@ -138,6 +185,7 @@ def _repo_files(paths: RunPaths, covers: dict[str, list[str]]) -> list[RepoFile]
     from papercoder.evaluate.files import skip_dir
 
     files: list[RepoFile] = []
+    shown = omitted = 0
     for dirpath, dirnames, filenames in os.walk(repo):
         here = Path(dirpath)
         dirnames[:] = sorted(d for d in dirnames if not skip_dir(here / d))  # never walks into a .venv
@@ -147,7 +195,11 @@ def _repo_files(paths: RunPaths, covers: dict[str, list[str]]) -> list[RepoFile]
                 continue
             size = path.stat().st_size
             text: str | None = None
-            if size <= MAX_FILE_BYTES:
+            if len(files) >= MAX_FILES:
+                omitted += 1
+                continue
+            if size <= MAX_FILE_BYTES and shown + size <= MAX_SHOWN_BYTES:
+                shown += size
                 data = path.read_bytes()
                 if b"\0" not in data[:4096]:
                     text = data.decode("utf-8", errors="replace")
@@ -167,11 +219,12 @@ def _repo_files(paths: RunPaths, covers: dict[str, list[str]]) -> list[RepoFile]
     return files
 
 
-def _diff(repo: Path, commit: str | None) -> str:
-    if not commit or not (repo / ".git").exists():
+def _diff(repo: Path, commit: Any) -> str:
+    """The change of ``commit``: only a commit id (hex) is ever passed to git, after --end-of-options."""
+    if not isinstance(commit, str) or not _COMMIT.fullmatch(commit) or not (repo / ".git").exists():
         return ""
     try:
-        shown = subprocess.run(["git", "-C", str(repo), "show", "--no-color", "--format=%s%n", commit],
+        shown = subprocess.run(["git", "-C", str(repo), "show", "--no-color", "--format=%s%n", "--end-of-options", commit],
                                capture_output=True, text=True, timeout=30, errors="replace")
     except (OSError, subprocess.SubprocessError):
         return ""
@@ -181,26 +234,39 @@ def _diff(repo: Path, commit: str | None) -> str:
 
 def _rounds(repo: Path, debug: dict[str, Any] | None, verify: dict[str, Any] | None) -> list[Round]:
     rounds: list[Round] = []
-    for note in (debug or {}).get("notes") or []:
-        applied, failed = note.get("applied") or [], note.get("failed") or []
+    for note in _dicts((debug or {}).get("notes")):
+        applied, failed = _list(note.get("applied")), _list(note.get("failed"))
         status = f"{len(applied)} edit(s) applied" + (f", {len(failed)} failed to apply" if failed else "")
-        rounds.append(Round("debug", int(note.get("number") or 0), str(note.get("command") or ""), status,
+        rounds.append(Round("debug", int(number(note.get("number"))), str(note.get("command") or ""), status,
                             error=str(note.get("run") or ""), diff=_diff(repo, note.get("commit"))))
-    failing_before = [f"{f.get('id')}: {f.get('requirement')}" for f in (verify or {}).get("failing") or []]
-    for item in (verify or {}).get("rounds") or []:
-        applied = item.get("applied") or []
+    failing_before = [f"{f.get('id')}: {f.get('requirement')}" for f in _dicts((verify or {}).get("failing"))]
+    for item in _dicts((verify or {}).get("rounds")):
+        applied = _list(item.get("applied"))
         status = (f"undone: {item['undone']}" if item.get("undone") else f"{len(applied)} edit(s) applied") + \
-            f"; {len(item.get('fixed') or [])} requirement(s) now met; coverage {float(item.get('coverage') or 0):.2f}"
-        rounds.append(Round("verify", int(item.get("number") or 0), f"{item.get('asked', 0)} failing requirement(s) sent",
+            f"; {len(_list(item.get('fixed')))} requirement(s) now met; coverage {number(item.get('coverage')):.2f}"
+        rounds.append(Round("verify", int(number(item.get("number"))), f"{int(number(item.get('asked')))} failing requirement(s) sent",
                             status, error="\n".join(failing_before[:20]), diff=_diff(repo, item.get("commit"))))
     return rounds
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _checklist(verify_dir: Path, report: RunReport) -> dict[str, Any] | None:
     if not (verify_dir / "checklist.json").is_file():
         return None
-    tree = _json(verify_dir / "checklist.json", report)
+    tree = _json(verify_dir / "checklist.json", report, dict)
     if not isinstance(tree, dict):
+        return None
+    try:
+        node_from_dict(tree, where=str((verify_dir / "checklist.json").relative_to(report.root)))
+    except InputError as exc:  # not a rubric tree: said, not shown
+        report.problems.append(str(exc))
         return None
     graded = sorted(verify_dir.glob("grades-*.json"), key=lambda p: int("".join(ch for ch in p.stem if ch.isdigit()) or 0))
     grades = _json(graded[-1], report) if graded else None
@@ -208,7 +274,7 @@ def _checklist(verify_dir: Path, report: RunReport) -> dict[str, Any] | None:
 
     def attach(node: dict[str, Any]) -> None:
         children = node.get("sub_tasks") or []
-        if not children and node.get("id") in grades:
+        if not children and node.get("id") in grades and isinstance(grades[node["id"]], dict):
             node["grade"] = grades[node["id"]]
         for child in children:
             attach(child)

@@ -11,7 +11,7 @@ import re
 from html import escape
 from typing import Any
 
-from papercoder.report.collect import RepoFile, RunReport
+from papercoder.report.collect import RepoFile, RunReport, number
 from papercoder.mermaid import DiagramError, render
 
 _STATUS_CLASS = {"done": "ok", "degraded": "warn", "failed": "bad", "interrupted": "warn", "running": "warn"}
@@ -33,7 +33,7 @@ def render_page(report: RunReport) -> str:
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">"
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; base-uri 'none'\">"
         f"<title>{escape(title)} · papercoder report</title><style>{_CSS}{_code_css()}</style></head><body>"
         + _nav() + "<main>" + "".join(body) + "</main></body></html>\n"
     )
@@ -89,11 +89,11 @@ def _stages(report: RunReport) -> str:
         head = "<tr><th>calls of</th><th>calls</th><th>input</th><th>cached</th><th>output</th><th>cost</th><th>time</th></tr>"
         lines = []
         for label, t in calls:
-            cost = "unknown" if t.get("cost_unknown") and not t.get("cost") else f"${float(t.get('cost') or 0):.4f}"
+            cost = "unknown" if t.get("cost_unknown") and not t.get("cost") else f"${number(t.get('cost')):.4f}"
             row_class = ' class="total"' if label == "total" else ""
-            lines.append(f"<tr{row_class}><td>{escape(label)}</td><td>{t.get('calls', 0)}</td>"
-                         f"<td>{t.get('input_tokens', 0):,}</td><td>{t.get('cached_input_tokens', 0):,}</td>"
-                         f"<td>{t.get('output_tokens', 0):,}</td><td>{cost}</td><td>{float(t.get('call_seconds') or 0):.1f} s</td></tr>")
+            lines.append(f"<tr{row_class}><td>{escape(str(label))}</td><td>{int(number(t.get('calls'))):,}</td>"
+                         f"<td>{int(number(t.get('input_tokens'))):,}</td><td>{int(number(t.get('cached_input_tokens'))):,}</td>"
+                         f"<td>{int(number(t.get('output_tokens'))):,}</td><td>{cost}</td><td>{number(t.get('call_seconds')):.1f} s</td></tr>")
         table += "<h3>Model calls, tokens and cost</h3><table>" + head + "".join(lines) + "</table>" + _token_chart(calls)
     return f'<section><h2>Stages</h2>{table}</section>'
 
@@ -220,15 +220,15 @@ def _rounds(report: RunReport) -> str:
     out = ['<section id="rounds"><h2>Debugging and verification rounds</h2>']
     if report.debug:
         out.append(f'<p id="stage-debug">debugging: <b>{escape(str(report.debug.get("status")))}</b> after '
-                   f'{report.debug.get("iterations", 0)} round(s); {report.debug.get("lines_changed", 0)} of '
-                   f'{report.debug.get("lines_total", 0)} lines changed.</p>')
+                   f'{int(number(report.debug.get("iterations")))} round(s); {int(number(report.debug.get("lines_changed")))} of '
+                   f'{int(number(report.debug.get("lines_total")))} lines changed.</p>')
         if report.debug.get("last_error"):
             out.append(f'<details><summary>last error</summary><pre>{escape(str(report.debug["last_error"]))}</pre></details>')
     if report.verify:
         v = report.verify
         out.append(f'<p id="stage-verify">verification: <b>{escape(str(v.get("status")))}</b>; coverage '
-                   f'{float(v.get("coverage_before") or 0):.2f} → {float(v.get("coverage_after") or 0):.2f} of '
-                   f'{v.get("leaves", 0)} requirements; {len(v.get("failing") or [])} still failing.</p>')
+                   f'{number(v.get("coverage_before")):.2f} → {number(v.get("coverage_after")):.2f} of '
+                   f'{int(number(v.get("leaves")))} requirements; {len(v.get("failing")) if isinstance(v.get("failing"), list) else 0} still failing.</p>')
     if not report.rounds:
         out.append('<p class="muted">No repair rounds were needed or run.</p>')
     for item in report.rounds:
@@ -280,6 +280,7 @@ def _tree(node: dict[str, Any], depth: int = 0) -> str:
     score = node.get("score")
     if score is None and grade is not None:
         score = grade.get("score")
+    score = None if score is None else number(score)
     mark = "" if score is None else f' <span class="score {"ok" if float(score) >= 1 else "bad" if float(score) == 0 else "warn"}">{float(score):.2f}</span>'
     text = escape(str(node.get("requirements", "")))
     ident = _anchor("leaf", str(node.get("id", "")))
