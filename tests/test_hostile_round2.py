@@ -245,3 +245,17 @@ def test_damaged_json_of_every_kind_gives_a_page_with_a_warning(planned_run, cap
         target.write_text(damage)
     page = _page(planned_run, capsys)
     assert "<html" in page.lower()
+
+
+def test_reproduce_ends_when_its_script_does_and_leaves_nothing_running(tmp_path):
+    import time
+
+    marker = tmp_path / "still-running"
+    script = f"(sleep 30; touch {marker}) &\nsetsid bash -c 'sleep 30; touch {marker}' &\necho started\n"
+    begun = time.monotonic()
+    result = reproduce(_repo(tmp_path, script), tmp_path / "out", LocalExecutor(), timeout=120)
+    assert result.ok and time.monotonic() - begun < 20  # not the background children's 30 s
+    if isolation().pid_namespace:  # the namespace ends with the script: setsid children included
+        time.sleep(0.5)
+        out = subprocess.run(["pgrep", "-f", f"touch {marker}"], capture_output=True, text=True).stdout
+        assert not out.strip()

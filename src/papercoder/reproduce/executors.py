@@ -20,8 +20,10 @@ from pathlib import Path
 from papercoder.errors import InputError
 from papercoder.repo.sandbox import _jail_argv, isolation, scrubbed_env
 
-# Runs the script with its output in reproduce.log and on our stdout; keeps the script's exit status.
-TEE = "set -o pipefail; bash reproduce.sh 2>&1 | tee reproduce.log"
+# Runs the script with its output in reproduce.log; its exit status is the script's. No pipe: a
+# background child the script leaves behind (holding its output open) must not keep the run
+# waiting after the script itself has ended.
+TEE = "bash reproduce.sh > reproduce.log 2>&1"
 
 
 @dataclass
@@ -165,6 +167,7 @@ def _run(argv: list[str], folder: Path, env: dict[str, str], timeout: float,
         with _live_lock:
             stopped = process.pid in _stopped
             _stopped.discard(process.pid)
+        _kill(process.pid, None)  # what the script left running in its session ends with it (its PID namespace too)
         return Outcome(code, time.monotonic() - start, command=argv, stopped=stopped)
     except subprocess.TimeoutExpired:
         _kill(process.pid, cleanup)
