@@ -16,8 +16,8 @@ SRC = ROOT / "src" / "papercoder"
 
 # lowest first; a module may import its own package and the packages before it, never one after
 LAYERS = [
-    "errors", "tokens", "secrets", "config", "prompts", "mermaid", "rubric", "paper", "llm", "testing", "repo", "rundir",
-    "pipeline", "evaluate", "verify", "reproduce", "report", "export", "run", "batch", "commands", "cli", "__main__",
+    "errors", "tokens", "pysource", "secrets", "config", "prompts", "mermaid", "rubric", "paper", "llm", "testing", "repo", "rundir",
+    "pipeline", "evaluate", "verify", "reproduce", "report", "export", "run", "batch", "bench", "commands", "cli", "__main__",
 ]
 
 

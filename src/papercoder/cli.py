@@ -40,9 +40,9 @@ def _root(
 
 
 def _register_commands() -> None:
-    from papercoder.commands import debug, evaluate, export, ingest, models, pipeline, report, reproduce, verify
+    from papercoder.commands import bench, debug, evaluate, export, ingest, models, pipeline, report, reproduce, verify
 
-    for module in (ingest, models, pipeline, debug, verify, reproduce, evaluate, export, report):
+    for module in (ingest, models, pipeline, debug, verify, reproduce, evaluate, export, report, bench):
         module.register(app)
 
 

@@ -219,6 +219,14 @@ def test_ray_options_are_checked_before_anything_runs(tmp_path, ray_env, capsys)
         assert exit_.value.code != 0 and said in err and "Traceback" not in err and len(err.splitlines()) == 1, err
 
 
+LONG_SLEEP = "300.4242"
+
+
+def _running(command: str) -> bool:
+    found = subprocess.run(["pgrep", "-f", command], capture_output=True, text=True).stdout
+    return bool(found.strip())
+
+
 def test_ctrl_c_during_a_ray_reproduction_kills_its_script(tmp_path, cluster, ray_env):
     import _thread
 
@@ -227,7 +235,8 @@ def test_ctrl_c_during_a_ray_reproduction_kills_its_script(tmp_path, cluster, ra
     with FakeOpenAIServer(lambda body: answer(body["messages"])) as server:
         run_batch(papers, options(out, server))  # the pipeline, in this process
         pid_file = out / "runs" / "alpha" / "reproduce" / "pid.txt"
-        (out / "runs" / "alpha" / "repo" / "reproduce.sh").write_text(f"#!/usr/bin/env bash\necho $$ > {pid_file}\nsleep 300\n")
+        # the script may run in a PID namespace of its own ($$ is not the host's pid): it is found by its command
+        (out / "runs" / "alpha" / "repo" / "reproduce.sh").write_text(f"#!/usr/bin/env bash\necho $$ > {pid_file}\nsleep {LONG_SLEEP}\n")
 
         def press_ctrl_c_once_it_runs():
             for _ in range(600):
@@ -239,9 +248,8 @@ def test_ctrl_c_during_a_ray_reproduction_kills_its_script(tmp_path, cluster, ra
         threading.Thread(target=press_ctrl_c_once_it_runs, daemon=True).start()
         with pytest.raises(KeyboardInterrupt):
             run_batch(papers, options(out, server, executor="ray", address=cluster, reproduce=True))
-    pid = int(pid_file.read_text())
     for _ in range(100):
-        if not Path(f"/proc/{pid}").exists():
+        if not _running(f"sleep {LONG_SLEEP}"):
             break
         time.sleep(0.1)
-    assert not Path(f"/proc/{pid}").exists(), "reproduce.sh outlived the interrupted batch"
+    assert not _running(f"sleep {LONG_SLEEP}"), "reproduce.sh outlived the interrupted batch"

@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from papercoder import pysource
+
 # A fence glued to the end of a line of text: "Here it is: ```python", or "print(x)```".
 # Small models write both; the fence goes on a line of its own.
 _GLUED_FENCE = re.compile(r"^(.*[^`\s])[ \t]*(```[\w+.-]*)[ \t]*$", re.MULTILINE)
@@ -166,7 +168,7 @@ def extract_interface(source: str) -> str:
     to the ``def``/``class`` lines when the file does not parse.
     """
     try:
-        tree = ast.parse(source)
+        tree = pysource.parse(source)
     except SyntaxError:
         return _interface_by_lines(source)
     parts: list[str] = []
@@ -242,7 +244,7 @@ def _interface_by_lines(source: str) -> str:
 def imported_top_level(source: str) -> list[str]:
     """Top-level names of absolute imports in ``source`` (``torch`` for ``import torch.nn``)."""
     try:
-        tree = ast.parse(source)
+        tree = pysource.parse(source)
     except SyntaxError:
         return []
     names: list[str] = []

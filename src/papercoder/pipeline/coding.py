@@ -14,11 +14,11 @@ cut at the output limit is continued once.
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import os
 from pathlib import PurePosixPath
 
+from papercoder import pysource
 from papercoder.errors import InputError
 from papercoder.llm import ContextLengthError, Message, TruncatedError
 from papercoder.pipeline.analysis import analysis_name
@@ -282,7 +282,7 @@ async def _ask_again_for_empty(
 def syntax_error(code: str) -> str | None:
     """``None`` when ``code`` parses as Python, else the error as a short sentence for the model."""
     try:
-        ast.parse(code)
+        pysource.parse(code)
     except SyntaxError as exc:
         where = f"line {exc.lineno}" if exc.lineno else "somewhere"
         line = (exc.text or "").strip()

@@ -11,6 +11,7 @@ import re
 import sys
 from pathlib import PurePosixPath
 
+from papercoder import pysource
 from papercoder.pipeline.codeblocks import imported_top_level
 from papercoder.pipeline.inventory import Item, files_covering
 from papercoder.pipeline.plancheck import clean_packages
@@ -130,7 +131,7 @@ def readme_text(
 def matching_names(text: str, source: str) -> list[str]:
     """Top-level functions and classes (and methods) of ``source`` whose name shares a word with ``text``."""
     try:
-        tree = ast.parse(source)
+        tree = pysource.parse(source)
     except (SyntaxError, ValueError, RecursionError):
         return []
     words = {w for w in re.findall(r"[a-z0-9]+", text.lower()) if len(w) > 2}

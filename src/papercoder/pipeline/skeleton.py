@@ -15,6 +15,7 @@ import re
 import tempfile
 from pathlib import Path
 
+from papercoder import pysource
 from papercoder.pipeline.codeblocks import closes_fence
 from papercoder.repo.checks import check_repository
 from papercoder.repo.paths import write_inside
@@ -99,7 +100,7 @@ def review_skeleton(
     trees: dict[str, ast.Module] = {}
     for path, source in skeleton.items():
         try:
-            trees[path] = ast.parse(source)
+            trees[path] = pysource.parse(source)
         except (SyntaxError, ValueError) as exc:
             line = getattr(exc, "lineno", None)
             problems.append(f"{path}: the skeleton does not parse ({getattr(exc, 'msg', str(exc))}" + (f" at line {line})" if line else ")"))

@@ -27,6 +27,7 @@ from pathlib import Path
 import yaml
 from pyflakes import checker as flakes
 
+from papercoder import pysource
 from papercoder.repo.crossfile import KIND as INTERFACE, check_calls
 from papercoder.repo.yamlread import load_yaml
 from papercoder.repo.importmap import IMPORT_TO_DISTRIBUTION, covered, declared_dependencies, distribution_for, is_stdlib
@@ -139,7 +140,7 @@ def _load_modules(repo: Path, findings: list[Finding]) -> dict[str, _Module]:
             findings.append(Finding(rel, 1, "empty-file", f"{rel} is empty: the file was planned but holds no code"))
         tree = None
         try:
-            tree = ast.parse(source, filename=rel)
+            tree = pysource.parse(source, filename=rel)
         except SyntaxError as exc:
             findings.append(Finding(rel, exc.lineno or 1, "syntax", f"{exc.msg}"))
         except ValueError as exc:  # e.g. NUL bytes
