@@ -138,3 +138,31 @@ def test_bench_on_a_local_ray_instance_grades_the_same(tmp_path, monkeypatch):
                                judge_base_url=server.base_url, executor="ray")
         results = run_bench(papers, options)
     assert results["variants"]["fast"]["papers"]["proto-a"]["mean"] == pytest.approx(0.5)
+
+
+def test_bench_puts_the_graders_f1_on_human_grades_beside_the_scores(tmp_path, monkeypatch):
+    import tarfile
+
+    from tests.evaluate.evalkit import SMALL_REPO, make_repo
+
+    papers_dir = make_dataset(tmp_path)
+    case = tmp_path / "judge_eval" / "proto-a" / "0"
+    (case / "grading").mkdir(parents=True)
+    repo = make_repo(tmp_path / "build" / "submission", SMALL_REPO)
+    with tarfile.open(case / "submission.tar", "w") as tar:
+        tar.add(repo, arcname="submission")
+    leaves = [{"id": f"h{i}", "requirements": f"The code implements part {i} of the method", "weight": 1, "score": int(i % 2 == 0),
+               "valid_score": True, "task_category": "Code Development", "explanation": "human", "judge_metadata": None,
+               "sub_tasks": []} for i in range(4)]
+    (case / "grading" / "expected_result.json").write_text(json.dumps(
+        {"id": "root", "requirements": "r", "weight": 1, "score": 0.5, "valid_score": True, "task_category": None,
+         "explanation": "", "judge_metadata": None, "sub_tasks": leaves}))
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-bench-test-key")
+    with FakeOpenAIServer(reply, models=("fake-model",)) as server:
+        result = CliRunner().invoke(app, [
+            "bench", str(papers_dir), "-o", str(tmp_path / "out"), "--papers", "proto-a", "-m", "openai:fake-model",
+            "--base-url", server.base_url, "--judge-model", "openai:fake-model", "--judge-base-url", server.base_url,
+            "--variant", 'fast="--stages plan,analyze,code"', "--judge-eval", str(tmp_path / "judge_eval")])
+    assert result.exit_code == 0, result.output
+    assert "on PaperBench's human-graded cases: F1 1.00" in (tmp_path / "out" / "summary.md").read_text()
+    assert json.loads((tmp_path / "out" / "results.json").read_text())["judge_eval"]["overall"]["f1"] == pytest.approx(1.0)

@@ -16,7 +16,6 @@ written here, by this process, as its paper ends.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -26,7 +25,7 @@ from papercoder.batch.local import run_in_threads
 from papercoder.batch.papers import unique_slugs
 from papercoder.batch.work import BatchOptions, is_done
 from papercoder.errors import InputError
-from papercoder.evaluate.report import format_table, write_json
+from papercoder.evaluate.report import format_table, read_json_object, write_json
 from papercoder.run.runner import parse_stages
 
 COLUMNS = ["paper", "status", "cost", "time", "eval", "grade", "reproduce"]
@@ -63,7 +62,7 @@ def run_batch(
     records: dict[str, dict[str, Any]] = {}
     todo: list[tuple[str, str]] = []
     for paper, slug in zip(papers, slugs):
-        previous = _read(results_dir / f"{slug}.json")
+        previous = read_json_object(results_dir / f"{slug}.json")
         if is_done(previous, options):
             records[slug] = {**previous, "skipped": True}
             on_record(records[slug])
@@ -124,11 +123,3 @@ def _reproduction_cell(reproduction: Any) -> str | None:
     if reproduction.get("timed_out"):
         return "timed out"
     return f"failed (exit {reproduction.get('returncode')})"
-
-
-def _read(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None

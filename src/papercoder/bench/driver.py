@@ -15,7 +15,6 @@ task starts when the money spent plus its share would pass the bound.
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 import time
@@ -29,7 +28,7 @@ from papercoder.bench.layout import BenchPaper
 from papercoder.bench.variants import Variant
 from papercoder.errors import InputError, PapercoderError
 from papercoder.evaluate import api
-from papercoder.evaluate.report import format_table, write_json
+from papercoder.evaluate.report import format_table, read_json_object, write_json
 from papercoder.export.paperbench import export_submission
 from papercoder.run import run_paper
 
@@ -87,7 +86,7 @@ def run_bench(papers: list[BenchPaper], options: BenchOptions,
     records: dict[str, dict[str, Any]] = {}
     todo: list[Task] = []
     for task in tasks:
-        previous = _read(_record_path(options.out, task))
+        previous = read_json_object(_record_path(options.out, task))
         if previous and previous.get("complete"):
             records[task.key] = {**previous, "skipped": True}
         elif task.paper.problem:
@@ -303,14 +302,6 @@ def _task_of(record: dict[str, Any], tasks: list[Task]) -> Task:
 
 def _record_path(out: Path, task: Task) -> Path:
     return out / "records" / task.variant.name / f"{task.paper.id}-{task.seed}.json"
-
-
-def _read(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def _text(path: Path | None) -> str:

@@ -27,6 +27,15 @@ def results_dir(repo: Path, out: Path | None = None) -> Path:
     return repo / ".papercoder" / "eval"
 
 
+def read_json_object(path: Path) -> dict[str, Any] | None:
+    """A JSON object from ``path``, or None when it is missing, unreadable or not an object."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def write_json(path: Path, data: Any) -> Path:
     """Write ``data`` as indented JSON atomically (a reader never sees half a file)."""
     return write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")

@@ -383,18 +383,6 @@ def _met(tree: RubricNode, grades: dict[str, LeafGrade]) -> int:
     return sum(1 for leaf in tree.leaves() if grades.get(leaf.id) and grades[leaf.id].score == 1)
 
 
-def _check_round(repo: Path, command: str | None, smoke_passed: bool, errors_before: int, limits: Limits | None) -> str:
-    """Why the round's edits must be undone ("" when they may stay)."""
-    if command and smoke_passed:
-        run = run_sandboxed(repo, command, limits=limits)
-        if not run.ok:
-            return f"the smoke run passed before and fails after them: {run.summary()}"
-    errors = len(blocking_findings(check_repository(repo)))
-    if errors > errors_before:
-        return f"they add static errors ({errors_before} before, {errors} after)"
-    return ""
-
-
 def _save_grades(out_dir: Path, number: int, tree: RubricNode, grades: dict[str, LeafGrade]) -> None:
     data = {leaf.id: {"requirement": leaf.requirements, **grades[leaf.id].to_dict()} for leaf in tree.leaves() if leaf.id in grades}
     write_inside(out_dir, f"grades-{number}.json", json.dumps(data, indent=2) + "\n")
