@@ -42,7 +42,7 @@ from papercoder.pipeline.window import (
 )
 from papercoder.prompts import render
 from papercoder.repo.paths import write_inside
-from papercoder.repo.yamlread import load_yaml
+from papercoder.repo.yamlread import load_yaml, numbers_as_numbers
 
 STAGE = "planning"
 PLAN_TOKENS = 12288  # answer limits are safety bounds sized for a capable model on a long paper
@@ -286,6 +286,7 @@ def parse_config(text: str) -> tuple[str, str]:
     (an empty document counts as an empty mapping).
     """
     body = extract_code(text, "config.yaml") if fenced_blocks(text) else text.strip() + "\n"
+    body = numbers_as_numbers(body)  # "lr: 1e-4" loads as a string in YAML 1.1; "1.0e-4" as the number the paper gives
     try:
         data = load_yaml(body)
     except yaml.YAMLError as exc:

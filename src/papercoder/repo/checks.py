@@ -9,6 +9,8 @@ model next to the runtime error. Kinds:
 - ``interface``: a call or attribute of the repository's own code that its definition does not
   match (argument count, keywords, missing attributes; see :mod:`papercoder.repo.crossfile`);
 - ``config-key``: a key the code reads from the config that ``config.yaml`` does not have;
+- ``config-number``: a YAML value that looks like a number but loads as a string (``1e-4``: YAML
+  1.1 wants ``1.0e-4``), in any ``.yaml`` file;
 - ``requirement``: a third-party import not covered by ``requirements.txt``;
 - ``missing-file``: a file named in ``reproduce.sh`` or ``smoke.sh`` that does not exist.
 """
@@ -29,7 +31,7 @@ from pyflakes import checker as flakes
 
 from papercoder import pysource
 from papercoder.repo.crossfile import KIND as INTERFACE, check_calls
-from papercoder.repo.yamlread import load_yaml
+from papercoder.repo.yamlread import load_yaml, string_numbers
 from papercoder.repo.importmap import IMPORT_TO_DISTRIBUTION, covered, declared_dependencies, distribution_for, is_stdlib
 
 SKIP_DIRS = {".git", ".venv", "venv", "env", "__pycache__", ".papercoder", "node_modules", "build", "dist", ".eggs"}
@@ -95,6 +97,7 @@ def check_repository(repo: Path) -> list[Finding]:
     findings += _interface_findings(modules)
     findings += _requirement_findings(repo, third_party, requirements, modules)
     findings += _config_findings(repo, modules)
+    findings += _yaml_number_findings(repo)
     findings += _script_findings(repo, modules)
     unique = sorted(set(findings), key=lambda f: (f.file, f.line, f.kind, f.message))
     return unique
@@ -365,6 +368,22 @@ def _undefined_names(module: _Module) -> list[Finding]:
 
 
 # --- config keys ----------------------------------------------------------------------------
+
+
+def _yaml_number_findings(repo: Path) -> list[Finding]:
+    found = []
+    for path in sorted(list(repo.rglob("*.yaml")) + list(repo.rglob("*.yml"))):
+        rel = path.relative_to(repo)
+        if path.is_symlink() or any(part.startswith(".") or part in ("venv", "node_modules") for part in rel.parts):
+            continue
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for line, value, fixed in string_numbers(text):
+            found.append(Finding(rel.as_posix(), line, "config-number",
+                                 f"{value} loads as the string '{value}' (YAML 1.1), not a number; write it {fixed}"))
+    return found
 
 
 def find_config(repo: Path) -> Path | None:

@@ -9,6 +9,8 @@ with a message, and so is one that refers to itself.
 
 from __future__ import annotations
 
+import re
+
 from typing import Any
 
 import yaml
@@ -108,3 +110,30 @@ def _recursive(root: Any) -> bool:
                 return True
             stack.append((child, False))
     return False
+
+
+# A number YAML 1.1 (PyYAML) reads as a string: an exponent without a dot or without a sign
+# ("1e-4", "5E3", "1.5e5"). Papers write learning rates and weight decays this way; code then
+# computes with '1e-4'. YAML 1.1 wants "1.0e-4", "5.0e+3", "1.5e+5".
+_STRING_NUMBER = re.compile(
+    r"^(?P<lead>\s*(?:-\s+|[^#'\"\n]*?:\s+))(?P<num>[+-]?\d+)(?:\.(?P<frac>\d*))?[eE](?P<sign>[+-]?)(?P<exp>\d+)"
+    r"(?P<tail>\s*(?:#.*)?)$", re.M)
+
+
+def _fixed(m: re.Match) -> str:
+    return f"{m['num']}.{m['frac'] or '0'}e{m['sign'] or '+'}{m['exp']}"
+
+
+def _needs_fix(m: re.Match) -> bool:
+    return m["frac"] is None or not m["sign"]
+
+
+def numbers_as_numbers(text: str) -> str:
+    """``text`` with every plain scalar like ``1e-4`` written ``1.0e-4``, which loads as a float."""
+    return _STRING_NUMBER.sub(lambda m: f"{m['lead']}{_fixed(m)}{m['tail']}" if _needs_fix(m) else m[0], text)
+
+
+def string_numbers(text: str) -> list[tuple[int, str, str]]:
+    """(line, value, how to write it) of every plain scalar that looks like a number but loads as a string."""
+    return [(text.count("\n", 0, m.start()) + 1, m[0][len(m["lead"]):].split("#")[0].strip(), _fixed(m))
+            for m in _STRING_NUMBER.finditer(text) if _needs_fix(m)]
