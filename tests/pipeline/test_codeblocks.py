@@ -145,4 +145,17 @@ def test_requirements_from_plan_and_imports():
         "notes.md": "import fake\n",
     }
     planned = ["torch>=2.0", "os", "json", "sklearn", "Numpy"]
-    assert requirements_text(planned, sources) == "torch>=2.0\nscikit-learn\nNumpy\nPyYAML\n"
+    # pip names from the one import-to-distribution table (repo/importmap.py), as the sandbox and check use
+    assert requirements_text(planned, sources) == "torch>=2.0\nscikit-learn\nNumpy\npyyaml\n"
+
+
+def test_requirements_txt_the_sandbox_and_check_read_one_table():
+    from papercoder.pipeline.extras import requirements_text
+    from papercoder.repo.importmap import distribution_for
+
+    sources = {"main.py": "import cv2\nimport PIL\nimport gymnasium\nimport torch_geometric\nimport transformers\n"
+                          "from sentence_transformers import util\nimport yaml\nimport sklearn\n"}
+    written = requirements_text([], sources).split()
+    assert written == [distribution_for(name) for name in
+                       ("PIL", "cv2", "gymnasium", "sentence_transformers", "sklearn", "torch_geometric", "transformers", "yaml")]
+    assert written[:2] == ["pillow", "opencv-python"] and "torch-geometric" in written

@@ -18,25 +18,8 @@ from papercoder.pipeline.plancheck import clean_packages
 from papercoder.pipeline.schemas import Design, TaskPlan
 from papercoder.prompts import render
 from papercoder.mermaid import DiagramError, check_diagram
+from papercoder.repo.importmap import IMPORT_TO_DISTRIBUTION, distribution_for
 
-# Import names whose pip distribution is named differently.
-PIP_NAMES = {
-    "sklearn": "scikit-learn",
-    "cv2": "opencv-python",
-    "PIL": "Pillow",
-    "yaml": "PyYAML",
-    "skimage": "scikit-image",
-    "bs4": "beautifulsoup4",
-    "dateutil": "python-dateutil",
-    "dotenv": "python-dotenv",
-    "hydra": "hydra-core",
-    "Crypto": "pycryptodome",
-    "attr": "attrs",
-    "tensorflow_datasets": "tensorflow-datasets",
-    "torch_geometric": "torch-geometric",
-    "sentence_transformers": "sentence-transformers",
-    "pytorch_lightning": "pytorch-lightning",
-}
 _STDLIB = frozenset(getattr(sys, "stdlib_module_names", ())) | {"__future__"}
 # Namespace packages whose pip name cannot be told from the import: left to the planned list.
 _AMBIGUOUS = frozenset({"google", "azure", "mpl_toolkits"})
@@ -66,14 +49,14 @@ def requirements_text(planned: list[str], sources: dict[str, str]) -> str:
         name = re.split(r"[\[<>=!~\s;]", requirement, maxsplit=1)[0]
         if name in _STDLIB or name in local:
             continue
-        add(PIP_NAMES.get(name, requirement) if name == requirement else requirement)
+        add(distribution_for(name) if name == requirement and name in IMPORT_TO_DISTRIBUTION else requirement)
     imported: set[str] = set()
     for path in sorted(sources):
         if path.endswith(".py"):
             imported.update(imported_top_level(sources[path]))
     for module in sorted(imported):
         if module not in _STDLIB and module not in local and module not in _AMBIGUOUS:
-            add(PIP_NAMES.get(module, module))
+            add(distribution_for(module))  # the one import-to-distribution table (repo/importmap.py)
     return "".join(f"{line}\n" for line in lines)
 
 
