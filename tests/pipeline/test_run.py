@@ -288,13 +288,33 @@ def test_progress_bars_on_a_terminal_and_the_summary_table():
         "plan": StageStats(calls=4, cached_calls=1, input_tokens=100, output_tokens=50, cost=0.5, seconds=2.0),
         "code": StageStats(calls=2, input_tokens=10, output_tokens=5, cost_unknown=True, seconds=1.0),
     }
-    print_summary(stages, EXAMPLE_PAPER.parent / "repo", console=Console(file=table, width=120))
+    print_summary(stages, EXAMPLE_PAPER.parent, console=Console(file=table, width=120))  # a folder that exists
     lines = table.getvalue().splitlines()
     assert not any(line.strip().startswith("fit") for line in lines)  # no call, no row
     assert any(line.split()[:3] == ["plan", "4", "1"] and "$0.5000" in line for line in lines)
     assert any(line.split()[:1] == ["code"] and "unknown" in line for line in lines)
     assert any(line.split()[:2] == ["total", "6"] and "$0.5000 + unknown" in line for line in lines)
-    assert lines[-1] == f"repository: {EXAMPLE_PAPER.parent / 'repo'}"
+    assert lines[-1] == f"repository: {EXAMPLE_PAPER.parent}"
+    header = next(line for line in lines if "calls" in line)
+    assert header.split() == ["stage", "calls", "from", "log", "input", "cached", "input", "output", "cost", "call", "time"]
+    missing = io.StringIO()
+    print_summary(stages, EXAMPLE_PAPER.parent / "no-repo-yet", console=Console(file=missing, width=120))
+    assert "repository:" not in missing.getvalue()  # --stages plan makes none: no path that does not exist
+
+
+def test_on_a_pipe_each_stage_says_when_it_starts_and_ends(capsys):
+    import io
+
+    from rich.console import Console
+
+    from papercoder.run.progress import RunDisplay
+    from papercoder.run.stats import StageStats
+
+    with RunDisplay(lambda stage: StageStats(calls=3, seconds=2.0), console=Console(file=io.StringIO(), force_terminal=False)) as display:
+        display.start("plan")
+        display.update("plan", 1, 2)
+        display.finish("plan")
+    assert capsys.readouterr().err.splitlines() == ["plan: started", "plan: finished (3 calls, 2 s)"]
 
 
 def test_a_paper_too_long_for_the_window_is_fitted_logged_and_not_refitted_on_resume(tmp_path):

@@ -150,16 +150,29 @@ def _report(result) -> None:
             f"nothing to run: {', '.join(result.skipped)} already done in {result.run_dir} "
             f"(its totals are in {result.run_dir / 'manifest.json'})"
         )
-        print(f"repository: {result.repo}")
+        if Path(result.repo).is_dir():
+            print(f"repository: {result.repo}")
     else:
         print_summary(result.stages, result.repo, status=_status_text(result))
         _print_verification(result)
     print_fallbacks(result.status, result.fallbacks)
     if getattr(result, "report", None):
         print(f"report: {result.report}")
+    print(_next_step(result))
     sys.stdout.flush()
     if result.status != "done":
         raise typer.Exit(EXIT_DEGRADED)
+
+
+def _next_step(result) -> str:
+    """One line saying what to do next."""
+    manifest = getattr(result, "manifest", None)
+    pending = [s for s, record in (manifest.stages.items() if manifest else []) if record.status == "pending" and s != "reproduce"]
+    if pending:
+        return f"next: papercoder run {manifest.source} -o {result.run_dir} --resume   # runs {', '.join(pending)}"
+    if Path(result.repo).is_dir():
+        return f"next: papercoder reproduce {result.run_dir}   # run reproduce.sh as PaperBench does (hours, maybe a GPU)"
+    return f"next: papercoder report {result.run_dir}"
 
 
 def _status_text(result) -> str:

@@ -64,6 +64,7 @@ class RunDisplay:
             disable=not self.enabled,
         )
         self._tasks: dict[str, int] = {}
+        self._stats = stats
 
     def __enter__(self) -> "RunDisplay":
         self._progress.start()
@@ -73,9 +74,12 @@ class RunDisplay:
         self._progress.stop()
 
     def start(self, stage: str, total: int | None = None) -> None:
-        """Show a bar for ``stage`` (its total is unknown until the stage reports it)."""
+        """Show a bar for ``stage`` (its total is unknown until the stage reports it); on a pipe or
+        log file, one line instead, so a long stage is not minutes of silence."""
         if stage not in self._tasks:
             self._tasks[stage] = self._progress.add_task(STAGE_TITLES.get(stage, stage), total=total, stage=stage)
+            if self.plain_notes:
+                print(f"{stage}: started", file=sys.stderr, flush=True)
 
     def update(self, stage: str, done: int, total: int) -> None:
         """``done`` of ``total`` units (files) of ``stage`` are finished."""
@@ -89,6 +93,10 @@ class RunDisplay:
         task = next(t for t in self._progress.tasks if t.id == self._tasks[stage])
         total = task.total or max(1, task.completed)
         self._progress.update(self._tasks[stage], completed=total, total=total)
+        if self.plain_notes:
+            figures = self._stats(stage)
+            done = f" ({figures.calls} calls, {figures.seconds:.0f} s)" if figures is not None else ""
+            print(f"{stage}: finished{done}", file=sys.stderr, flush=True)
 
     def note(self, message: str) -> None:
         """A line above the bars (for decisions worth seeing, like shrinking the paper)."""
@@ -104,11 +112,12 @@ def summary_table(stages: dict[str, StageStats], *, title: str | None = None) ->
         title=title,
         title_justify="left",
         box=box.SIMPLE_HEAD,
-        caption="tokens: input, cached input, output; cached calls were answered from the call log",
+        caption="from log: calls answered from the call log (free); input, cached input, output: tokens; "
+                "time: the sum of the calls' latencies",
         caption_justify="left",
     )
     table.add_column("stage", no_wrap=True)
-    for name in ("calls", "cached", "input", "cached in", "output", "cost", "time"):
+    for name in ("calls", "from log", "input", "cached input", "output", "cost", "call time"):
         table.add_column(name, justify="right", no_wrap=True)
     rows = [(name, stats) for name, stats in stages.items() if name != "fit" or stats.calls]
     for name, stats in rows:
@@ -127,7 +136,10 @@ def print_summary(stages: dict[str, StageStats], repo: Path, *, console: Console
             console = Console(width=120)
     console.print(summary_table(stages))
     suffix = f" ({status})" if status else ""
-    console.print(f"repository: {repo}{suffix}", highlight=False, soft_wrap=True)
+    if Path(repo).is_dir():  # a run of the plan stage alone has none yet
+        console.print(f"repository: {repo}{suffix}", highlight=False, soft_wrap=True)
+    elif status:
+        console.print(status, highlight=False, soft_wrap=True)
 
 
 def print_fallbacks(status: str, fallbacks: list[tuple[str, str]], *, console: Console | None = None) -> None:
