@@ -223,3 +223,20 @@ def test_s2orc_lone_numbered_paragraph_is_a_heading_and_unnumbered_sections_nest
     assert [(s.heading, s.level) for s in sections] == [
         ("5 Training", 1), ("Residual Dropout", 2), ("Label Smoothing", 2), ("6 Results", 1)]
     assert sections[3].text == "The big model wins."
+
+
+def test_a_grobid_title_with_a_licence_notice_before_it_keeps_the_title_after_it(tmp_path):
+    import json
+
+    from papercoder.paper import read_paper
+
+    notice = ("Provided proper attribution is provided, Google hereby grants permission to reproduce the tables and "
+              "figures in this paper solely for use in journalistic or scholarly works. Attention Is All You Need")
+    data = {"title": notice, "pdf_parse": {"abstract": [{"text": "We propose the Transformer.", "section": "Abstract"}],
+                                          "body_text": [{"text": "Attention everywhere.", "section": "Introduction"}]}}
+    path = tmp_path / "attention.json"
+    path.write_text(json.dumps(data))
+    assert read_paper(str(path)).title == "Attention Is All You Need"
+    data["title"] = "Copyright 2024 by the authors. All rights reserved."
+    path.write_text(json.dumps(data))
+    assert read_paper(str(path)).title == "attention"  # nothing after the notice: the file's name, as before

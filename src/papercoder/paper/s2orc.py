@@ -73,9 +73,20 @@ _NOT_A_TITLE = re.compile(r"(?i)\b(?:permission|attribution|licen[cs]e|copyright
 def _title(data: dict[str, Any], metadata: dict[str, Any], source: str) -> str:
     for candidate in (data.get("title"), metadata.get("title")):
         title = " ".join(str(candidate or "").split())
+        if title and _NOT_A_TITLE.search(title):
+            title = _after_licence(title)  # "Provided proper attribution is provided, ... Attention Is All You Need"
         if title and not _NOT_A_TITLE.search(title) and len(title.split()) <= 30:
             return title
     return Path(source).stem or "Untitled"
+
+
+def _after_licence(text: str) -> str:
+    """What follows the last sentence that speaks of licences or permission: the real title, when
+    GROBID glued the notice above the title into the title field; "" when nothing follows."""
+    sentences = re.split(r"(?<=[.!?])\s+", text)
+    last = max((i for i, sentence in enumerate(sentences) if _NOT_A_TITLE.search(sentence)), default=-1)
+    rest = " ".join(sentences[last + 1 :]).strip()
+    return rest if 1 <= len(rest.split()) <= 30 else ""
 
 
 _LONE_HEADING = re.compile(r"^(\d+(?:\.\d+)*)\.?\s+([A-Z][A-Za-z][\w ,:&()-]{0,60})$")
