@@ -192,3 +192,19 @@ def test_a_run_that_exits_0_with_an_empty_planned_module_is_never_passed(tmp_pat
     (repo / "model.py").write_text("\n")
     report = debug(repo, ScriptedProvider([]), max_iterations=0)
     assert report.status == "empty-files" and "model.py is empty" in report.last_error
+
+
+def test_a_smoke_run_that_runs_none_of_the_planned_code_is_no_op_and_repaired(tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "model.py").write_text("def train(steps):\n    return sum(range(steps))\n")
+    (repo / "main.py").write_text("# lr: 0.1, steps: 10\nresult = {}\nprint(result)\n")  # exits 0, runs nothing planned
+    fixed = "main.py\n<<<<<<< SEARCH\nresult = {}\n=======\nimport model\nresult = {'loss': model.train(10)}\n>>>>>>> REPLACE\n"
+    provider = ScriptedProvider([FakeReply(text=fixed)])
+    report = debug(repo, provider, max_iterations=2, planned_files=["main.py", "model.py"], entry_point="main.py")
+    assert report.status == "passed" and report.planned_ran == ["model.py"] and report.iterations == 1  # main.py has no function
+    prompt = provider.calls[0]["request"].messages[-1]["content"]
+    assert "ran no function of the planned code (model.py)" in prompt
+    (repo / "main.py").write_text("print('nothing')\n")
+    stuck = debug(repo, ScriptedProvider([]), max_iterations=0, planned_files=["main.py", "model.py"], entry_point="main.py")
+    assert stuck.status == "no-op" and stuck.planned_ran == [] and "0 of 2 planned files ran" in stuck.summary()

@@ -177,7 +177,9 @@ def _next_step(result) -> str:
 
 def _status_text(result) -> str:
     if result.debug_status:
-        return f"debugging: {result.debug_status}"
+        detail = result.manifest.stage("debug").detail if getattr(result, "manifest", None) else {}
+        ran = f", {detail['planned_ran']} of {detail['planned_total']} planned files ran" if "planned_ran" in detail else ""
+        return f"debugging: {result.debug_status}{ran}"
     return ""
 
 

@@ -10,6 +10,7 @@ The loop stops when the smoke run passes, at the iteration limit, or at the budg
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -31,6 +32,7 @@ from papercoder.pipeline.repair import (
     trim_error,
 )
 from papercoder.rundir.context import StageContext
+from papercoder.rundir.paths import RunPaths
 from papercoder.repo import git
 from papercoder.repo.checks import Finding, check_repository
 from papercoder.repo.edits import count_changed_lines
@@ -38,6 +40,9 @@ from papercoder.repo.importmap import add_requirement, distribution_for
 from papercoder.repo.paths import write_inside
 from papercoder.repo.sandbox import Limits, SandboxResult, run_sandboxed
 from papercoder.repo.venv import ensure_venv
+
+
+NO_OP_EXIT = 97  # the exit status a no-op smoke run is given, to be repaired like a failure
 
 
 @dataclass
@@ -60,7 +65,7 @@ class IterationNote:
 class DebugReport:
     """The outcome of the debugging stage; written to ``debug/report.json``."""
 
-    status: str  # passed, empty-files, iteration-limit, no-progress, budget, context-limit, no-smoke-entry, missing-dependency
+    status: str  # passed, no-op, empty-files, iteration-limit, no-progress, budget, context-limit, no-smoke-entry, missing-dependency
     iterations: int = 0  # repair rounds that asked the model
     command: str = ""
     lines_changed: int = 0
@@ -73,6 +78,8 @@ class DebugReport:
     last_error: str = ""
     warnings: list[str] = field(default_factory=list)
     notes: list[IterationNote] = field(default_factory=list)
+    planned_total: int = 0  # planned Python files
+    planned_ran: list[str] | None = None  # those that ran a function in the last smoke run (None: unknown)
 
     @property
     def share_changed(self) -> float:
@@ -88,9 +95,10 @@ class DebugReport:
         return data
 
     def summary(self) -> str:
+        ran = f"; {len(self.planned_ran)} of {self.planned_total} planned files ran" if self.planned_ran is not None else ""
         return (
             f"debugging: {self.status} after {self.iterations} repair round(s); "
-            f"{self.lines_changed} of {self.lines_total} lines changed ({self.share_changed:.2%})"
+            f"{self.lines_changed} of {self.lines_total} lines changed ({self.share_changed:.2%}){ran}"
         )
 
 
@@ -107,6 +115,7 @@ async def run_debugging(
         ctx.paths.repo,
         ctx.llm,
         prefix=repair_prefix(ctx.paths, ctx.llm, ctx.paths.repo, what="debugging", note=ctx.note),
+        planned_files=_planned(ctx.paths),
         max_iterations=max_iterations,
         cmd=cmd,
         use_venv=use_venv,
@@ -119,12 +128,21 @@ async def run_debugging(
     )
 
 
+def _planned(paths: RunPaths) -> list[str] | None:
+    """The run's planned Python files (tasks.json), or None outside a planned run."""
+    try:
+        return [p for p in json.loads(paths.tasks.read_text(encoding="utf-8")).get("task_list") or [] if str(p).endswith(".py")]
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
 async def debug_repository(
     repo_dir: Path,
     llm: LLM,
     *,
     paper_markdown: str | None = None,
     prefix: list[Message] | None = None,
+    planned_files: list[str] | None = None,
     max_iterations: int = 3,
     cmd: str | None = None,
     use_venv: bool = False,
@@ -161,8 +179,10 @@ async def debug_repository(
     if use_venv:
         venv = Path(venv_dir) if venv_dir else report_dir / "venv"
     limits = limits or Limits()
+    planned = sorted(p for p in (planned_files or [p.relative_to(repo).as_posix() for p in repo.rglob("*.py")
+                                                    if ".papercoder" not in p.parts and "tests" not in p.parts]) if p.endswith(".py"))
     job = _Job(repo, llm, command, limits, venv, venv_system_packages, max_iterations,
-                prefix if prefix is not None else paper_prefix(paper_markdown), report_dir, note, progress)
+               prefix if prefix is not None else paper_prefix(paper_markdown), planned, entry_point, report_dir, note, progress)
     try:
         await _loop(job, report, initial)
     except BaseException:
@@ -184,6 +204,8 @@ class _Job:
     venv_system_packages: bool
     max_iterations: int
     prefix: list[Message]  # the leading messages of every repair request
+    planned: list[str]  # the planned Python files: the smoke run must run code of some of them
+    entry: str | None
     report_dir: Path
     note: Callable[[str], None]
     progress: Callable[[int, int], None]
@@ -204,7 +226,8 @@ async def _loop(job: _Job, report: DebugReport, findings: list[Finding]) -> None
             installed = ensure_venv(venv, repo / "requirements.txt", system_site_packages=job.venv_system_packages)
             if not installed.ok:
                 report.warnings.append(installed.message)
-        run = run_sandboxed(repo, command, limits=job.limits, venv=venv)
+        run = run_sandboxed(repo, command, limits=job.limits, venv=venv, trace=True)
+        run = _no_op_is_a_failure(run, job, report, findings)
         report.warnings += [w for w in run.warnings if w not in report.warnings]
         current = IterationNote(iteration, command, run.summary(), run.returncode, run.limit, len(findings), requirements_added=added)
         report.notes.append(current)
@@ -236,7 +259,7 @@ async def _loop(job: _Job, report: DebugReport, findings: list[Finding]) -> None
                 return
             continue
         if iteration >= job.max_iterations:
-            report.status = "iteration-limit"
+            report.status = "no-op" if run.returncode == NO_OP_EXIT else "iteration-limit"
             return
         iteration += 1
         report.iterations = iteration
@@ -268,6 +291,25 @@ async def _loop(job: _Job, report: DebugReport, findings: list[Finding]) -> None
             )
             return
         findings = check_repository(repo)
+
+
+def _no_op_is_a_failure(run: SandboxResult, job: _Job, report: DebugReport, findings: list[Finding]) -> SandboxResult:
+    """A smoke run that exits 0 without running a function of the planned files (besides the entry
+    point) proves nothing: it becomes a failed run, so it is repaired and never called passed."""
+    if run.ran is None:
+        report.planned_ran = None
+        return run
+    planned = set(job.planned) or {p for p in run.ran if p.endswith(".py")}
+    report.planned_total = len(planned)
+    report.planned_ran = sorted(p for p in planned if p in run.ran)
+    others = planned - {job.entry}
+    proof = set(report.planned_ran) - {job.entry} if others else set(report.planned_ran)
+    if not run.ok or proof or not planned or any(f.kind == "empty-file" for f in findings):
+        return run  # (an empty planned file is said more precisely: empty-files)
+    what = ", ".join(sorted(others)[:8]) or (job.entry or "the entry point")
+    return dataclasses.replace(run, returncode=NO_OP_EXIT, stderr=(
+        f"papercoder: the smoke run exited 0 but ran no function of the planned code ({what}): "
+        "the --smoke path must run the whole method (data, model, training, evaluation) for a few steps"))
 
 
 def _commit(repo: Path, report: DebugReport, message: str) -> str | None:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from papercoder.repo import landlock
+from papercoder.repo import trace as tracing
 from papercoder.secrets import looks_secret, redact
 
 COPY_IGNORE = (".git", "__pycache__", ".papercoder", ".venv", "venv", "*.pyc")
@@ -87,6 +88,7 @@ class SandboxResult:
     limit: str | None = None  # the limit that stopped it: time, cpu-time, memory, processes, file-size
     truncated: bool = False
     warnings: list[str] = field(default_factory=list)
+    ran: list[str] | None = None  # with trace: the repository's files that ran a function (None: unknown)
 
     @property
     def ok(self) -> bool:
@@ -258,11 +260,13 @@ def run_sandboxed(
     venv: Path | None = None,
     extra_env: dict[str, str] | None = None,
     keep: Path | None = None,
+    trace: bool = False,
 ) -> SandboxResult:
     """Run ``command`` (argv, or a shell string) in a fresh copy of ``repo``, within ``limits``.
 
     ``venv``: a virtual environment whose ``bin`` goes first on PATH. ``keep``: copy the
-    run's folder there afterwards (to inspect what it wrote); otherwise it is deleted.
+    run's folder there afterwards (to inspect what it wrote); otherwise it is deleted. ``trace``:
+    record which of the repository's files ran a function (``result.ran``, see :mod:`.trace`).
     """
     limits = limits or Limits()
     found = isolation()
@@ -276,12 +280,16 @@ def run_sandboxed(
         tmp.mkdir()
         path_dirs = ([str(venv / "bin")] if venv else []) + [str(Path(sys.executable).parent)]
         env = scrubbed_env(home, tmp, path_dirs=path_dirs, extra=extra_env)
+        if trace:
+            env.update(tracing.install(scratch / "trace", work))
         cgroup = _make_cgroup(found, limits.max_processes)
         try:
             result = _run(argv, work, env, limits, found, cgroup, scratch=scratch, venv=venv)
         finally:
             if cgroup is not None:
                 _remove_cgroup(cgroup)
+        if trace:
+            result.ran = tracing.read(scratch / "trace", work)
         if keep is not None:
             if keep.exists():
                 shutil.rmtree(keep)

@@ -221,7 +221,9 @@ def _rounds(report: RunReport) -> str:
     if report.debug:
         out.append(f'<p id="stage-debug">debugging: <b>{escape(str(report.debug.get("status")))}</b> after '
                    f'{int(number(report.debug.get("iterations")))} round(s); {int(number(report.debug.get("lines_changed")))} of '
-                   f'{int(number(report.debug.get("lines_total")))} lines changed.</p>')
+                   f'{int(number(report.debug.get("lines_total")))} lines changed'
+                   + (f'; {len(report.debug["planned_ran"])} of {int(number(report.debug.get("planned_total")))} planned files ran a function in the smoke run'
+                      if isinstance(report.debug.get("planned_ran"), list) else "") + '.</p>')
         if report.debug.get("last_error"):
             out.append(f'<details><summary>last error</summary><pre>{escape(str(report.debug["last_error"]))}</pre></details>')
     if report.verify:

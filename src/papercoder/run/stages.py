@@ -61,6 +61,9 @@ def _record_fit(result: Any, manifest: Manifest, ctx: StageContext) -> None:
 
 def _record_debug(result: Any, manifest: Manifest, ctx: StageContext) -> None:
     status = getattr(result, "status", None)
+    ran = getattr(result, "planned_ran", None)
+    if ran is not None:  # how many planned files ran a function in the last smoke run
+        manifest.stage("debug").detail.update(planned_ran=len(ran), planned_total=getattr(result, "planned_total", 0))
     if status is not None:
         manifest.stage("debug").detail["status"] = str(status)
         if str(status) != "passed":
