@@ -57,3 +57,20 @@ def test_the_page_fits_a_phone(browser, tmp_path):
         assert overflow <= 0, f"the page is {overflow}px wider than a phone's screen"
     finally:
         context.close()
+
+
+def test_no_number_breaks_across_lines_on_a_phone(browser, tmp_path):
+    html = write_report(make_run(tmp_path / "run"))
+    context, page, _ = _open(browser, html, 390)
+    try:
+        broken = page.evaluate("""() => [...document.querySelectorAll('td, th')].filter(cell => {
+            const text = cell.textContent.trim();
+            if (!/^[$]?[0-9][0-9,.%]*(\u00a0s)?$/.test(text)) return false;  // a number, a cost, a time
+            const range = document.createRange();
+            range.selectNodeContents(cell);
+            const lines = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+            return lines.size > 1;
+        }).map(cell => cell.textContent.trim())""")
+        assert broken == [], f"numbers broken across lines at 390 px: {broken[:5]}"
+    finally:
+        context.close()

@@ -82,7 +82,7 @@ def _stages(report: RunReport) -> str:
     for name, record in report.stage_rows:
         cell = f'<a href="#stage-{name}">{name}</a>' if name in ("debug", "verify") else name
         rows.append(f'<tr><td>{cell}</td><td class="{_STATUS_CLASS.get(record.status, "")}">'
-                    f"{escape(record.status)}</td><td>{record.seconds:.1f} s</td></tr>")
+                    f"{escape(record.status)}</td><td>{record.seconds:.1f}&nbsp;s</td></tr>")
     table = "<table><tr><th>stage</th><th>status</th><th>wall</th></tr>" + "".join(rows) + "</table>"
     calls = [(label, t) for label, t in totals.items() if isinstance(t, dict)]
     if calls:
@@ -93,7 +93,7 @@ def _stages(report: RunReport) -> str:
             row_class = ' class="total"' if label == "total" else ""
             lines.append(f"<tr{row_class}><td>{escape(str(label))}</td><td>{int(number(t.get('calls'))):,}</td>"
                          f"<td>{int(number(t.get('input_tokens'))):,}</td><td>{int(number(t.get('cached_input_tokens'))):,}</td>"
-                         f"<td>{int(number(t.get('output_tokens'))):,}</td><td>{cost}</td><td>{number(t.get('call_seconds')):.1f} s</td></tr>")
+                         f"<td>{int(number(t.get('output_tokens'))):,}</td><td>{cost}</td><td>{number(t.get('call_seconds')):.1f}&nbsp;s</td></tr>")
         table += "<h3>Model calls, tokens and cost</h3><table>" + head + "".join(lines) + "</table>" + _token_chart(calls)
     return f'<section><h2>Stages</h2>{table}</section>'
 
@@ -322,7 +322,7 @@ nav a{color:#e8ecf2;text-decoration:none;font-size:14px}main{max-width:1200px;ma
 section,header{background:#fff;border:1px solid #dde1e7;border-radius:6px;padding:12px 16px;margin:14px 0;overflow-wrap:anywhere}
 h1{font-size:22px;margin:4px 0}h2{font-size:18px;margin:6px 0 10px}h3{font-size:16px;margin:14px 0 6px}h4{margin:8px 0 4px}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 12px;margin:6px 0}dt{color:#5b6472}dd{margin:0}
-table{border-collapse:collapse;margin:6px 0;display:block;overflow-x:auto;max-width:100%}td,th{border:1px solid #dde1e7;padding:3px 8px;text-align:left;vertical-align:top}
+table{border-collapse:collapse;margin:6px 0;display:block;overflow-x:auto;max-width:100%}td,th{border:1px solid #dde1e7;padding:3px 8px;text-align:left;vertical-align:top;overflow-wrap:normal}
 tr.total td{font-weight:600}.ok{color:#17803d}.warn{color:#a15c00}.bad{color:#b42318}.muted{color:#6b7280}
 .status{font-size:18px}.fallbacks{background:#fff7e6;border:1px solid #f0c36d;border-radius:6px;padding:4px 12px;margin:8px 0}
 pre{background:#f3f4f6;padding:8px;overflow-x:auto;white-space:pre-wrap;font-size:13px;border-radius:4px}pre.prose{white-space:pre-wrap}
