@@ -76,33 +76,18 @@ def bench(
 
 
 def _judge_eval_beside(results: dict, root: Path, papers_dir: Path, options) -> None:
-    """The grader's F1 on PaperBench's human-graded cases, added to the summary."""
-    import asyncio
-
-    from papercoder.evaluate import inputs
-    from papercoder.evaluate.judgeeval import judge_eval
+    """The grader's F1 on PaperBench's human-graded cases, added to the results and the summary."""
+    from papercoder.evaluate.api import JudgeOptions, run_judge_eval
     from papercoder.evaluate.report import write_json
 
-    folder = options.out / "judge-eval"
-    llm = inputs.open_judge(options.judge_model, base_url=options.judge_base_url, log_path=folder / "calls.sqlite",
-                            max_cost=options.max_cost, concurrency=options.concurrency)
-    parse_model = options.parse_model or inputs.default_parser(llm.model, base_url=options.judge_base_url)
-    parser = inputs.open_judge(parse_model, base_url=options.judge_base_url, log_path=folder / "calls.sqlite",
-                               concurrency=options.concurrency) if parse_model else None
-
-    async def main():
-        try:
-            return await judge_eval(root, papers_dir, llm, parser=parser)
-        finally:
-            await llm.aclose()
-            if parser is not None:
-                await parser.aclose()
-
-    outcome = asyncio.run(main())
+    judge = JudgeOptions(model=options.judge_model, base_url=options.judge_base_url, max_cost=options.max_cost,
+                         concurrency=options.concurrency)
+    outcome, model, _ = run_judge_eval(root, papers_dir, judge=judge, parse_model=options.parse_model,
+                                       out=options.out / "judge-eval")
     overall = outcome.overall.__dict__ if outcome.overall else None
-    results["judge_eval"] = {"judge": llm.model, "overall": overall}
+    results["judge_eval"] = {"judge": model, "overall": overall}
     write_json(options.out / "results.json", results)
     f1 = f"{overall['f1']:.2f}" if overall and overall.get("f1") is not None else "n/a"
     with (options.out / "summary.md").open("a", encoding="utf-8") as handle:
-        handle.write(f"\nThe grader ({llm.model}) on PaperBench's human-graded cases: F1 {f1} "
+        handle.write(f"\nThe grader ({model}) on PaperBench's human-graded cases: F1 {f1} "
                      "(PaperBench reports 0.83 for o3-mini at high effort).\n")

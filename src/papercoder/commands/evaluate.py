@@ -163,34 +163,13 @@ def batch_command(
 
 def _judge_eval(root: Path, papers: Optional[Path], *, model, base_url, max_cost, concurrency, parse_model, out) -> None:
     """``grade --judge-eval``: our judge against JudgeEval's human grades."""
-    import json
-
     from papercoder.errors import InputError
-    from papercoder.evaluate import inputs
-    from papercoder.evaluate.judgeeval import format_judge_eval, judge_eval
-    from papercoder.run.runner import run_async
+    from papercoder.evaluate.api import JudgeOptions, run_judge_eval
+    from papercoder.evaluate.judgeeval import format_judge_eval
 
     if papers is None:
         raise InputError("--judge-eval needs --papers DIR (PaperBench's data/papers, with <paper>/paper.md)")
-    folder = Path(out) if out is not None else Path(root) / ".papercoder"
-    llm = inputs.open_judge(model, base_url=base_url, log_path=folder / "calls.sqlite", max_cost=max_cost, concurrency=concurrency)
-    parse_model = parse_model or inputs.default_parser(llm.model, base_url=base_url)
-    parser = inputs.open_judge(parse_model, base_url=base_url, log_path=folder / "calls.sqlite", max_cost=max_cost,
-                               concurrency=concurrency) if parse_model else None
-
-    async def main():
-        try:
-            return await judge_eval(root, papers, llm, parser=parser)
-        finally:
-            await llm.aclose()
-            if parser is not None:
-                await parser.aclose()
-
-    result = run_async(main())
+    judge = JudgeOptions(model=model, base_url=base_url, max_cost=max_cost, concurrency=concurrency)
+    result, _, path = run_judge_eval(root, papers, judge=judge, parse_model=parse_model, out=out)
     typer.echo(format_judge_eval(result))
-    data = {"cases": result.cases, "overall": result.overall.__dict__ if result.overall else None,
-            "by_category": {k: v.__dict__ for k, v in result.by_category.items()}}
-    path = folder / "judge-eval.json"
-    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     typer.echo(f"Results: {path}")
-

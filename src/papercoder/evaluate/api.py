@@ -13,6 +13,7 @@ from pathlib import Path
 
 from papercoder.evaluate import inputs
 from papercoder.evaluate.graded import GradeResult
+from papercoder.evaluate.judgeeval import JudgeEvalResult, judge_eval
 from papercoder.evaluate.lexical import FILES_TOKENS
 from papercoder.evaluate.report import format_eval, format_grade, results_dir, write_json
 from papercoder.rubric import load_rubric
@@ -130,3 +131,29 @@ def run_grade(
     path = write_json(out_dir / f"{name}.json", data)
     (out_dir / f"{name}.md").write_text(format_grade(result, explain=True) + "\n", encoding="utf-8")
     return result, path
+
+
+def run_judge_eval(root: str | Path, papers: str | Path, *, judge: JudgeOptions | None = None,
+                   parse_model: str | None = None, out: str | Path | None = None) -> tuple[JudgeEvalResult, str, Path]:
+    """The judge of ``judge`` on PaperBench's human-graded cases under ``root``; the result, the
+    judge's model and where ``judge-eval.json`` was written (``out``, default ``root/.papercoder``)."""
+    judge = judge or JudgeOptions()
+    folder = Path(out) if out is not None else Path(root) / ".papercoder"
+    llm = inputs.open_judge(judge.model, base_url=judge.base_url, log_path=folder / "calls.sqlite", max_cost=judge.max_cost,
+                            concurrency=judge.concurrency)
+    parse_model = parse_model or inputs.default_parser(llm.model, base_url=judge.base_url)
+    parser = inputs.open_judge(parse_model, base_url=judge.base_url, log_path=folder / "calls.sqlite", max_cost=judge.max_cost,
+                               concurrency=judge.concurrency) if parse_model else None
+
+    async def go() -> JudgeEvalResult:
+        try:
+            return await judge_eval(Path(root), Path(papers), llm, parser=parser)
+        finally:
+            await _close(llm)
+            if parser is not None:
+                await _close(parser)
+
+    result = asyncio.run(go())
+    data = {"judge": llm.model, "cases": result.cases, "overall": result.overall.__dict__ if result.overall else None,
+            "by_category": {k: v.__dict__ for k, v in result.by_category.items()}}
+    return result, llm.model, write_json(folder / "judge-eval.json", data)

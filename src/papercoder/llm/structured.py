@@ -60,7 +60,7 @@ def _json_values(text: str) -> Iterator[Any]:
         start = match.start()
         if start < end:  # inside a value already returned
             continue
-        if _too_deep(text, start):
+        if too_deep(text, start):
             continue
         for chunk in (text[start:], _TRAILING_COMMA.sub(r"\1", text[start:])):
             try:
@@ -72,8 +72,10 @@ def _json_values(text: str) -> Iterator[Any]:
             break
 
 
-def _too_deep(text: str, start: int) -> bool:
-    """True when brackets from ``start`` nest deeper than ``MAX_DEPTH`` (counted, not parsed)."""
+def too_deep(text: str, start: int = 0, limit: int | None = None) -> bool:
+    """True when the brackets of the JSON value at ``start`` nest deeper than ``limit`` (default
+    ``MAX_DEPTH``), counted in one pass, strings aside, not parsed: ``json`` recurses."""
+    limit = MAX_DEPTH if limit is None else limit
     depth = 0
     in_string = False
     escaped = False
@@ -89,7 +91,7 @@ def _too_deep(text: str, start: int) -> bool:
             in_string = True
         elif ch in "{[":
             depth += 1
-            if depth > MAX_DEPTH:
+            if depth > limit:
                 return True
         elif ch in "}]":
             depth -= 1

@@ -17,6 +17,7 @@ from typing import Any
 
 from papercoder.rundir.paths import RunPaths, refuse_links
 from papercoder.errors import InputError
+from papercoder.llm.structured import too_deep
 from papercoder.rubric import node_from_dict
 from papercoder.rundir.manifest import Manifest
 
@@ -127,7 +128,7 @@ def _json(path: Path, report: RunReport, kind: type = object) -> Any:
     where = path.relative_to(report.root)
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
-        if _depth(text) > MAX_JSON_DEPTH:
+        if too_deep(text, limit=MAX_JSON_DEPTH):
             report.problems.append(f"{where} nests deeper than {MAX_JSON_DEPTH} levels; not shown")
             return None
         data = json.loads(text)
@@ -138,28 +139,6 @@ def _json(path: Path, report: RunReport, kind: type = object) -> Any:
         report.problems.append(f"{where} holds a {type(data).__name__} where a {kind.__name__} belongs; not shown")
         return None
     return data
-
-
-def _depth(text: str) -> int:
-    """The deepest nesting of brackets in a JSON text, strings aside, in one pass."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}":
-            depth -= 1
-    return deepest
 
 
 def number(value: Any, default: float = 0.0) -> float:
