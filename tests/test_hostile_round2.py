@@ -259,3 +259,20 @@ def test_reproduce_ends_when_its_script_does_and_leaves_nothing_running(tmp_path
         time.sleep(0.5)
         out = subprocess.run(["pgrep", "-f", f"touch {marker}"], capture_output=True, text=True).stdout
         assert not out.strip()
+
+
+def test_an_edit_aimed_outside_the_repository_is_refused_and_listed_even_after_a_good_retry(tmp_path):
+    import asyncio
+
+    from papercoder.llm import LLM, FakeReply, ScriptedProvider
+    from papercoder.pipeline.repair import edit_loop
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "main.py").write_text("x = 1\n")
+    outside = "../escape.py\n<<<<<<< SEARCH\n=======\nprint('out')\n>>>>>>> REPLACE\n"
+    good = "main.py\n<<<<<<< SEARCH\nx = 1\n=======\nx = 2\n>>>>>>> REPLACE\n"
+    llm = LLM(ScriptedProvider([FakeReply(text=outside + "\n" + good), FakeReply(text="Nothing more.")]))
+    applied, failed, _ = asyncio.run(edit_loop(llm, repo, [{"role": "user", "content": "fix"}]))
+    assert applied == ["main.py (block 2)"] and not (tmp_path / "escape.py").exists()
+    assert any(item.startswith("../escape.py: refused") for item in failed)

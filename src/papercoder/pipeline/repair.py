@@ -197,6 +197,7 @@ async def edit_loop(llm: LLM, repo: Path, messages: list[Message], *, stage: str
     verify stage's refinement: each builds its own request, the edits work the same way.
     """
     messages = list(messages)
+    refused: list[str] = []  # edits aimed outside the repository, over every attempt: always reported
     applied: list[str] = []
     failed: list[str] = []
     transcript: list[str] = []
@@ -224,6 +225,8 @@ async def edit_loop(llm: LLM, repo: Path, messages: list[Message], *, stage: str
         outcome = apply_edits(repo, parsed.blocks)
         applied += [f"{b.path} (block {b.index})" for b in outcome.applied]
         failed = [f"{f.block.path} (block {f.block.index}): {f.reason.splitlines()[0]}" for f in outcome.failed] + parsed.problems
+        refused += [f"{f.block.path}: refused: {f.reason.splitlines()[0]}" for f in outcome.failed
+                    if f.refused and f"{f.block.path}: refused: {f.reason.splitlines()[0]}" not in refused]
         if not outcome.failed and not parsed.problems and (parsed.blocks or applied):
             break
         if attempt == FEEDBACK_TURNS + 1:
@@ -236,6 +239,7 @@ async def edit_loop(llm: LLM, repo: Path, messages: list[Message], *, stage: str
         )
         transcript.append(f"## Feedback {attempt}\n\n{feedback}\n")
         messages += [{"role": "assistant", "content": completion.text}, {"role": "user", "content": feedback}]
+    failed += [r for r in refused if r not in failed]
     return applied, failed, "\n".join(transcript)
 
 

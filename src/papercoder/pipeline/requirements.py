@@ -40,6 +40,7 @@ from papercoder.tokens import estimate_tokens
 
 GROUP_TOKENS = 12_000  # sections are asked for in groups of about this size, so answers stay complete
 CHECKLIST_TOKENS = 8192
+MIN_CHECKLIST_TOKENS = 2048  # a short section's requirements still need a few hundred words
 MAX_WEIGHT = 10
 MIN_QUOTE_WORDS = 4  # a shorter quote cannot locate a passage
 MAX_REQUIREMENTS = 400  # more is a runaway answer: each requirement costs two judge calls a verify round
@@ -327,6 +328,7 @@ async def build_checklist(
     if addendum.strip():
         groups.append([ADDENDUM_SECTION])
     system = system_message(paper, addendum)  # the run's shared prefix: the paper is read from the cache
+    sizes = {name: tokens for name, tokens in sections} | {ADDENDUM_SECTION: estimate_tokens(addendum), "": estimate_tokens(paper)}
     outcome = ChecklistOutcome(tree=RubricNode(id="root", requirements=title), requirements={})
 
     async def ask(group: list[str]) -> Checklist | None:
@@ -335,7 +337,11 @@ async def build_checklist(
         messages = [system, {"role": "user", "content": request}]
         what = "the checklist" + (f" for {', '.join(group)}" if group else "")
         window = llm.context_window
-        default = stage_default(window, CHECKLIST_TOKENS)
+        # room sized to the text the group covers (a cut answer is asked again with twice the room),
+        # so the budget does not hold the worst case of a long answer for a short section
+        covered = sizes.get(ADDENDUM_SECTION if group == [ADDENDUM_SECTION] else "", 0) if not group or group == [ADDENDUM_SECTION] \
+            else sum(sizes.get(name, 0) for name in group)
+        default = stage_default(window, min(CHECKLIST_TOKENS, max(MIN_CHECKLIST_TOKENS, covered // 2)))
         room = answer_room(window, messages, default)
         if room < min_answer(window, default):
             outcome.problems.append(f"{what} has no room for an answer in the context window of {window} tokens")

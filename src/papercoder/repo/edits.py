@@ -61,6 +61,7 @@ class FailedEdit:
 
     block: EditBlock
     reason: str
+    refused: bool = False  # aimed outside the repository (or at .git): never applied, always reported
 
 
 @dataclass
@@ -159,6 +160,14 @@ def apply_edits(root: Path, blocks: list[EditBlock]) -> ApplyResult:
     """Apply ``blocks`` in order to files under ``root``; never writes outside it."""
     result = ApplyResult()
     for block in blocks:
+        try:
+            relative = resolve_inside(root, block.path).relative_to(root.resolve()).as_posix()
+        except UnsafePathError as exc:
+            result.failed.append(FailedEdit(block, str(exc), refused=True))
+            continue
+        if relative == ".git" or relative.startswith(".git/"):
+            result.failed.append(FailedEdit(block, f"{block.path}: files under .git cannot be edited", refused=True))
+            continue
         problem = apply_one(root, block)
         if problem is None:
             result.applied.append(block)
