@@ -69,3 +69,29 @@ def test_the_command_writes_the_page_and_refuses_a_folder_that_is_no_run(tmp_pat
         assert exc.code == 2
     err = capsys.readouterr().err
     assert "not a papercoder run directory" in err and "Traceback" not in err
+
+
+def test_markdown_is_rendered_raw_html_is_not_and_groups_have_scores(tmp_path):
+    import json
+
+    from papercoder.report import write_report
+
+    from .runfixture import make_run
+
+    run = make_run(tmp_path / "run")
+    analysis = next((run / "analysis").rglob("*.md"))
+    analysis.write_text("## Steps\n\nUse `softmax` over **distances**.\n\n<script>alert(1)</script>\n")
+    verify = run / "verify"
+    verify.mkdir(exist_ok=True)
+    tree = {"id": "root", "requirements": "r", "weight": 1, "sub_tasks": [
+        {"id": "1", "requirements": "The model", "weight": 1, "sub_tasks": [
+            {"id": "1.1", "requirements": "a", "weight": 1, "task_category": "Code Development", "sub_tasks": []},
+            {"id": "1.2", "requirements": "b", "weight": 3, "task_category": "Code Development", "sub_tasks": []}]}]}
+    (verify / "checklist.json").write_text(json.dumps(tree))
+    for old in verify.glob("grades-*.json"):
+        old.unlink()
+    (verify / "grades-0.json").write_text(json.dumps({"1.1": {"score": 1, "explanation": "yes"}, "1.2": {"score": 0, "explanation": "no"}}))
+    page = write_report(run).read_text()
+    assert "<code>softmax</code>" in page and "<strong>distances</strong>" in page
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
+    assert '<summary>The model <span class="score warn">0.25</span></summary>' in page  # (1*1 + 0*3) / 4

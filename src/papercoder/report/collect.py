@@ -18,7 +18,7 @@ from typing import Any
 from papercoder.rundir.paths import RunPaths, refuse_links
 from papercoder.errors import InputError
 from papercoder.llm.structured import too_deep
-from papercoder.rubric import node_from_dict
+from papercoder.rubric import node_from_dict, score_tree
 from papercoder.rundir.manifest import Manifest
 
 MAX_FILE_BYTES = 200_000  # a generated file larger than this is listed, not shown
@@ -243,7 +243,7 @@ def _checklist(verify_dir: Path, report: RunReport) -> dict[str, Any] | None:
     if not isinstance(tree, dict):
         return None
     try:
-        node_from_dict(tree, where=str((verify_dir / "checklist.json").relative_to(report.root)))
+        rubric = node_from_dict(tree, where=str((verify_dir / "checklist.json").relative_to(report.root)))
     except InputError as exc:  # not a rubric tree: said, not shown
         report.problems.append(str(exc))
         return None
@@ -259,4 +259,16 @@ def _checklist(verify_dir: Path, report: RunReport) -> dict[str, Any] | None:
             attach(child)
 
     attach(tree)
+    graded = {leaf_id: number(g.get("score")) for leaf_id, g in grades.items() if isinstance(g, dict)}
+    if graded:  # every group's weighted score, as PaperBench aggregates: the parents of what was judged
+        scores = score_tree(rubric, graded)
+
+        def mark(node: dict[str, Any]) -> None:
+            if node.get("sub_tasks"):
+                node["score"] = scores.get(str(node.get("id")))
+                for child in node["sub_tasks"]:
+                    if isinstance(child, dict):
+                        mark(child)
+
+        mark(tree)
     return tree

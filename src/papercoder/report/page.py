@@ -68,7 +68,7 @@ def _header(report: RunReport, title: str) -> str:
         out.append(f'<p class="warn">stages not finished: {escape(", ".join(stopped))}</p>')
     if fallbacks:
         out.append(f'<div class="fallbacks"><h2>{len(fallbacks)} fallback(s): what is less than asked for</h2><ul>')
-        out += [f"<li><b>{escape(stage)}</b>: {escape(message)}</li>" for stage, message in fallbacks]
+        out += [f"<li><b>{escape(stage)}</b>: {escape(_without_prefix(message, stage))}</li>" for stage, message in fallbacks]
         out.append("</ul></div>")
     for problem in report.problems:
         out.append(f'<p class="warn">{escape(problem)}</p>')
@@ -83,15 +83,15 @@ def _stages(report: RunReport) -> str:
         cell = f'<a href="#stage-{name}">{name}</a>' if name in ("debug", "verify") else name
         rows.append(f'<tr><td>{cell}</td><td class="{_STATUS_CLASS.get(record.status, "")}">'
                     f"{escape(record.status)}</td><td>{record.seconds:.1f}&nbsp;s</td></tr>")
-    table = "<table><tr><th>stage</th><th>status</th><th>wall</th></tr>" + "".join(rows) + "</table>"
+    table = "<table><tr><th>stage</th><th>status</th><th>wall time</th></tr>" + "".join(rows) + "</table>"
     calls = [(label, t) for label, t in totals.items() if isinstance(t, dict)]
     if calls:
-        head = "<tr><th>calls of</th><th>calls</th><th>input</th><th>cached</th><th>output</th><th>cost</th><th>time</th></tr>"
+        head = "<tr><th>calls of</th><th>calls</th><th>input</th><th>cached input</th><th>output</th><th>cost</th><th>call time</th></tr>"
         lines = []
         for label, t in calls:
             cost = "unknown" if t.get("cost_unknown") and not t.get("cost") else f"${number(t.get('cost')):.4f}"
             row_class = ' class="total"' if label == "total" else ""
-            lines.append(f"<tr{row_class}><td>{escape(str(label))}</td><td>{int(number(t.get('calls'))):,}</td>"
+            lines.append(f"<tr{row_class}><td>{escape(STAGE_NAMES.get(str(label), str(label)))}</td><td>{int(number(t.get('calls'))):,}</td>"
                          f"<td>{int(number(t.get('input_tokens'))):,}</td><td>{int(number(t.get('cached_input_tokens'))):,}</td>"
                          f"<td>{int(number(t.get('output_tokens'))):,}</td><td>{cost}</td><td>{number(t.get('call_seconds')):.1f}&nbsp;s</td></tr>")
         table += "<h3>Model calls, tokens and cost</h3><table>" + head + "".join(lines) + "</table>" + _token_chart(calls)
@@ -143,7 +143,7 @@ def _paper_and_plan(report: RunReport) -> str:
     else:
         out.append('<p class="muted">The plan has no inventory of experiments, baselines and datasets.</p>')
     if report.plan.strip():
-        out.append(f"<details><summary>The overall plan</summary><pre class=\"prose\">{escape(report.plan)}</pre></details>")
+        out.append(f"<details><summary>The overall plan</summary><div class=\"prose\">{markdown(report.plan)}</div></details>")
     out.append("</section>")
     return "".join(out)
 
@@ -194,7 +194,7 @@ def _file(item: RepoFile) -> str:
     out.append('<div class="side">')
     out.append(f'<div class="code">{_highlight(item, anchor)}</div>')
     if item.analysis.strip():
-        out.append(f'<div class="analysis"><h4>Analysis</h4><pre class="prose">{escape(item.analysis)}</pre></div>')
+        out.append(f'<div class="analysis"><h4>Analysis</h4><div class="prose">{markdown(item.analysis)}</div></div>')
     out.append("</div></details>")
     return "".join(out)
 
@@ -309,6 +309,25 @@ def _source(leaf: dict[str, Any]) -> str:
     return f'<div class="reason">{" · ".join(parts)}</div>' if parts else ""
 
 
+def markdown(text: str) -> str:
+    """Markdown from a model's answer as HTML, raw HTML in it shown as text, never rendered."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False}).render(text)
+
+
+# the call log's labels, in the stage vocabulary of the rest of the page
+STAGE_NAMES = {"planning": "plan", "analysis": "analyze", "coding": "code", "debugging": "debug"}
+
+
+def _without_prefix(message: str, stage: str) -> str:
+    """``verify: the checklist…`` under the heading ``verify``: the stage said once."""
+    for name in (stage, STAGE_NAMES.get(stage, stage)):
+        if message.startswith(f"{name}: "):
+            return message[len(name) + 2 :]
+    return message
+
+
 def _code_css() -> str:
     from pygments.formatters import HtmlFormatter
 
@@ -326,6 +345,7 @@ table{border-collapse:collapse;margin:6px 0;display:block;overflow-x:auto;max-wi
 tr.total td{font-weight:600}.ok{color:#17803d}.warn{color:#a15c00}.bad{color:#b42318}.muted{color:#6b7280}
 .status{font-size:18px}.fallbacks{background:#fff7e6;border:1px solid #f0c36d;border-radius:6px;padding:4px 12px;margin:8px 0}
 pre{background:#f3f4f6;padding:8px;overflow-x:auto;white-space:pre-wrap;font-size:13px;border-radius:4px}pre.prose{white-space:pre-wrap}
+.prose code{background:#f3f4f6;padding:0 3px;border-radius:3px}.prose pre code{padding:0}.prose h1,.prose h2,.prose h3{font-size:15px;margin:10px 0 4px}
 .diagram-box{overflow-x:auto;background:#fff;border:1px solid #eceef2;border-radius:4px;padding:6px}
 svg.diagram{max-width:none;font:12px system-ui,sans-serif}svg.diagram rect{fill:#eef3fb;stroke:#44618f}svg.diagram line,svg.diagram path{stroke:#44618f;fill:none}
 svg.diagram marker path{fill:#44618f;stroke:#44618f}svg.diagram marker path.hollow{fill:#fff}svg.diagram text{fill:#1d2430}svg.diagram .name{font-weight:600}
