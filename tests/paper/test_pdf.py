@@ -219,3 +219,17 @@ def test_spacing_accents_and_the_slashed_equals_are_composed(raw, mended):
     from papercoder.paper.pdf import compose_glyphs
 
     assert compose_glyphs(raw) == mended
+
+
+def test_a_running_header_that_repeats_the_title_does_not_make_abstract_the_title(tmp_path):
+    # a conference layout: the running header repeats the title on every page, the first page's title
+    # block sits just below it, and the Abstract heading is set larger than the body
+    from .pdfbuilder import placed_pdf
+
+    title = "Learned Temperatures for Prototype Classifiers"
+    body = [(20, 60 + 5 * k, 10, "", _sentence(k)) for k in range(30)]
+    first = [(20, 10, 8, "", title), (20, 22, 17, "B", title), (20, 32, 10, "", "Ada Lovelace and Alan Turing"),
+             (20, 48, 12, "B", "Abstract"), *body]
+    later = [(20, 10, 8, "", title), *[(20, 25 + 5 * k, 10, "", _sentence(k + 40)) for k in range(40)]]
+    path = placed_pdf(tmp_path / "conf.pdf", [first, later, later])
+    assert read_pdf(path).title == title

@@ -334,7 +334,7 @@ def _title(reader, first_page: list[PdfLine], fallback: str,
     raw = [line for line in raw_first_page or [] if not line.text.lstrip().lower().startswith("arxiv:")]
     for page in (first_page, raw):
         picked = _largest_run(page)
-        if picked:
+        if picked and not _SECTION_NAME.match(picked.strip()):  # "Abstract" set large is not the title
             return picked
     try:
         meta = reader.metadata
@@ -344,6 +344,10 @@ def _title(reader, first_page: list[PdfLine], fallback: str,
     if title and not re.search(r"\.(docx?|tex|pdf)$|^untitled|^microsoft word", title, re.IGNORECASE):
         return title
     return first_page[0].text if first_page else fallback
+
+
+# A heading a first page may set larger than its body: never a paper's title
+_SECTION_NAME = re.compile(r"(?i)^(?:\d+(?:\.\d+)*\.?\s+)?(?:abstract|introduction|keywords|contents|preface|summary)\s*[.:]?$")
 
 
 def _largest_run(first_page: list[PdfLine]) -> str:
