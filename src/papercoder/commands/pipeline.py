@@ -25,6 +25,7 @@ STAGES_HELP = "Stages to run, comma-separated, from plan, analyze, code, debug, 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the app."""
     app.command("run")(run)
+    app.command("estimate")(estimate_command)
     for stage, name, what in (
         ("plan", "plan", "Planning: overall plan, architecture and diagrams, logic design, config.yaml."),
         ("analyze", "analyze", "Analysis: a detailed implementation analysis of every planned file."),
@@ -50,6 +51,7 @@ def run(
     verify_rounds: int = typer.Option(2, "--verify-rounds", min=0, help="Refinement rounds of the verify stage at most (0: check only)."),
     judge_model: Optional[str] = typer.Option(None, "--judge-model", help=JUDGE_HELP),
     context_window: Optional[int] = typer.Option(None, "--context-window", min=1, help=WINDOW_HELP),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the calls, tokens and cost each stage is expected to take, as ranges; call no model."),
 ) -> None:
     """Turn PAPER into a code repository: plan, analyze, code, debug, verify."""
     from papercoder.config import load_config
@@ -58,6 +60,19 @@ def run(
     if addendum is None:
         configured = load_config().addendum
         addendum = Path(configured).expanduser() if configured else None
+    if dry_run:
+        from papercoder.run.engine import read_addendum_file
+        from papercoder.run.estimate import dry_run as estimate_paper, format_estimate
+        from papercoder.run.runner import parse_stages
+
+        result, name, notes = estimate_paper(paper, model=model, base_url=base_url, context_window=context_window,
+                                             addendum=read_addendum_file(addendum) if addendum else "",
+                                             stages=parse_stages([stages] if stages else None), analysis_group=analysis_group)
+        typer.echo(format_estimate(result, model=name))
+        for line in notes:
+            typer.echo(f"Note: {line}.")
+        typer.echo("After planning, `papercoder estimate RUN_DIR` gives a narrower figure for the stages left.")
+        return
     try:
         result = run_paper(
             paper,
@@ -81,6 +96,20 @@ def run(
     except RunInterrupted as exc:
         _stop(exc)
     _report(result)
+
+
+def estimate_command(
+    run_dir: Path = typer.Argument(..., help="A run directory that has been planned."),
+    model: Optional[str] = typer.Option(None, "-m", "--model", help="Model to price (default: the one the run used)."),
+) -> None:
+    """The calls, tokens and cost the stages a run has still to run are expected to take, from what
+    planning decided (its files, its checklist); no model is called."""
+    from papercoder.run.estimate import estimate_run, format_estimate
+
+    result, name, notes = estimate_run(run_dir, model=model)
+    typer.echo(format_estimate(result, model=name))
+    for line in notes:
+        typer.echo(f"Note: {line}.")
 
 
 def _single_stage(stage: str):

@@ -158,6 +158,7 @@ def open_model(
     retry: RetryPolicy | None = None,
     context_window: int | None = None,
     window_cache: Path | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> LLM:
     """An :class:`LLM` for a model string (or the configured default), with its call log.
 
@@ -165,7 +166,8 @@ def open_model(
     When nothing is configured, the embedded tiny model is used and announced once on stderr.
     The context window is ``context_window``, else the config file's, else what the server says
     (kept in ``window_cache`` for a resumed run), the price list or the model file; with none of
-    these it is assumed, and that is said on stderr.
+    these it is assumed, and that is said on stderr. ``env`` stands in for the environment when
+    the provider is built (an estimate gives a placeholder key: it calls no model).
     """
     config = config if config is not None else load_config()
     if context_window is not None:
@@ -173,7 +175,7 @@ def open_model(
             raise ConfigError(f"--context-window must be a number of tokens of 1 or more, not {context_window}")
         config = _replace(config, context_window=context_window)
     choice = choose_model(spec, base_url=base_url, config=config)
-    provider = build_provider(choice, config, timeout=timeout)
+    provider = build_provider(choice, config, env, timeout=timeout)
     if choice.reason == "default" and not quiet:
         announce_embedded_model()
     window = resolve_window(provider, choice, config, window_cache)
