@@ -98,3 +98,27 @@ def test_after_planning_the_narrower_estimate_still_holds_the_stages_left(tmp_pa
         assert expected.calls[0] <= spent.calls <= expected.calls[1], name
         assert expected.input[0] <= spent.input_tokens <= expected.input[1], name
         assert expected.output[0] <= spent.output_tokens <= expected.output[1], name
+
+
+def test_dry_run_holds_a_run_over_http_with_a_prefix_cache(tmp_path, monkeypatch):
+    """The user's path: the estimate of ``--dry-run`` for a server's model, then the run on it."""
+    from papercoder.run.estimate import dry_run
+    from papercoder.testing.fake_http import PrefixCache
+    from papercoder.testing.fake_openai import FakeOpenAIServer
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with FakeOpenAIServer(lambda body: answer(body["messages"]), prefix_cache=PrefixCache(), acts_as="vllm",
+                          window=32_768) as server:
+        expected, _, notes = dry_run(str(EXAMPLE_PAPER), model="openai:fake-model", base_url=server.base_url,
+                                     stages=STAGES)
+        spent = run_paper(str(EXAMPLE_PAPER), out_dir=tmp_path / "run", model="openai:fake-model",
+                          base_url=server.base_url, stages=STAGES, show_progress=False)
+    assert "32,768" in notes[0]
+    for stage in expected.stages:
+        real = spent.stages[stage.stage]
+        assert stage.calls[0] <= real.calls <= stage.calls[1], stage.stage
+        assert stage.input[0] <= real.input_tokens <= stage.input[1], (stage.stage, real.input_tokens, stage.input)
+        assert stage.output[0] <= real.output_tokens <= stage.output[1], stage.stage
+        # the low end's cost is a floor: it pays full price for no more input than the run did
+        assert stage.input[0] - stage.cached[0] <= real.input_tokens - real.cached_input_tokens, stage.stage

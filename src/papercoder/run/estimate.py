@@ -8,7 +8,8 @@ sections), as are the sizes of the answers: from what a small scripted model wri
 capable model writes on a real paper. ``papercoder estimate RUN_DIR`` uses what planning decided
 (the files, the checklist, the artifacts' sizes) for the stages still to run, so its ranges are
 narrower. The low end assumes a clean run (the smoke run passes at once, every requirement is met)
-and the provider's cache serving every prefix after the first request of a stage; the high end
+and the provider's cache serving every shared prefix (only each request's own part is paid in
+full); the high end
 assumes every repair round and refinement round is used and nothing is cached.
 """
 
@@ -107,7 +108,8 @@ def estimate(
             repairs = 0 if end == low else 2 * (system + artifacts_at(end)) + (system + PROMPT_WORDS[end])
             calls[end] = 4 + 1 + groups + (0 if end == low else 3)
             inputs[end] = conversation + skeleton + checklist + repairs
-            cached[end] = (3 * system + groups * system) if end == low else 0
+            # every turn after the first re-sends the one before it; the skeleton and checklist share the system message
+            cached[end] = (conversation - system - 4 * PROMPT_WORDS[end] + (1 + groups) * system) if end == low else 0
             outputs[end] = (plan + design + logic + size("config", end) + files[end] * size("skeleton_per_file", end)
                             + reqs[end] * size("requirement", end))
         out.append(StageEstimate("plan", tuple(calls), tuple(inputs), tuple(cached), tuple(outputs)))
@@ -118,7 +120,7 @@ def estimate(
             each = (system + artifacts_at(end) + files[end] * size("skeleton_per_file", end) + PROMPT_WORDS[end]
                     + (150, 350)[end] * analyses_per_call)
             calls[end], inputs[end] = requests, requests * each
-            cached[end] = (requests - 1) * (system + artifacts_at(end)) if end == low else 0
+            cached[end] = requests * (each - PROMPT_WORDS[end] - (150, 350)[end] * analyses_per_call) if end == low else 0
             outputs[end] = files[end] * size("analysis_per_file", end)
         out.append(StageEstimate("analyze", tuple(calls), tuple(inputs), tuple(cached), tuple(outputs)))
     if "code" in stages:
@@ -129,7 +131,7 @@ def estimate(
             extra = 0 if end == low else 1 + files[end] // 2  # the consistency repair, syntax repairs
             calls[end] = files[end] + extra
             inputs[end] = files[end] * each + extra * (prefix + code_total(end))
-            cached[end] = (files[end] - 1) * prefix if end == low else 0
+            cached[end] = files[end] * prefix if end == low else 0  # the prefix analysis sent before
             outputs[end] = code_total(end) + extra * size("repair", end)
         out.append(StageEstimate("code", tuple(calls), tuple(inputs), tuple(cached), tuple(outputs)))
     if "debug" in stages:
@@ -160,7 +162,7 @@ def estimate(
         f"{files[low]} to {files[high]} planned files" if files[low] != files[high] else f"{files[low]} planned files",
         f"{reqs[low]} to {reqs[high]} requirements" if reqs[low] != reqs[high] else f"{reqs[low]} requirements",
         f"{groups} checklist request(s), {analyses_per_call} file(s) per analysis request",
-        "low: a clean run (the smoke run passes at once, every requirement met), every prefix after a stage's first request cached",
+        "low: a clean run (the smoke run passes at once, every requirement met), every shared prefix served by the provider's cache",
         f"high: every repair and refinement round used ({debug_rounds} debug, {verify_rounds} verify), nothing cached, long answers",
     ]
     return Estimate(out, assumptions)
