@@ -223,3 +223,37 @@ def test_the_generated_reproduce_sh_keeps_the_runs_output_among_the_files_it_wro
     assert smoke.returncode == 0 and "--smoke" in smoke.stdout and not (repo / "results").exists()
     failed = subprocess.run(["bash", str(repo / "reproduce.sh"), "--fail"], env=env, capture_output=True, text=True)
     assert failed.returncode == 3  # the redirection keeps the entry point's exit status
+
+
+FORKS = """#!/usr/bin/env bash
+python - <<'PY'
+import os, time
+born = 0
+try:
+    while born < 300:
+        if os.fork() == 0:
+            time.sleep(2)
+            os._exit(0)
+        born += 1
+except OSError as exc:
+    print("refused:", exc.errno)
+print("born", born, flush=True)
+PY
+"""
+
+
+def test_a_fork_bomb_meets_the_process_cap(tmp_path):
+    from papercoder.repo.sandbox import process_cap
+
+    probe = process_cap(40)
+    probe.close()
+    if probe.warning:
+        pytest.skip(probe.warning)
+    repo = _repo(tmp_path / "repo", FORKS)
+    result = reproduce(repo, tmp_path / "out", LocalExecutor(max_processes=40), timeout=60)
+    log = (tmp_path / "out" / "submission" / "reproduce.log").read_text()
+    born = int(log.split("born", 1)[1].split()[0])
+    assert "refused:" in log and 0 < born < 40, log
+    assert result.warnings == []
+    unbounded = reproduce(repo, tmp_path / "out2", LocalExecutor(), timeout=60)  # the default leaves real work room
+    assert "born 300" in (tmp_path / "out2" / "submission" / "reproduce.log").read_text() and unbounded.ok

@@ -22,6 +22,8 @@ def reproduce_command(
     gpus: bool = typer.Option(False, "--gpus", help="Let the run see the GPUs."),
     no_network: bool = typer.Option(False, "--no-network", help="Run without network (pip installs then fail)."),
     timeout: float = typer.Option(36_000.0, "--timeout", min=1, help="Wall-clock seconds at most (default 10 hours)."),
+    max_processes: int = typer.Option(4096, "--max-processes", min=1,
+                                      help="Processes and threads the local run may have alive at once (a fork bomb's end)."),
     out: Optional[Path] = typer.Option(None, "-o", "--out", help="Where the copy and its results go (default: RUN/reproduce or REPO/.papercoder/reproduce)."),
 ) -> None:
     """Run reproduce.sh in a fresh copy of the repository, tee its output to reproduce.log, and
@@ -32,7 +34,7 @@ def reproduce_command(
 
     repo, paths = resolve_target(target)
     if executor == "local":
-        chosen = LocalExecutor(network=not no_network, gpus=gpus)
+        chosen = LocalExecutor(network=not no_network, gpus=gpus, max_processes=max_processes)
     elif executor in ("docker", "podman"):
         chosen = ContainerExecutor(engine=executor, image=image, network=not no_network, gpus=gpus)
     else:
@@ -41,6 +43,8 @@ def reproduce_command(
     folder.mkdir(parents=True, exist_ok=True)
     result = reproduce(repo, folder, chosen, timeout=timeout)
     typer.echo(result.summary())
+    for line in result.warnings:
+        typer.echo(f"warning: {line}", err=True)
     for name in result.written[:20]:
         typer.echo(f"  wrote {name}")
     if len(result.written) > 20:

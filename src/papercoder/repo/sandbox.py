@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -350,11 +351,42 @@ _PR_SET_PDEATHSIG = 1
 _libc = None
 
 
-def _child_setup(rlimits: list[tuple[int, int]], cgroup_procs: str | None):
+@dataclass
+class ProcessCap:
+    """A cap on the processes and threads a command may have alive at once: its own pids cgroup
+    when papercoder runs as root (root ignores ``RLIMIT_NPROC``), else ``RLIMIT_NPROC``; ``warning``
+    says why there is none. ``setup`` goes to ``Popen(preexec_fn=...)``; ``close`` after the run."""
+
+    setup: Callable[[], None] | None
+    cgroup: Path | None = None
+    warning: str = ""
+
+    def close(self) -> None:
+        if self.cgroup is not None:
+            _remove_cgroup(self.cgroup)
+            self.cgroup = None
+
+
+def process_cap(max_processes: int) -> ProcessCap:
+    """A :class:`ProcessCap` of ``max_processes``, without the parent-death signal: reproduce,
+    its user, ends its runs through their process group (timeout, Ctrl-C, ``stop_running``)."""
+    found = isolation()
+    if found.process_limit == "rlimit":
+        limit = [(resource.RLIMIT_NPROC, _count_processes(os.getuid()) + max_processes)]
+        return ProcessCap(_child_setup(limit, None, die_with_parent=False))
+    cgroup = _make_cgroup(found, max_processes)
+    if cgroup is None:
+        return ProcessCap(None, warning="no process-count limit here (running as root without a writable pids cgroup)")
+    return ProcessCap(_child_setup([], str(cgroup / "cgroup.procs"), die_with_parent=False), cgroup)
+
+
+def _child_setup(rlimits: list[tuple[int, int]], cgroup_procs: str | None, *, die_with_parent: bool = True):
     """Runs in the child between fork and exec: only system calls, no imports.
 
-    The child is killed when papercoder dies (even by SIGKILL), and with it, through
-    ``unshare --kill-child``, every process of the run's PID namespace.
+    With ``die_with_parent`` the child is killed when papercoder dies (even by SIGKILL), and with
+    it, through ``unshare --kill-child``, every process of the run's PID namespace. (Linux sends
+    that signal when the forking *thread* ends, so a command started from a worker thread that
+    returns before the command does goes without it.)
     """
     global _libc
     if _libc is None:
@@ -364,7 +396,8 @@ def _child_setup(rlimits: list[tuple[int, int]], cgroup_procs: str | None):
     libc = _libc
 
     def setup() -> None:
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if die_with_parent:
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         if cgroup_procs is not None:
             with open(cgroup_procs, "w") as handle:
                 handle.write(str(os.getpid()))

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from papercoder.errors import InputError
-from papercoder.repo.sandbox import _jail_argv, isolation, scrubbed_env
+from papercoder.repo.sandbox import _jail_argv, isolation, process_cap, scrubbed_env
 
 # Runs the script with its output in reproduce.log; its exit status is the script's. No pipe: a
 # background child the script leaves behind (holding its output open) must not keep the run
@@ -35,6 +35,7 @@ class Outcome:
     timed_out: bool = False
     command: list[str] = field(default_factory=list)
     stopped: bool = False  # killed by stop_running (the run was interrupted): not to be retried
+    warnings: list[str] = field(default_factory=list)  # a protection this machine could not give
 
 
 @dataclass
@@ -47,6 +48,7 @@ class LocalExecutor:
     gpus: bool = False
     gpu_ids: list[str] | None = None
     name: str = "local"
+    max_processes: int = 4096  # processes and threads alive at once: a fork bomb's end, not a real run's
 
     def command(self, folder: Path) -> list[str]:
         """``bash reproduce.sh`` in its own PID, mount, UTS and IPC namespaces with a fresh ``/proc``
@@ -72,7 +74,13 @@ class LocalExecutor:
         elif self.gpus:
             env.pop("CUDA_VISIBLE_DEVICES", None)
         env.pop("HF_HUB_OFFLINE", None)  # a reproduction downloads its datasets and models
-        return _run(self.command(folder), folder, env, timeout)
+        cap = process_cap(self.max_processes)
+        try:
+            outcome = _run(self.command(folder), folder, env, timeout, preexec=cap.setup)
+        finally:
+            cap.close()  # kills what is left in the run's cgroup
+        outcome.warnings = [cap.warning] if cap.warning else []
+        return outcome
 
 
 @dataclass
@@ -154,12 +162,13 @@ def _kill(group: int, cleanup: Callable[[], None] | None) -> None:
 
 
 def _run(argv: list[str], folder: Path, env: dict[str, str], timeout: float,
-         cleanup: Callable[[], None] | None = None) -> Outcome:
+         cleanup: Callable[[], None] | None = None, preexec: Callable[[], None] | None = None) -> Outcome:
     """Run ``argv`` in its own session; on a timeout, an exception or :func:`stop_running`, kill its
-    process group and call ``cleanup`` (a container's removal)."""
+    process group and call ``cleanup`` (a container's removal). ``preexec`` runs in the child before
+    the command (its process cap)."""
     start = time.monotonic()
     process = subprocess.Popen(argv, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
+                               start_new_session=True, preexec_fn=preexec)
     with _live_lock:
         _live[process.pid] = cleanup
     try:

@@ -41,6 +41,7 @@ class Reproduction:
     folder: str
     written: list[str] = field(default_factory=list)  # files created or changed by the run
     log_tail: str = ""
+    warnings: list[str] = field(default_factory=list)  # protections this machine could not give the run
 
     @property
     def ok(self) -> bool:
@@ -72,7 +73,7 @@ def reproduce(repo: Path, out_dir: Path, executor: LocalExecutor | ContainerExec
     result = Reproduction(
         executor=executor.name, command=" ".join(outcome.command), returncode=outcome.returncode, seconds=round(outcome.seconds, 3),
         timed_out=outcome.timed_out, attempts=attempts, folder=str(folder), written=_written(folder, started),
-        log_tail="\n".join(text.splitlines()[-LOG_TAIL:]),
+        log_tail="\n".join(text.splitlines()[-LOG_TAIL:]), warnings=list(outcome.warnings),
     )
     (Path(out_dir) / "summary.json").write_text(json.dumps({**asdict(result), "ok": result.ok}, indent=2) + "\n", encoding="utf-8")
     return result
