@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +46,9 @@ class Limits:
     max_processes: int = 64  # processes and threads alive at once
     file_size_mb: int = 1024  # largest file the run may write
     output_bytes: int = 64_000  # kept per stream (the start and the end)
+
+
+NO_PROCESS_LIMIT = "no process-count limit here (running as root without a writable pids cgroup)"
 
 
 @dataclass
@@ -72,7 +75,7 @@ class Isolation:
         if not self.landlock_abi:
             notes.append("Landlock is unavailable here: the code can write outside its copy wherever this user can")
         if self.process_limit == "none":
-            notes.append("no process-count limit here (running as root without a writable pids cgroup)")
+            notes.append(NO_PROCESS_LIMIT)
         return notes
 
 
@@ -283,12 +286,11 @@ def run_sandboxed(
         env = scrubbed_env(home, tmp, path_dirs=path_dirs, extra=extra_env)
         if trace:
             env.update(tracing.install(scratch / "trace", work))
-        cgroup = _make_cgroup(found, limits.max_processes)
+        cap = process_cap(limits.max_processes, found)
         try:
-            result = _run(argv, work, env, limits, found, cgroup, scratch=scratch, venv=venv)
+            result = _run(argv, work, env, limits, found, cap, scratch=scratch, venv=venv)
         finally:
-            if cgroup is not None:
-                _remove_cgroup(cgroup)
+            cap.close()
         if trace:
             result.ran = tracing.read(scratch / "trace", work)
         if keep is not None:
@@ -355,11 +357,16 @@ _libc = None
 class ProcessCap:
     """A cap on the processes and threads a command may have alive at once: its own pids cgroup
     when papercoder runs as root (root ignores ``RLIMIT_NPROC``), else ``RLIMIT_NPROC``; ``warning``
-    says why there is none. ``setup`` goes to ``Popen(preexec_fn=...)``; ``close`` after the run."""
+    says why there is none. ``close`` after the run (it kills what is left in the cgroup)."""
 
-    setup: Callable[[], None] | None
+    rlimits: list[tuple[int, int]] = field(default_factory=list)
     cgroup: Path | None = None
     warning: str = ""
+
+    def preexec(self, rlimits: Sequence[tuple[int, int]] = (), *, die_with_parent: bool = True) -> Callable[[], None]:
+        """The ``Popen(preexec_fn=...)`` that enters the cap, with ``rlimits`` of the caller's own."""
+        procs = str(self.cgroup / "cgroup.procs") if self.cgroup is not None else None
+        return _child_setup([*rlimits, *self.rlimits], procs, die_with_parent=die_with_parent)
 
     def close(self) -> None:
         if self.cgroup is not None:
@@ -367,17 +374,18 @@ class ProcessCap:
             self.cgroup = None
 
 
-def process_cap(max_processes: int) -> ProcessCap:
-    """A :class:`ProcessCap` of ``max_processes``, without the parent-death signal: reproduce,
-    its user, ends its runs through their process group (timeout, Ctrl-C, ``stop_running``)."""
-    found = isolation()
+def process_cap(max_processes: int, found: Isolation | None = None) -> ProcessCap:
+    """A :class:`ProcessCap` of ``max_processes``, by the means :func:`isolation` found here."""
+    found = found or isolation()
     if found.process_limit == "rlimit":
-        limit = [(resource.RLIMIT_NPROC, _count_processes(os.getuid()) + max_processes)]
-        return ProcessCap(_child_setup(limit, None, die_with_parent=False))
+        # RLIMIT_NPROC counts every process of this user, so leave room for the ones running now
+        return ProcessCap([(resource.RLIMIT_NPROC, _count_processes(os.getuid()) + max_processes)])
+    if found.process_limit == "none":
+        return ProcessCap(warning=NO_PROCESS_LIMIT)
     cgroup = _make_cgroup(found, max_processes)
     if cgroup is None:
-        return ProcessCap(None, warning="no process-count limit here (running as root without a writable pids cgroup)")
-    return ProcessCap(_child_setup([], str(cgroup / "cgroup.procs"), die_with_parent=False), cgroup)
+        return ProcessCap(warning="could not make a pids cgroup for this run: no process-count limit")
+    return ProcessCap(cgroup=cgroup)
 
 
 def _child_setup(rlimits: list[tuple[int, int]], cgroup_procs: str | None, *, die_with_parent: bool = True):
@@ -413,7 +421,7 @@ def _run(
     env: dict[str, str],
     limits: Limits,
     found: Isolation,
-    cgroup: Path | None,
+    cap: ProcessCap,
     *,
     scratch: Path,
     venv: Path | None,
@@ -425,15 +433,12 @@ def _run(
         (resource.RLIMIT_FSIZE, limits.file_size_mb * 1024 * 1024),
         (resource.RLIMIT_CORE, 0),
     ]
-    if found.process_limit == "rlimit":
-        # RLIMIT_NPROC counts every process of this user, so leave room for the ones running now
-        rlimits.append((resource.RLIMIT_NPROC, _count_processes(os.getuid()) + limits.max_processes))
     spec = {"mounts": found.mounts, "landlock": found.landlock_abi, **_mount_spec(scratch, venv)}
     # writes: the run's folder, and /dev/shm and the temp folders only where they are private
     spec["writable"] = [str(scratch), *(["/dev/shm", "/tmp", "/var/tmp"] if found.mounts else ["/dev/shm"])]
     warnings = found.warnings()
-    if cgroup is None and found.process_limit == "cgroup":
-        warnings.append("could not make a pids cgroup for this run: no process-count limit")
+    if cap.warning and cap.warning not in warnings:
+        warnings.append(cap.warning)
     full = [*found.unshare_args, *_jail_argv(spec, argv)]
     start = time.monotonic()
     try:
@@ -446,7 +451,7 @@ def _run(
             stderr=subprocess.PIPE,
             start_new_session=True,
             close_fds=True,
-            preexec_fn=_child_setup(rlimits, str(cgroup / "cgroup.procs") if cgroup else None),
+            preexec_fn=cap.preexec(rlimits),
         )
     except (OSError, subprocess.SubprocessError) as exc:
         raise SandboxError(f"could not start {argv[0]!r} in the sandbox: {exc}") from exc
@@ -468,7 +473,7 @@ def _run(
         stderr=stderr,
         duration=duration,
         timed_out=timed_out,
-        limit=_which_limit(returncode, timed_out, stderr, stdout, cgroup, cpu_used >= 0.8 * cpu),
+        limit=_which_limit(returncode, timed_out, stderr, stdout, cap.cgroup, cpu_used >= 0.8 * cpu),
         truncated=out.cut > 0 or err.cut > 0,
         warnings=warnings,
     )

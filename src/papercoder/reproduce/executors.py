@@ -76,7 +76,8 @@ class LocalExecutor:
         env.pop("HF_HUB_OFFLINE", None)  # a reproduction downloads its datasets and models
         cap = process_cap(self.max_processes)
         try:
-            outcome = _run(self.command(folder), folder, env, timeout, preexec=cap.setup)
+            # no parent-death signal: reproduce ends its runs through their process group
+            outcome = _run(self.command(folder), folder, env, timeout, preexec=cap.preexec(die_with_parent=False))
         finally:
             cap.close()  # kills what is left in the run's cgroup
         outcome.warnings = [cap.warning] if cap.warning else []
