@@ -16,10 +16,23 @@ assumes every repair round and refinement round is used and nothing is cached.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from papercoder.config import load_config
+from papercoder.errors import InputError
+from papercoder.llm import open_model
+from papercoder.llm.models import choose_model
 from papercoder.llm.types import Usage
+from papercoder.paper import read_paper
+from papercoder.pipeline.artifacts import load_artifacts
+from papercoder.pipeline.fit import paper_budget
+from papercoder.pipeline.requirements import load_checklist
+from papercoder.run.stages import DEFAULT_STAGES
+from papercoder.rundir.manifest import FINISHED, Manifest
+from papercoder.rundir.paths import RunPaths, refuse_links
 from papercoder.tokens import estimate_tokens
 
 # answer sizes in tokens, (low, high): a scripted test model's, then a capable model's on a real paper
@@ -31,7 +44,7 @@ SIZES = {
 FILES = (5, 12)
 REQUIREMENTS_PER_GROUP = (8, 40)
 PROMPT_WORDS = (300, 450)  # a request's own instructions, in tokens (low, high)
-DEBUG_CALLS = (0, 3 * 4)  # up to three repair rounds of up to four turns
+TURNS_PER_DEBUG_ROUND = 4  # a repair round's feedback turns at most
 VERIFY_ROUNDS = 2
 
 
@@ -135,7 +148,7 @@ def estimate(
             outputs[end] = code_total(end) + extra * size("repair", end)
         out.append(StageEstimate("code", tuple(calls), tuple(inputs), tuple(cached), tuple(outputs)))
     if "debug" in stages:
-        high_calls = min(DEBUG_CALLS[1], 4 * debug_rounds)
+        high_calls = TURNS_PER_DEBUG_ROUND * debug_rounds
         each = system + artifacts_at(high) + files[high] * size("skeleton_per_file", high) + code_total(high) + 2000
         out.append(StageEstimate("debug", (0, high_calls), (0, high_calls * min(each, window)), (0, 0),
                                  (0, high_calls * size("repair", high))))
@@ -188,33 +201,20 @@ def format_estimate(result: Estimate, *, model: str) -> str:
     return "\n".join(lines)
 
 
-def artifacts_size(texts: list[str]) -> int:
-    return sum(estimate_tokens(t) for t in texts)
-
-
 def _open_for_estimate(spec: str | None, *, base_url: str | None = None, context_window: int | None = None) -> Any:
     """The model's client for its window and prices only: no key is needed, for no call is made."""
-    import os
-
-    from papercoder.llm import open_model
-    from papercoder.config import load_config
-    from papercoder.llm.models import choose_model
-
-    choice = choose_model(spec, base_url=base_url, config=load_config())
+    config = load_config()
+    choice = choose_model(spec, base_url=base_url, config=config)
     env = dict(os.environ)
     if choice.api_key_env and not env.get(choice.api_key_env):
         env[choice.api_key_env] = "no-key-an-estimate-calls-no-model"
-    return open_model(spec, base_url=base_url, context_window=context_window, quiet=True, env=env)
+    return open_model(spec, base_url=base_url, context_window=context_window, config=config, quiet=True, env=env)
 
 
 def dry_run(source: str, *, model: str | None = None, base_url: str | None = None, context_window: int | None = None,
             addendum: str = "", stages: list[str] | None = None, analysis_group: int | None = None) -> tuple[Estimate, str, list[str]]:
     """The estimate for ``source`` before anything runs: the paper read and fitted, no model call.
     Returns the estimate, the model's name and notes (how the paper would be fitted)."""
-    from papercoder.pipeline.fit import paper_budget
-    from papercoder.paper import read_paper
-    from papercoder.run.stages import DEFAULT_STAGES
-
     paper = read_paper(source)
     llm = _open_for_estimate(model, base_url=base_url, context_window=context_window)
     window = llm.context_window
@@ -232,32 +232,24 @@ def dry_run(source: str, *, model: str | None = None, base_url: str | None = Non
 
 def estimate_run(run_dir: Any, *, model: str | None = None) -> tuple[Estimate, str, list[str]]:
     """The estimate of the stages a planned run has still to run, with what planning decided."""
-    from pathlib import Path
-
-    from papercoder.errors import InputError
-    from papercoder.pipeline.artifacts import load_artifacts
-    from papercoder.pipeline.requirements import load_checklist
-    from papercoder.rundir.manifest import FINISHED, Manifest
-    from papercoder.rundir.paths import RunPaths, refuse_links
-    from papercoder.run.stages import DEFAULT_STAGES
-
     paths = RunPaths(Path(run_dir))
     refuse_links(paths)
     manifest = Manifest.load(paths.manifest)
     artifacts = load_artifacts(paths)  # an InputError naming the stage to run when planning has not
-    files = len([p for p in artifacts.tasks.task_list]) or 1
-    reqs = 0
+    files = len(artifacts.tasks.task_list) or 1
+    reqs, checklist = 0, "no checklist: requirements guessed"
     if paths.checklist.is_file():
         try:
             reqs = len(load_checklist(paths.checklist)[1])
-        except (InputError, ValueError, OSError):
-            reqs = 0
+            checklist = f"{reqs} requirements" if reqs else "an empty checklist: requirements guessed"
+        except (InputError, ValueError, OSError) as exc:  # verify then makes its own: the guess stands for it
+            checklist = f"the checklist cannot be read ({exc}): requirements guessed"
     todo = [s for s in DEFAULT_STAGES if manifest.stage(s).status not in FINISHED]
     llm = _open_for_estimate(model or manifest.model, base_url=manifest.base_url)
-    size = artifacts_size([artifacts.plan, artifacts.config]) + artifacts_size([artifacts.design.model_dump_json(),
-                                                                               artifacts.tasks.model_dump_json()])
+    size = sum(estimate_tokens(text) for text in (artifacts.plan, artifacts.config, artifacts.design.model_dump_json(),
+                                                   artifacts.tasks.model_dump_json()))
     result = estimate(paper_tokens=estimate_tokens(artifacts.paper), addendum_tokens=estimate_tokens(artifacts.addendum),
                       window=llm.context_window, files=(files, files), requirements=(reqs, reqs) if reqs else None,
                       artifacts=(size, size), stages=todo, price=llm.pricer)
-    notes = [f"{files} planned files, {reqs or 'no'} requirements; stages still to run: {', '.join(todo) or 'none'}"]
+    notes = [f"{files} planned files, {checklist}; stages still to run: {', '.join(todo) or 'none'}"]
     return result, llm.model, notes
