@@ -101,11 +101,15 @@ def run_bench(papers: list[BenchPaper], options: BenchOptions,
     def spent() -> float:
         return sum(float(r.get("generation_cost") or 0) + float(r.get("grading_cost") or 0) for r in records.values())
 
+    def refused(task: Task) -> dict[str, Any] | None:
+        """The record of a task the budget keeps from starting, or None when it may start."""
+        if options.max_cost is None or spent() + (share or 0) <= options.max_cost + 1e-9:
+            return None
+        return _record(task, status="budget", error=f"not started: ${spent():.2f} spent, and its share of "
+                                                   f"${share:.2f} would pass --max-cost ${options.max_cost:.2f}")
+
     def work(task: Task) -> dict[str, Any]:
-        if options.max_cost is not None and spent() + (share or 0) > options.max_cost + 1e-9:
-            return _record(task, status="budget", error=f"not started: ${spent():.2f} spent, and its share of "
-                                                       f"${share:.2f} would pass --max-cost ${options.max_cost:.2f}")
-        return run_task(task, options, share)
+        return refused(task) or run_task(task, options, share)
 
     def finish(record: dict[str, Any]) -> None:
         nonlocal done_count
@@ -116,7 +120,7 @@ def run_bench(papers: list[BenchPaper], options: BenchOptions,
         on_record(record, done_count, len(tasks))
 
     if options.executor == "ray":
-        _on_ray(todo, options, share, spent, finish)
+        _on_ray(todo, options, share, refused, finish)
     elif options.executor == "local":
         with ThreadPoolExecutor(max_workers=options.jobs, thread_name_prefix="bench") as pool:
             for future in as_completed([pool.submit(work, task) for task in todo]):
@@ -169,8 +173,8 @@ def run_task(task: Task, options: BenchOptions, share: float | None) -> dict[str
     return record
 
 
-def _on_ray(todo: list[Task], options: BenchOptions, share: float | None, spent: Callable[[], float],
-            finish: Callable[[dict[str, Any]], None]) -> None:
+def _on_ray(todo: list[Task], options: BenchOptions, share: float | None,
+            refused: Callable[[Task], dict[str, Any] | None], finish: Callable[[dict[str, Any]], None]) -> None:
     """The tasks as Ray tasks (``-j`` at a time over the cluster), each retried once if its worker dies;
     the budget is checked here, before each task is sent."""
     from papercoder.batch.ray import PIPELINE_CPUS, connect, import_ray
@@ -186,9 +190,9 @@ def _on_ray(todo: list[Task], options: BenchOptions, share: float | None, spent:
         while queue or pending:
             while queue and len(pending) < options.jobs:
                 task = queue.pop(0)
-                if options.max_cost is not None and spent() + (share or 0) > options.max_cost + 1e-9:
-                    finish(_record(task, status="budget", error=f"not started: its share of ${share:.2f} would pass "
-                                                                 f"--max-cost ${options.max_cost:.2f}"))
+                kept_out = refused(task)
+                if kept_out is not None:
+                    finish(kept_out)
                     continue
                 pending[remote.remote(task, options, share)] = task
             if not pending:
