@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 
-from papercoder.llm import Completion, ContextLengthError, Message
+from papercoder.llm import LLM, Completion, ContextLengthError, Message
 from papercoder.pipeline.artifacts import CONTEXT_FIT_STEPS, PlanningArtifacts, load_artifacts
 from papercoder.rundir.context import StageContext
 from papercoder.pipeline.filesections import file_marker, split_by_file
@@ -80,11 +80,16 @@ async def run_analysis(ctx: StageContext) -> None:
 
 
 def analyses_per_call(ctx: StageContext) -> int:
+    """Files per analysis request of this run: see :func:`files_per_request`."""
+    return files_per_request(ctx.llm, ctx.analysis_group)
+
+
+def files_per_request(llm: LLM, asked: int | None = None) -> int:
     """Files per analysis request: as asked, else the provider's own number (the embedded model
-    says one), else :data:`ANALYSIS_GROUP`."""
-    if ctx.analysis_group is not None:
-        return max(1, int(ctx.analysis_group))
-    return max(1, int(getattr(ctx.llm.provider, "analyses_per_call", ANALYSIS_GROUP)))
+    says one), else :data:`ANALYSIS_GROUP`. The cost estimate asks it too, before a run exists."""
+    if asked is not None:
+        return max(1, int(asked))
+    return max(1, int(getattr(llm.provider, "analyses_per_call", ANALYSIS_GROUP)))
 
 
 def group_files(files: list[str], size: int) -> list[list[str]]:
