@@ -122,3 +122,14 @@ def test_dry_run_holds_a_run_over_http_with_a_prefix_cache(tmp_path, monkeypatch
         assert stage.output[0] <= real.output_tokens <= stage.output[1], stage.stage
         # the low end's cost is a floor: it pays full price for no more input than the run did
         assert stage.input[0] - stage.cached[0] <= real.input_tokens - real.cached_input_tokens, stage.stage
+
+
+def test_dry_run_follows_the_rounds_it_is_given(tmp_path, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.chdir(tmp_path)
+    out = CliRunner().invoke(app, ["run", str(EXAMPLE_PAPER), "-m", "openai:gpt-4.1", "--dry-run",
+                                   "--debug-iterations", "0", "--verify-rounds", "0"])
+    assert out.exit_code == 0, out.output
+    rows = {line.split()[0]: line.split() for line in out.output.splitlines() if line[:1].isalpha() and len(line.split()) > 5}
+    assert rows["debug"][1] == "0"  # no repair round: no debug call, not even at the high end
+    assert rows["verify"][1:4] == ["8", "-", "40"]  # every requirement judged once, nothing refined

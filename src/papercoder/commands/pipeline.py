@@ -67,7 +67,8 @@ def run(
 
         result, name, notes = estimate_paper(paper, model=model, base_url=base_url, context_window=context_window,
                                              addendum=read_addendum_file(addendum) if addendum else "",
-                                             stages=parse_stages([stages] if stages else None), analysis_group=analysis_group)
+                                             stages=parse_stages([stages] if stages else None), analysis_group=analysis_group,
+                                             debug_rounds=debug_iterations, verify_rounds=verify_rounds)
         typer.echo(format_estimate(result, model=name))
         for line in notes:
             typer.echo(f"Note: {line}.")

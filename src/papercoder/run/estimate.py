@@ -27,9 +27,11 @@ from papercoder.llm import open_model
 from papercoder.llm.models import choose_model
 from papercoder.llm.types import Usage
 from papercoder.paper import read_paper
+from papercoder.pipeline.analysis import files_per_request
 from papercoder.pipeline.artifacts import load_artifacts
 from papercoder.pipeline.fit import paper_budget
 from papercoder.pipeline.requirements import load_checklist
+from papercoder.run.options import DEBUG_ITERATIONS, VERIFY_ROUNDS
 from papercoder.run.stages import DEFAULT_STAGES
 from papercoder.rundir.manifest import FINISHED, Manifest
 from papercoder.rundir.paths import RunPaths, refuse_links
@@ -45,7 +47,6 @@ FILES = (5, 12)
 REQUIREMENTS_PER_GROUP = (8, 40)
 PROMPT_WORDS = (300, 450)  # a request's own instructions, in tokens (low, high)
 TURNS_PER_DEBUG_ROUND = 4  # a repair round's feedback turns at most
-VERIFY_ROUNDS = 2
 
 
 @dataclass
@@ -86,7 +87,7 @@ def estimate(
     artifacts: tuple[int, int] | None = None,
     stages: list[str] | tuple[str, ...] = ("plan", "analyze", "code", "debug", "verify"),
     price: Any = None,
-    debug_rounds: int = 3,
+    debug_rounds: int = DEBUG_ITERATIONS,
     verify_rounds: int = VERIFY_ROUNDS,
 ) -> Estimate:
     """The estimate for a paper of ``paper_tokens`` (already fitted to ``window``).
@@ -212,7 +213,8 @@ def _open_for_estimate(spec: str | None, *, base_url: str | None = None, context
 
 
 def dry_run(source: str, *, model: str | None = None, base_url: str | None = None, context_window: int | None = None,
-            addendum: str = "", stages: list[str] | None = None, analysis_group: int | None = None) -> tuple[Estimate, str, list[str]]:
+            addendum: str = "", stages: list[str] | None = None, analysis_group: int | None = None,
+            debug_rounds: int = DEBUG_ITERATIONS, verify_rounds: int = VERIFY_ROUNDS) -> tuple[Estimate, str, list[str]]:
     """The estimate for ``source`` before anything runs: the paper read and fitted, no model call.
     Returns the estimate, the model's name and notes (how the paper would be fitted)."""
     paper = read_paper(source)
@@ -224,9 +226,10 @@ def dry_run(source: str, *, model: str | None = None, base_url: str | None = Non
     notes = [f"the paper is about {tokens:,} tokens; the model's window {window:,} tokens ({llm.window_source or 'assumed'})"]
     if tokens > budget:
         notes.append(f"it would be condensed to about {budget:,} tokens to fit (a call per section condensed, not counted above)")
-    group = analysis_group or int(getattr(llm.provider, "analyses_per_call", 4))
+    group = files_per_request(llm, analysis_group)
     result = estimate(paper_tokens=min(tokens, budget), addendum_tokens=extra, window=window, analyses_per_call=group,
-                      stages=stages or list(DEFAULT_STAGES), price=llm.pricer)
+                      stages=stages or list(DEFAULT_STAGES), price=llm.pricer, debug_rounds=debug_rounds,
+                      verify_rounds=verify_rounds)
     return result, llm.model, notes
 
 
