@@ -294,8 +294,12 @@ def _culprits(regressions: list[str], grades: dict[str, LeafGrade], meta: dict[s
 
 def _restore(repo: Path, commit: str, path: str) -> None:
     """``path`` as it was at ``commit`` (removed when it did not exist then)."""
+    _put(repo, path, git.file_at(repo, commit, path) if commit else None)
+
+
+def _put(repo: Path, path: str, data: bytes | None) -> None:
+    """Write ``data`` at ``path``, or remove the file when ``data`` is None."""
     target = repo / path
-    data = git.file_at(repo, commit, path) if commit else None
     if data is None:
         target.unlink(missing_ok=True)
     else:
@@ -320,12 +324,7 @@ def _keep_good_files(
     def put(paths: set[str]) -> None:
         for path in changed:
             if path in paths:
-                data = edited[path]
-                if data is None:
-                    (repo / path).unlink(missing_ok=True)
-                else:
-                    (repo / path).parent.mkdir(parents=True, exist_ok=True)
-                    (repo / path).write_bytes(data)
+                _put(repo, path, edited[path])
             else:
                 _restore(repo, base, path)
 
