@@ -55,6 +55,9 @@ TWO_COLUMN_PAGES = [
                     "We prune ten percent per epoch with a",
                     "learning rate of 0.01 and batch size 32.",
                     "3 Widgets Per Gadget Stay Dense",
+                ),
+                ("drawing", ""),
+                *body(
                     "Figure 1: The pruning schedule over",
                     "training epochs.",
                 ),

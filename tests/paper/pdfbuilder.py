@@ -8,7 +8,8 @@ from pathlib import Path
 
 from fpdf import FPDF
 
-STYLES = {"title": ("B", 16), "h": ("B", 11), "body": ("", 10), "small": ("", 9)}
+STYLES = {"title": ("B", 16), "h": ("B", 11), "body": ("", 10), "small": ("", 9), "drawing": ("", 60)}
+# "drawing" is not text: a small vector plot (a frame, axes and a curve) 28 mm tall, as a figure above its caption
 
 
 @dataclass
@@ -56,6 +57,11 @@ def build_pdf(
         if interleave:  # row by row across the columns, as some producers write pages
             placed.sort(key=lambda item: (item[0], item[1]))
         for _, _, x, y, style, text in placed:
+            if style == "drawing":
+                pdf.rect(x, y - 4, width - 10, 26)
+                pdf.line(x + 3, y + 19, x + width - 14, y + 19)
+                pdf.line(x + 3, y + 19, x + (width - 10) / 2, y + 2)
+                continue
             weight, size = STYLES[style]
             pdf.set_font("Times", weight, size)
             pdf.text(x, y, text)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from papercoder.paper.headings import finish_sections
 from papercoder.paper.latexfloats import take_floats
+from papercoder.paper.texfigures import latex_figures
 from papercoder.paper.latexrefs import number_labels, resolve_refs
 from papercoder.paper.model import Paper, Section
 from papercoder.paper.texmacros import collect_macros, expand_macros, remove_definitions
@@ -74,7 +75,7 @@ def _replace_command(text: str, name: str, render, nargs: int = 1) -> str:
 _DROP_WITH_ARGS = (
     ("icmlsetsymbol", 2), ("icmlauthor", 2), ("icmlaffiliation", 2), ("icmlcorrespondingauthor", 2),
     ("icmlkeywords", 1), ("icmltitlerunning", 1), ("icmltitle", 1), ("printAffiliationsAndNotice", 1),
-    ("setlength", 2), ("addtolength", 2), ("setcounter", 2), ("addtocounter", 2), ("includegraphics", 1),
+    ("setlength", 2), ("addtolength", 2), ("setcounter", 2), ("addtocounter", 2),
 )  # fmt: skip
 _AUTHOR_LISTS = re.compile(r"\\begin\{(icmlauthorlist|authorlist)\}.*?\\end\{\1\}", re.DOTALL)
 _SKIPS = re.compile(r"\\[vh]skip\s*-?[\d.]+\s*(?:in|pt|cm|mm|em|ex)(?:\s*(?:plus|minus)\s*-?[\d.]+\s*\w\w)*")
@@ -160,8 +161,15 @@ def _letters(n: int) -> str:
     return chr(ord("A") + n - 1) if 1 <= n <= 26 else str(n)
 
 
-def parse_latex(flat: str, *, source: str = "", keep_references: bool = False, bbl: str | None = None) -> Paper:
-    """Turn a flattened LaTeX source into a :class:`Paper`."""
+def parse_latex(
+    flat: str,
+    *,
+    source: str = "",
+    keep_references: bool = False,
+    bbl: str | None = None,
+    graphics: list[tuple[str, str, list[str]]] | None = None,
+) -> Paper:
+    """Turn a flattened LaTeX source into a :class:`Paper`; ``graphics`` receives each figure's included files."""
     macros = collect_macros(flat)
     title = _command_argument(flat, "title") or _command_argument(flat, "icmltitle") or ""
     title = expand_macros(title, macros)
@@ -183,7 +191,8 @@ def parse_latex(flat: str, *, source: str = "", keep_references: bool = False, b
         if command is not None:
             abstract = command
             body = _replace_command(body, "abstract", lambda a: "")
-    body, captions = take_floats(body, clean_text)
+    body, captions = take_floats(body, clean_text, graphics)  # figures' \includegraphics name their files
+    body = _replace_command(body, "includegraphics", lambda a: "", nargs=1)  # images outside a figure: nothing to say
     body = _BIBLIOGRAPHY.sub(lambda m: _bibliography(m, keep_references, bbl), body)
     body = re.sub(r"\\appendix(?![a-zA-Z])|\\begin\{appendices\}", _APPENDIX_MARK, body)
     body = body.replace("\\end{appendices}", "")
@@ -244,6 +253,8 @@ def read_latex(path: Path, *, keep_references: bool = False) -> Paper:
     flat = flatten_project(main, warnings, root=path if path.is_dir() else main.parent)
     bbl_path = main.with_suffix(".bbl")
     bbl = bbl_path.read_text("utf-8", "replace") if keep_references and bbl_path.is_file() else None
-    paper = parse_latex(flat, source=str(path), keep_references=keep_references, bbl=bbl)
+    graphics: list[tuple[str, str, list[str]]] = []
+    paper = parse_latex(flat, source=str(path), keep_references=keep_references, bbl=bbl, graphics=graphics)
+    paper.figures = latex_figures(graphics, flat, path if path.is_dir() else main.parent, warnings)
     paper.warnings.extend(warnings)
     return paper

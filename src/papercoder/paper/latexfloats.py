@@ -120,8 +120,21 @@ def _caption_of(content: str) -> str | None:
     return braced(content, match.end() - 1)[0] if match else None
 
 
-def take_floats(body: str, clean: Callable[[str], str]) -> tuple[str, list[str]]:
-    """Remove figures, render tables and algorithms in place; return the text and the captions."""
+_GRAPHICS = re.compile(r"\\includegraphics\*?\s*(?:\[[^\]]*\]\s*)?\{([^}]*)\}")
+
+
+def graphics_names(content: str) -> list[str]:
+    """The files ``\\includegraphics`` names in a float, in order (as written: maybe without extension)."""
+    return [name.strip() for name in _GRAPHICS.findall(content) if name.strip()]
+
+
+def take_floats(
+    body: str, clean: Callable[[str], str], graphics: list[tuple[str, str, list[str]]] | None = None
+) -> tuple[str, list[str]]:
+    """Remove figures, render tables and algorithms in place; return the text and the captions.
+
+    ``graphics``, when given, receives each numbered figure's (label, caption, included files).
+    """
     captions: list[str] = []
     counts: dict[str, int] = {}
 
@@ -139,6 +152,8 @@ def take_floats(body: str, clean: Callable[[str], str]) -> tuple[str, list[str]]
             label = f"{kind} {counts[kind]}: {clean(caption)}"
             captions.append(label)
         if kind == "Figure":
+            if graphics is not None and label:
+                graphics.append((f"Figure {counts[kind]}", label, graphics_names(match.group(3))))
             return ""
         inner = tabular_text(content) if kind == "Table" else algorithm_text(content)
         heading = f"**{label}**" if label else f"**{kind}**"

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from papercoder.paper.figures import Figure
+
+FIGURES_FOLDER = "paper/figures"  # where a run keeps the images, relative to paper.md
 
 
 @dataclass
@@ -27,6 +32,7 @@ class Paper:
     source: str = ""  # where it was read from (a path or an arXiv id)
     source_format: str = ""  # pdf, latex, markdown, s2orc, text
     warnings: list[str] = field(default_factory=list)  # things the reader noticed and survived
+    figures: list[Figure] = field(default_factory=list)  # the figures as images, where the format and the file allow
 
     def to_markdown(self) -> str:
         """Render as Markdown: title, abstract, sections with heading levels, captions."""
@@ -38,16 +44,28 @@ class Paper:
             body = section.text.strip()
             parts.append(f"{hashes} {section.heading.strip()}" + (f"\n\n{body}" if body else ""))
         if self.captions:
-            parts.append("## Figure and table captions\n\n" + "\n\n".join(c.strip() for c in self.captions))
+            files = {figure.label: figure.file_name for figure in self.figures}
+            shown = []
+            for caption in self.captions:
+                label = re.match(r"(Figure \d+)\s*[:.]", caption.strip())
+                image = files.get(label.group(1)) if label else None
+                shown.append(caption.strip() + (f"\n\n![{label.group(1)}]({FIGURES_FOLDER}/{image})" if label and image else ""))
+            parts.append("## Figure and table captions\n\n" + "\n\n".join(shown))
         return "\n\n".join(parts).rstrip() + "\n"
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (``papercoder ingest --format json``)."""
-        return asdict(self)
+        """A JSON-ready dict (``papercoder ingest --format json``); figures without their images."""
+        data = asdict(self)
+        data["figures"] = [figure.meta() for figure in self.figures]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Paper":
         """Inverse of :meth:`to_dict`."""
         data = dict(data)
         data["sections"] = [Section(**s) for s in data.get("sections", [])]
+        data["figures"] = [
+            Figure(**{k: v for k, v in f.items() if k in ("label", "caption", "media_type", "width", "height", "source")})
+            for f in data.get("figures", [])
+        ]
         return cls(**data)

@@ -21,6 +21,7 @@ from papercoder.errors import InputError
 from papercoder.paper.headings import finish_sections
 from papercoder.paper.lines import structure_lines
 from papercoder.paper.pdflayout import PdfLine, arrange, body_size
+from papercoder.paper.pdffigures import pdf_figures
 from papercoder.paper.model import Paper, Section
 
 _BOLD_FONT = re.compile(r"bold|medi|semi|heavy|black|demi|cmbx|cmssbx|\.b$|-b$|,b$", re.IGNORECASE)
@@ -398,7 +399,7 @@ def read_pdf(path: Path, *, keep_references: bool = False) -> Paper:
         front = [p for p in found.front if title not in p]
         if sum(len(p) for p in front) > 400:
             sections = [Section("Front matter", "\n\n".join(front))] + sections
-    return Paper(
+    paper = Paper(
         title=title,
         abstract=found.abstract,
         sections=finish_sections(sections, keep_references=keep_references),
@@ -406,3 +407,5 @@ def read_pdf(path: Path, *, keep_references: bool = False) -> Paper:
         source=str(path),
         source_format="pdf",
     )
+    paper.figures = pdf_figures(path, found.captions, paper.warnings)
+    return paper
