@@ -13,6 +13,8 @@ Read from ``papercoder.toml`` in the working folder, laid over the user-level
     reasoning_effort = "high"               # for reasoning models ("none" sends none; default high for o-series)
     reasoning = true                        # reserve room for hidden reasoning tokens (default: by model family)
     reasoning_reserve = 16384               # hidden tokens reserved per call on top of the answer
+    vision = true                           # the model reads images: figures go to it (default: by model family)
+    max_figures = 12                        # images per request at most (run --max-figures)
     stream = false
     max_output_tokens = 32768               # the model's output limit per answer; Anthropic's default max_tokens
     context_window = 32768                  # when the server's model is not in the price list
@@ -81,6 +83,8 @@ class Config:
     reasoning_effort: str | None = None
     reasoning: bool | None = None
     reasoning_reserve: int | None = None
+    vision: bool | None = None  # the model reads images (None: by its family, or what its server says)
+    max_figures: int | None = None  # images per request at most (run --max-figures)
     stream: bool | None = None
     max_output_tokens: int | None = None
     context_window: int | None = None
@@ -136,6 +140,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "retries": (int,),
     "reasoning_effort": (str,),
     "reasoning": (bool,),
+    "vision": (bool,),
+    "max_figures": (int,),
     "reasoning_reserve": (int,),
     "stream": (bool,),
     "max_output_tokens": (int,),

@@ -23,6 +23,7 @@ from typing import Any
 from papercoder.errors import PapercoderError
 from papercoder.llm.accounting import StageTotals, sum_totals
 from papercoder.secrets import redact
+from papercoder.llm.images import without_image_data
 from papercoder.llm.types import Usage, clean_text
 
 BUSY_TIMEOUT_SECONDS = 60.0
@@ -174,7 +175,7 @@ class CallLog:
             request_hash,
             stage,
             model,
-            redact(clean_text(json.dumps(request, ensure_ascii=False))),
+            redact(clean_text(json.dumps(without_image_data(request), ensure_ascii=False))),  # images by digest
             redact(clean_text(text)) if text is not None else None,
             finish_reason,
             usage.input_tokens,

@@ -19,10 +19,11 @@ from pydantic import BaseModel, ValidationError
 from papercoder.errors import ConfigError
 from papercoder.config import Price
 from papercoder.llm.accounting import Pricer, StageTotals, sum_totals
-from papercoder.tokens import CHARS_PER_TOKEN, estimate_tokens
+from papercoder.tokens import CHARS_PER_TOKEN, estimate_tokens, message_tokens
 from papercoder.llm.calllog import CallLog, request_hash
 from papercoder.llm.errors import BudgetExceededError, ContextLengthError, LLMError, PromptCutError, StructuredOutputError, TruncatedError
 from papercoder.llm.provider import Provider
+from papercoder.llm.images import is_vision_model
 from papercoder.llm.reasoning import DEFAULT_RESERVE, REGROWTHS, is_reasoning_model, known_output_limit, strip_reasoning
 from papercoder.secrets import redact
 from papercoder.llm.retry import RetriesExhausted, RetryPolicy, call_with_retries
@@ -59,6 +60,7 @@ class LLM:
         reasoning: bool | None = None,
         reasoning_reserve: int | None = None,
         output_limit: int | None = None,
+        vision: bool | None = None,
     ):
         if max_cost is not None and not (math.isfinite(max_cost) and max_cost > 0):
             raise ConfigError(f"the budget must be a positive number of USD, not {max_cost!r}; e.g. --max-cost 2")
@@ -81,6 +83,8 @@ class LLM:
         self._spent = log.spent() if (log is not None and max_cost is not None) else 0.0
         self._reserved = 0.0
         self._reasoning = reasoning  # None: decided by the model's family and what it reports
+        self._vision = vision  # None: decided by what the server said, else the model's family
+        self.server_vision: bool | None = None  # what a self-hosted server published of its model
         self.window_source = ""  # where the context window came from (see papercoder.llm.windows)
         self.window_server = ""  # the kind of server that said it ("ollama", "vllm", ...), if one did
         self.chars_per_token: float | None = None  # the model's real ratio, once an answer reported it
@@ -129,7 +133,7 @@ class LLM:
         prompt that cannot fit is refused here instead of being sent."""
         if self.window_server != "ollama" or not self.provider.context_window:
             return
-        prompt = sum(estimate_tokens(str(m.get("content", ""))) + 4 for m in request.messages)
+        prompt = sum(message_tokens(m) for m in request.messages)
         if prompt + (request.max_tokens or 0) > self.context_window:
             raise ContextLengthError(
                 f"a prompt of about {prompt:,} tokens (stage {stage or '?'}) does not fit the {self.context_window:,}-token "
@@ -141,7 +145,7 @@ class LLM:
     def _check_prompt_kept(self, payload: dict[str, Any], usage: Usage, stage: str) -> None:
         """Stop when the server reports far fewer prompt tokens than were sent: it cut the prompt
         (Ollama keeps the end of a prompt longer than its num_ctx), so the answer is not used."""
-        sent = sum(estimate_tokens(str(m.get("content", ""))) + 4 for m in payload["messages"])
+        sent = sum(message_tokens(m) for m in payload["messages"])
         if sent < CUT_MIN_TOKENS or usage.input_tokens <= 0 or usage.input_tokens >= sent * CUT_RATIO:
             return
         raise PromptCutError(
@@ -149,6 +153,18 @@ class LLM:
             f"{stage or '?'}): the server cut the prompt, so its context is probably {usage.input_tokens:,} tokens; "
             f"raise the server's context ({_raise_hint(self.window_server)}) or set --context-window to what it really is"
         )
+
+    @property
+    def accepts_images(self) -> bool:
+        """Whether requests may carry figures: configured (``vision = true|false``), else what the
+        model's server published, else known from the model's family. The embedded model never does."""
+        if getattr(self.provider, "text_only", False):
+            return False
+        if self._vision is not None:
+            return self._vision
+        if self.server_vision is not None:
+            return self.server_vision
+        return is_vision_model(self.model)
 
     @property
     def reasoning(self) -> bool:
@@ -176,7 +192,7 @@ class LLM:
             bounds.append(self.output_limit)
         window = self.context_window if self.provider.context_window else None
         if window:
-            prompt = sum(estimate_tokens(m.get("content", "")) + 4 for m in messages)
+            prompt = sum(message_tokens(m) for m in messages)
             bounds.append(window - prompt - max(128, window // 16))
         return max(answer_tokens, min(bounds))
 
@@ -395,7 +411,7 @@ class LLM:
         cost = self.pricer.cost(raw.usage)
         if raw.usage.unreliable:  # the counts cannot be trusted: the price is unknown, the budget takes the worst case
             cost = None
-            worst = self.pricer.cost(Usage(input_tokens=sum(estimate_tokens(str(m.get("content", ""))) for m in payload["messages"]),
+            worst = self.pricer.cost(Usage(input_tokens=sum(message_tokens(m) for m in payload["messages"]),
                                            output_tokens=int(payload.get("max_tokens") or DEFAULT_OUTPUT_ESTIMATE)))
             self._spent += worst or 0.0
         if cost is not None:

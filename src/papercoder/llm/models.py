@@ -191,6 +191,7 @@ def open_model(
         reasoning=config.reasoning,
         reasoning_reserve=config.reasoning_reserve,
         output_limit=config.max_output_tokens,
+        vision=config.vision,
         concurrency=concurrency or config.concurrency or DEFAULT_CONCURRENCY,
         log=log,
         max_cost=max_cost if max_cost is not None else config.max_cost,
@@ -198,6 +199,7 @@ def open_model(
         retry=retry or RetryPolicy(attempts=config.retries or RetryPolicy.attempts),
     )
     llm.window_source, llm.window_server = window.source, window.server
+    llm.server_vision = window.vision
     return llm
 
 

@@ -29,6 +29,7 @@ class Window:
     tokens: int
     source: str
     server: str = ""  # "vllm", "llama.cpp", "ollama", "lmstudio", "openai-compatible", ""
+    vision: bool | None = None  # whether the server says its model reads images (Ollama, llama.cpp), if it says
 
     @property
     def assumed(self) -> bool:
@@ -90,7 +91,9 @@ def from_llamacpp_props(data: Any) -> Window | None:
     settings = data.get("default_generation_settings")
     tokens = _positive(settings.get("n_ctx")) if isinstance(settings, dict) else None
     tokens = tokens or _positive(data.get("n_ctx"))
-    return Window(tokens, "the server's /props (n_ctx)", "llama.cpp") if tokens else None
+    modalities = data.get("modalities")
+    vision = modalities.get("vision") if isinstance(modalities, dict) and isinstance(modalities.get("vision"), bool) else None
+    return Window(tokens, "the server's /props (n_ctx)", "llama.cpp", vision) if tokens else None
 
 
 def from_ollama(show: Any, running: Any, model: str) -> Window | None:
@@ -99,6 +102,13 @@ def from_ollama(show: Any, running: Any, model: str) -> Window | None:
     Ollama does not use unless told to."""
     if not isinstance(show, dict):
         return None
+    capabilities = show.get("capabilities")
+    vision = ("vision" in capabilities) if isinstance(capabilities, list) else None
+    window = _ollama_window(show, running, model)
+    return Window(window.tokens, window.source, window.server, vision)
+
+
+def _ollama_window(show: dict, running: Any, model: str) -> Window:
     for entry in (running.get("models") or []) if isinstance(running, dict) else []:
         if isinstance(entry, dict) and entry.get("name") in (model, f"{model}:latest") and _positive(entry.get("context_length")):
             return Window(_positive(entry["context_length"]), "Ollama's /api/ps (the loaded model's context)", "ollama")
@@ -138,7 +148,9 @@ def cached(path: Path | None, server: str, model: str) -> Window | None:
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8")).get(f"{server}|{model}")
-        return Window(int(data["tokens"]), str(data["source"]), str(data.get("server", ""))) if data else None
+        vision = data.get("vision") if data else None
+        return Window(int(data["tokens"]), str(data["source"]), str(data.get("server", "")),
+                      vision if isinstance(vision, bool) else None) if data else None
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 

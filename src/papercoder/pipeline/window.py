@@ -17,6 +17,7 @@ from typing import TypeVar
 from papercoder.errors import PapercoderError
 from papercoder.llm import LLM, ContextLengthError, Message, TruncatedError
 from papercoder.tokens import estimate_tokens
+from papercoder.tokens import message_tokens as one_message_tokens
 from papercoder.pipeline.codeblocks import join_continuation
 from papercoder.prompts import render
 
@@ -73,7 +74,7 @@ def margin(window: int) -> int:
 
 def message_tokens(messages: list[Message]) -> int:
     """Estimated input tokens of a request (content plus a little per-message overhead)."""
-    return sum(estimate_tokens(m["content"]) + 4 for m in messages)
+    return sum(one_message_tokens(m) for m in messages)
 
 
 def answer_room(window: int, messages: list[Message], default: int) -> int:

@@ -18,7 +18,7 @@ import json
 import time
 from typing import Any
 
-from papercoder.testing.fake_http import FakeServer, Reply, _Handler, count_tokens
+from papercoder.testing.fake_http import FakeServer, Reply, _Handler, count_tokens, image_text
 
 __all__ = ["FakeAnthropicServer", "Reply"]
 
@@ -58,7 +58,7 @@ class FakeAnthropicServer(FakeServer):
             return
         input_tokens = reply.input_tokens
         if input_tokens is None:
-            input_tokens = count_tokens(json.dumps(body.get("messages"))) + count_tokens(str(body.get("system", "")))
+            input_tokens = count_tokens(_prompt(body)[0])
         output_tokens = reply.output_tokens if reply.output_tokens is not None else count_tokens(reply.text)
         prompt, points = _prompt(body)
         reply, first_token = self.prefill(reply, prompt, input_tokens, handler.arrived, points)
@@ -134,7 +134,10 @@ def _prompt(body: dict) -> tuple[str, list[int]]:
         content = message.get("content")
         blocks = [{"type": "text", "text": content}] if isinstance(content, str) else content or []
         for block in blocks:
-            text = block.get("text") if block.get("type") == "text" else json.dumps(block, sort_keys=True)
+            if block.get("type") == "image":
+                text = image_text(str((block.get("source") or {}).get("data", "")), "anthropic")
+            else:
+                text = block.get("text") if block.get("type") == "text" else json.dumps(block, sort_keys=True)
             add(f"<{message.get('role')}>{text}", bool(block.get("cache_control")))
     return "".join(out), points
 

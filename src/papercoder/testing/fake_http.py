@@ -367,3 +367,24 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(2)
         except OSError:
             pass
+
+
+def image_text(data: str, provider: str = "") -> str:
+    """An image as the fakes' prompt text: a digest padded to four characters per token it costs.
+
+    Real servers bill an image by its pixels, not its base64 length; so do the fakes, and their
+    prefix cache sees an image as so many tokens of its own, equal only when the bytes are.
+    """
+    import base64
+    import hashlib
+    import struct
+
+    from papercoder.tokens import image_tokens
+
+    try:
+        head = base64.b64decode(data[:64] + "=" * (-len(data[:64]) % 4))
+        width, height = struct.unpack(">II", head[16:24]) if head.startswith(b"\x89PNG") else (512, 512)
+    except (ValueError, struct.error):
+        width, height = 512, 512
+    tag = f"<image {hashlib.sha256(data.encode('ascii', 'replace')).hexdigest()[:16]}>"
+    return tag.ljust(image_tokens(width, height, provider) * 4, "#")

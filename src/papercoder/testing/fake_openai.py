@@ -24,7 +24,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from papercoder.testing.fake_http import FakeServer, Reply, _Handler, count_tokens
+from papercoder.testing.fake_http import FakeServer, Reply, _Handler, count_tokens, image_text
 
 __all__ = ["FakeOpenAIServer", "Reply"]
 
@@ -210,12 +210,26 @@ def _prompt_tokens(body: dict, reply: Reply) -> int:
     """The input tokens usage reports: the reply's override, else about four characters a token."""
     if reply.input_tokens is not None:
         return reply.input_tokens
-    return sum(count_tokens(str(m.get("content", ""))) for m in body.get("messages", []))
+    return sum(count_tokens(_content_text(m.get("content", ""))) for m in body.get("messages", []))
 
 
 def _prompt(body: dict) -> str:
     """The request as the cache sees it: the messages' roles and contents in order."""
-    return "".join(f"<{m.get('role')}>{m.get('content', '')}</{m.get('role')}>" for m in body.get("messages", []))
+    return "".join(f"<{m.get('role')}>{_content_text(m.get('content', ''))}</{m.get('role')}>" for m in body.get("messages", []))
+
+
+def _content_text(content: Any) -> str:
+    """A message's content as text: a list of parts joined, each image as the tokens it costs."""
+    if not isinstance(content, list):
+        return str(content)
+    pieces = []
+    for part in content:
+        if isinstance(part, dict) and part.get("type") == "image_url":
+            url = str((part.get("image_url") or {}).get("url", ""))
+            pieces.append(image_text(url.split("base64,", 1)[-1], "openai"))
+        elif isinstance(part, dict):
+            pieces.append(str(part.get("text", "")))
+    return "".join(pieces)
 
 
 def _split(text: str, pieces: int) -> list[str]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from papercoder.config import Config
 from papercoder.errors import ConfigError
+from papercoder.llm.images import anthropic_blocks
 from papercoder.llm.errors import ContextLengthError, LLMError
 from papercoder.llm.providers.common import PerLoop, context_limit, context_message, looks_like_context_overflow
 from papercoder.llm.retry import TransientError, parse_retry_after
@@ -162,28 +163,32 @@ MAX_BREAKPOINTS = 4  # Anthropic allows four cache_control blocks per request; t
 
 
 def _with_cache_breakpoints(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Turns as Anthropic wants them (consecutive messages of one role merged into text blocks),
-    with a cache breakpoint after every turn but the last and after every block of the last turn
-    but its own part, at most three: the planning artifacts and the skeleton shared by every
-    analysis and code call are read from the cache."""
+    """Turns as Anthropic wants them (consecutive messages of one role merged into one turn of
+    blocks; a message's figures become image blocks after its text), with a cache breakpoint
+    after every turn but the last and after every message of the last turn but its own part, at
+    most three: the figures, the planning artifacts and the skeleton shared by every analysis and
+    code call are read from the cache."""
     merged: list[dict[str, Any]] = []
+    ends: list[list[int]] = []  # per turn: the index of each message's last block
     for message in messages:
-        block = {"type": "text", "text": message["content"]}
+        blocks = anthropic_blocks(message)
         if merged and merged[-1]["role"] == message["role"]:
-            merged[-1]["content"].append(block)
+            merged[-1]["content"].extend(blocks)
         else:
-            merged.append({"role": message["role"], "content": [block]})
+            merged.append({"role": message["role"], "content": blocks})
+            ends.append([])
+        ends[-1].append(len(merged[-1]["content"]) - 1)
     marks = 0
     for turn in reversed(merged[:-1]):
         if marks >= MAX_BREAKPOINTS - 1:
             break
         turn["content"][-1]["cache_control"] = {"type": "ephemeral"}
         marks += 1
-    # the shared blocks before the file's own part (planning artifacts, skeleton), latest first
-    for block in reversed(merged[-1]["content"][:-1] if merged else []):
+    # the shared messages before the file's own part (figures, planning artifacts, skeleton), latest first
+    for end in reversed(ends[-1][:-1] if merged else []):
         if marks >= MAX_BREAKPOINTS - 1:
             break
-        block["cache_control"] = {"type": "ephemeral"}
+        merged[-1]["content"][end]["cache_control"] = {"type": "ephemeral"}
         marks += 1
     return merged
 

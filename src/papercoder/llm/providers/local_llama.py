@@ -72,6 +72,7 @@ class LocalProvider:
     # A small CPU model cannot keep several files apart in one answer: asking it for a few
     # analyses at once would only add a failed request before the one-by-one ones.
     analyses_per_call = 1
+    text_only = True  # llama.cpp here loads no vision projector: figures are never sent
 
     def __init__(self, path: Path, *, label: str | None = None, max_context: int = MAX_CONTEXT):
         self.path = Path(path)
@@ -94,7 +95,7 @@ class LocalProvider:
     def _generate(self, request: Request) -> RawResponse:
         llama = self._load()
         params: dict[str, Any] = {
-            "messages": request.messages,
+            "messages": [{"role": m["role"], "content": m["content"]} for m in request.messages],  # text only: the embedded model reads no images
             "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
             "temperature": 0.0 if request.temperature is None else request.temperature,
             "seed": request.sample,

@@ -17,6 +17,7 @@ from papercoder.errors import ConfigError
 from papercoder.llm.errors import ContextLengthError, LLMError
 from papercoder.llm.providers.common import PerLoop, context_limit, context_message, looks_like_context_overflow
 from papercoder.llm.retry import TransientError, parse_retry_after
+from papercoder.llm.images import openai_message
 from papercoder.llm.reasoning import is_openai_reasoning
 from papercoder.llm.types import Check, Message, ModelChoice, RawResponse, Request, Usage
 
@@ -113,7 +114,7 @@ class OpenAIProvider:
         elif self.stream:
             params["stream"] = True
             params["stream_options"] = {"include_usage": True}
-        params["messages"] = messages
+        params["messages"] = [openai_message(m) for m in messages]  # figures become image_url parts
         return params
 
     def _adapt(self, message: str, request: Request) -> bool:
