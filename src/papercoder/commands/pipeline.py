@@ -18,6 +18,7 @@ GROUP_HELP = (
     "method's one request per file, which re-sends the paper and plan for every file."
 )
 JUDGE_HELP = "The verify stage's judge, e.g. openai:o3-mini (default: verify_judge_model in the config file, else the model that writes the code)."
+FIGURES_HELP = "Images a request may carry at most, for a model that reads them (0: captions only; default: max_figures in the config file, else 12)."
 WINDOW_HELP = "The model's context window in tokens, when the server does not say it (default: context_window in the config file, else the server's, the price list's or the model file's)."
 STAGES_HELP = "Stages to run, comma-separated, from plan, analyze, code, debug, verify, reproduce (default: all but reproduce)."
 
@@ -51,6 +52,7 @@ def run(
     verify_rounds: int = typer.Option(2, "--verify-rounds", min=0, help="Refinement rounds of the verify stage at most (0: check only)."),
     judge_model: Optional[str] = typer.Option(None, "--judge-model", help=JUDGE_HELP),
     context_window: Optional[int] = typer.Option(None, "--context-window", min=1, help=WINDOW_HELP),
+    max_figures: Optional[int] = typer.Option(None, "--max-figures", min=0, help=FIGURES_HELP),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the calls, tokens and cost each stage is expected to take, as ranges; call no model."),
 ) -> None:
     """Turn PAPER into a code repository: plan, analyze, code, debug, verify."""
@@ -93,6 +95,7 @@ def run(
             analysis_group=analysis_group,
             judge_model=judge_model,
             context_window=context_window,
+            max_figures=max_figures,
         )
     except RunInterrupted as exc:
         _stop(exc)
@@ -126,6 +129,7 @@ def _single_stage(stage: str):
             None, "--analysis-group", min=1, help=GROUP_HELP + " Only the analyze stage reads it."
         ),
         context_window: Optional[int] = typer.Option(None, "--context-window", min=1, help=WINDOW_HELP),
+        max_figures: Optional[int] = typer.Option(None, "--max-figures", min=0, help=FIGURES_HELP),
     ) -> None:
         from papercoder.run import RunInterrupted, run_stage
 
@@ -142,6 +146,7 @@ def _single_stage(stage: str):
                 coding=coding,
                 analysis_group=analysis_group,
                 context_window=context_window,
+                max_figures=max_figures,
             )
         except RunInterrupted as exc:
             _stop(exc)

@@ -21,6 +21,7 @@ from papercoder.llm import LLM, Completion, ContextLengthError, Message
 from papercoder.pipeline.artifacts import CONTEXT_FIT_STEPS, PlanningArtifacts, load_artifacts
 from papercoder.rundir.context import StageContext
 from papercoder.pipeline.filesections import file_marker, split_by_file
+from papercoder.pipeline.figures import file_images, with_images
 from papercoder.pipeline.prefix import layered_messages
 from papercoder.pipeline.window import (
     ContextBudgetError,
@@ -118,11 +119,12 @@ def analysis_messages(
     """The request for the analysis of ``path`` (fitted to ``window``) and its ``max_tokens``."""
     parts = _parts_for(artifacts, [path])
     entry = artifacts.tasks.entry_point
+    images = file_images(ctx, _figure_text(parts), f"the analysis of {path}")
 
     def build(chosen: list[Part]) -> list[Message]:
-        return layered_messages(
+        return with_images(layered_messages(
             chosen, lambda own: render("analysis/file", parts=own, path=path, is_entry=path == entry, entry_point=entry)
-        )
+        ), images)
 
     window = window or ctx.llm.context_window
     default = stage_default(window, ANALYSIS_TOKENS, prose=True)
@@ -133,6 +135,11 @@ def analysis_messages(
     if taken:
         ctx.note(f"analysis of {path}: to fit the context window, " + "; ".join(taken))
     return messages, answer_room(window, messages, default)
+
+
+def _figure_text(parts: list[Part]) -> str:
+    """Where a file's request names the figures it needs: its logic design and its requirements."""
+    return "\n".join(part.text for part in parts if part.key.startswith(("file-logic:", "requirements")))
 
 
 def _parts_for(artifacts: PlanningArtifacts, paths: list[str]) -> list[Part]:
@@ -159,12 +166,14 @@ def group_messages(
     window = ctx.llm.context_window
     default = len(group) * stage_default(window, ANALYSIS_TOKENS, prose=True)  # each file the room it has alone
 
+    images = file_images(ctx, _figure_text(parts), f"the analyses of {', '.join(group)}")
+
     def build(chosen: list[Part]) -> list[Message]:
-        return layered_messages(
+        return with_images(layered_messages(
             chosen,
             lambda own: render("analysis/files", parts=own, paths=group, entry_point=entry,
                                example=file_marker(group[0])),
-        )
+        ), images)
 
     messages, _ = fit_parts(parts, build, window=window, min_output=default, steps=[],
                             what=f"the analyses of {', '.join(group)}")

@@ -26,6 +26,7 @@ from papercoder.pipeline.artifacts import PlanningArtifacts, load_artifacts, pap
 from papercoder.pipeline.codeblocks import dependency_layers, extract_code, extract_interface
 from papercoder.pipeline.consistency import reconcile
 from papercoder.rundir.context import StageContext
+from papercoder.pipeline.figures import file_images, with_images
 from papercoder.pipeline.prefix import layered_messages
 from papercoder.pipeline.extras import readme_text, reproduce_script, requirements_text, smoke_script
 from papercoder.pipeline.window import (
@@ -169,14 +170,17 @@ def file_messages(
     entry = tasks.entry_point
     language = _LANGUAGE.get(PurePosixPath(path).suffix.lower(), "")
 
+    named = "\n".join([tasks.logic_of(path).analysis, analysis, *(p.text for p in parts if p.key == "requirements")])
+    images = file_images(ctx, named, f"coding {path}")
+
     def build(chosen: list[Part]) -> list[Message]:
-        return layered_messages(
+        return with_images(layered_messages(
             chosen,
             lambda own: render(
                 "coding/file", parts=own, path=path, language=language, is_entry=path == entry, entry_point=entry,
                 requirements=any(part.key == "requirements" for part in own),
             ),
-        )
+        ), images)
 
     window = window or ctx.llm.context_window
     default = stage_default(window, CODE_TOKENS)

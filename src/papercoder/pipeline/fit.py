@@ -22,6 +22,7 @@ from papercoder.llm import LLM, ContextLengthError, TruncatedError
 from papercoder.paper.model import Paper, Section
 from papercoder.pipeline.artifacts import read_addendum
 from papercoder.prompts import render
+from papercoder.paper.figures import save_figures
 from papercoder.repo.paths import write_inside
 from papercoder.rundir.context import StageContext
 from papercoder.tokens import estimate_tokens
@@ -348,6 +349,10 @@ async def run_fit(ctx: StageContext) -> FitResult:
                 f"window of {ctx.llm.context_window:,} tokens that nothing stated (an assumption); set --context-window "
                 "or context_window in papercoder.toml to the model's real window"
             )
+    if paper.figures:  # kept for every model: the report shows them, a vision model reads them
+        save_figures(ctx.paths.figures, paper.figures)
+        ctx.note(f"figures: {len(paper.figures)} saved -> {ctx.paths.figures}"
+                 + ("" if ctx.llm.accepts_images else f" (not sent: {ctx.llm.model} reads no images; its requests carry the captions)"))
     ctx.note(
         f"paper: {paper.title!r}, {result.tokens_after:,} tokens"
         + (f" (shrunk from {result.tokens_before:,})" if result.shrunk else "")

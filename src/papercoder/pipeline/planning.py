@@ -28,6 +28,8 @@ from papercoder.rundir.context import StageContext
 from papercoder.pipeline.interfaces import write_interfaces
 from papercoder.pipeline.requirements import ChecklistOutcome, build_checklist, save_checklist
 from papercoder.pipeline.inventory import parse_inventory, save_inventory
+from papercoder.llm.images import without_image_data
+from papercoder.pipeline.figures import planning_message, run_figures
 from papercoder.pipeline.prefix import system_message
 from papercoder.pipeline.plancheck import Review, review_design, review_logic, salvage_design
 from papercoder.pipeline.schemas import Design, LogicDesign, TaskPlan, dump_model
@@ -153,6 +155,10 @@ class _Conversation:
         self.window = ctx.llm.context_window
         # the run's shared prefix: every later stage's requests start with this same message
         self.messages: list[Message] = [system_message(paper, addendum)]
+        figures = planning_message(ctx, run_figures(ctx))
+        if figures:  # right after the paper, in the cached prefix of every later turn
+            self.messages.append(figures)
+        self.offset = len(self.messages) - 1  # the earlier answers' places move by the figures message
         self.answers: list[dict[str, str]] = []  # every answer as the model gave it, repairs included
 
     def _fit(self, messages: list[Message], default: int, prose: bool) -> tuple[list[Message], int]:
@@ -162,7 +168,7 @@ class _Conversation:
         # earlier answers give way first (the plan, the design, the logic design), the paper last
         answers = [
             (index, messages[index]["content"], f"shortened the {name} in the conversation")
-            for index, name in ((2, "overall plan"), (4, "design"), (6, "logic design"))
+            for index, name in ((2 + self.offset, "overall plan"), (4 + self.offset, "design"), (6 + self.offset, "logic design"))
             if index < len(messages) - 1 and messages[index]["role"] == "assistant"
         ]
         fitted, taken = fit_conversation(
@@ -275,7 +281,7 @@ class _Conversation:
         return config
 
     def save(self, path: Path) -> None:
-        data = {"messages": self.messages, "answers": self.answers}
+        data = {"messages": without_image_data({"messages": self.messages})["messages"], "answers": self.answers}
         write_inside(path.parent, path.name, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 

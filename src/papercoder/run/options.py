@@ -32,6 +32,7 @@ class RunOptions:
     analysis_group: int | None = None  # files per analysis request; None: as before, else the provider's
     context_window: int | None = None  # tokens; None: the config file's, else what the server or price list says
     judge_model: str | None = None  # the verify stage's judge; None: verify_judge_model in the config, else the run's model
+    max_figures: int | None = None  # images per request for a model that reads them; None: max_figures in the config, else 12
 
     @classmethod
     def of(cls, **values: Any) -> "RunOptions":
@@ -46,6 +47,8 @@ class RunOptions:
         """Refuse values no stage can use, before anything is made."""
         if self.coding is not None and self.coding not in CODING_MODES:
             raise InputError(f"unknown --coding {self.coding!r}; choose {' or '.join(CODING_MODES)}")
+        if self.max_figures is not None and self.max_figures < 0:
+            raise InputError(f"--max-figures must be 0 (no images) or more, not {self.max_figures}")
         if self.context_window is not None and self.context_window < 1:
             raise InputError(f"--context-window must be a number of tokens of 1 or more, not {self.context_window}")
         if self.analysis_group is not None and self.analysis_group < 1:

@@ -168,6 +168,7 @@ class StageRunner:
             concurrency=self.concurrency,
             coding=self.options.coding or "wave",
             analysis_group=self.options.analysis_group,
+            max_figures=self.options.max_figures,
             paper=self.paper if stage == "fit" else None,
             progress=lambda _label, done, total: self.display.update(stage, done, total),
             note=self.note,

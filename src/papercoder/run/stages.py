@@ -82,7 +82,7 @@ def _analysis_group(ctx: StageContext) -> dict[str, Any]:
 
 
 TABLE: tuple[Stage, ...] = (
-    Stage("fit", run_fit, needs=lambda p: p.root, made_by="run", outputs=lambda p: [p.paper, p.paper_full],
+    Stage("fit", run_fit, needs=lambda p: p.root, made_by="run", outputs=lambda p: [p.paper, p.paper_full, p.figures],
           record=_record_fit, selectable=False),
     Stage("plan", run_planning, needs=lambda p: p.paper, made_by="run", outputs=lambda p: [p.planning]),
     Stage("analyze", run_analysis, needs=lambda p: p.tasks, made_by="plan", outputs=lambda p: [p.analysis],

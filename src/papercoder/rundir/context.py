@@ -26,6 +26,8 @@ class StageContext:
     paper: Any = None  # the fit step's input: the Paper read from its source (None once paper.md exists)
     coding: str = "wave"  # how the code stage writes files: "wave" (all at once) or "sequential"
     analysis_group: int | None = None  # files per analysis request; None: the provider's or the default
+    max_figures: int | None = None  # images per request for a model that reads them; None: the config's or 12
+    figure_cache: dict[str, Any] = field(default_factory=dict)  # the run's figures and each request's choice, read once
     # progress(stage, done, total): called as units of work (files) finish
     progress: Callable[[str, int, int], None] = field(default=lambda stage, done, total: None)
     # note(message): a decision worth recording (a section condensed, context cut to fit)

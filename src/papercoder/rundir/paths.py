@@ -18,6 +18,10 @@ class RunPaths:
         return self.root / "paper.md"
 
     @property
+    def figures(self) -> Path:  # the paper's figures as images, with their index figures.json
+        return self.root / "paper" / "figures"
+
+    @property
     def paper_full(self) -> Path:  # the paper before it was condensed to fit (only when it was)
         return self.root / "paper.full.md"
 
@@ -121,7 +125,7 @@ def refuse_links(paths: RunPaths) -> None:
 
     parts = [paths.repo, paths.planning, paths.analysis, paths.coding, paths.debug, paths.verify, paths.reproduce,
              paths.eval, paths.venv, paths.paper, paths.paper_full, paths.addendum, paths.manifest, paths.calls, paths.log,
-             paths.report, paths.server_window]
+             paths.report, paths.server_window, paths.figures.parent, paths.figures]
     for part in parts:
         if part.is_symlink():
             raise InputError(

@@ -170,6 +170,7 @@ def _with_cache_breakpoints(messages: list[dict[str, Any]]) -> list[dict[str, An
     code call are read from the cache."""
     merged: list[dict[str, Any]] = []
     ends: list[list[int]] = []  # per turn: the index of each message's last block
+    figures: dict[str, Any] | None = None  # the last block of the first message with images
     for message in messages:
         blocks = anthropic_blocks(message)
         if merged and merged[-1]["role"] == message["role"]:
@@ -178,18 +179,25 @@ def _with_cache_breakpoints(messages: list[dict[str, Any]]) -> list[dict[str, An
             merged.append({"role": message["role"], "content": blocks})
             ends.append([])
         ends[-1].append(len(merged[-1]["content"]) - 1)
+        if figures is None and message.get("images") and message is not messages[-1]:
+            figures = blocks[-1]
     marks = 0
+    if figures is not None:  # the planning conversation's figures: one breakpoint of their own, every turn
+        figures["cache_control"] = {"type": "ephemeral"}
+        marks += 1
     for turn in reversed(merged[:-1]):
         if marks >= MAX_BREAKPOINTS - 1:
             break
-        turn["content"][-1]["cache_control"] = {"type": "ephemeral"}
-        marks += 1
+        if "cache_control" not in turn["content"][-1]:
+            turn["content"][-1]["cache_control"] = {"type": "ephemeral"}
+            marks += 1
     # the shared messages before the file's own part (figures, planning artifacts, skeleton), latest first
     for end in reversed(ends[-1][:-1] if merged else []):
         if marks >= MAX_BREAKPOINTS - 1:
             break
-        merged[-1]["content"][end]["cache_control"] = {"type": "ephemeral"}
-        marks += 1
+        if "cache_control" not in merged[-1]["content"][end]:
+            merged[-1]["content"][end]["cache_control"] = {"type": "ephemeral"}
+            marks += 1
     return merged
 
 

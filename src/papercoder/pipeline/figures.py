@@ -1,0 +1,123 @@
+"""Which of the paper's figures a request carries, within a budget, for a model that reads images.
+
+The planning conversation carries the figures in its cached prefix, right after the paper; an
+analysis or code request carries the figures its file's logic design (or analysis) names, in
+its own part after the shared prefix, so the prefix stays the same bytes for every file. A
+budget caps the images per request (``--max-figures``) and their bytes; what is left out is
+said in ``run.log``. A model that reads no images gets no images and the captions as before.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from papercoder.config import load_config
+from papercoder.errors import ConfigError
+from papercoder.llm import Message
+from papercoder.llm.images import image_part
+from papercoder.paper.figures import Figure, load_figures
+from papercoder.rundir.context import StageContext
+from papercoder.tokens import image_tokens
+
+MAX_FIGURES = 12  # images per request by default: a typical paper's figures, under every provider's limit
+MAX_REQUEST_BYTES = 16 * 1024 * 1024  # images per request, before base64: under Anthropic's 32 MB request
+WINDOW_SHARE = 0.25  # images take at most this share of the context window
+_NAMED = re.compile(r"\b(?:Figure|Figures|Fig\.|Figs\.)\s*(\d+)((?:\s*(?:,|and|&|-|–)\s*\d+)*)", re.IGNORECASE)
+
+
+def max_figures(ctx: StageContext) -> int:
+    """The images a request may carry: the run's --max-figures, else the config file's, else 12."""
+    if ctx.max_figures is not None:
+        return ctx.max_figures
+    try:
+        configured = load_config().max_figures
+    except ConfigError:  # the run opened its model with this config already; a file changed since is not ours to judge here
+        configured = None
+    return MAX_FIGURES if configured is None else configured
+
+
+def run_figures(ctx: StageContext) -> list[Figure]:
+    """The run's figures (``paper/figures/``) when the model reads images, else none (read once a stage)."""
+    if "" not in ctx.figure_cache:
+        figures: list[Figure] = []
+        if ctx.llm.accepts_images and max_figures(ctx) > 0:
+            figures, warnings = load_figures(ctx.paths.figures)
+            for warning in warnings:
+                ctx.note(f"figures: {warning}")
+        ctx.figure_cache[""] = figures
+    return ctx.figure_cache[""]
+
+
+def named_figures(text: str, figures: list[Figure]) -> list[Figure]:
+    """The figures ``text`` names ("Figure 3", "Fig. 2", "Figures 4 and 5"), in the paper's order."""
+    numbers: set[str] = set()
+    for match in _NAMED.finditer(text):
+        numbers.add(match.group(1))
+        numbers.update(re.findall(r"\d+", match.group(2) or ""))
+    return [figure for figure in figures if figure.number in numbers]
+
+
+def within_budget(
+    figures: list[Figure], *, limit: int, window: int, provider: str, note: Callable[[str], None], what: str
+) -> list[Figure]:
+    """The first figures that fit the count, the bytes and a quarter of the window; the rest noted."""
+    kept: list[Figure] = []
+    size = tokens = 0
+    for figure in figures:
+        cost = image_tokens(figure.width, figure.height, provider)
+        if len(kept) >= limit or size + len(figure.data) > MAX_REQUEST_BYTES or tokens + cost > window * WINDOW_SHARE:
+            continue
+        kept.append(figure)
+        size += len(figure.data)
+        tokens += cost
+    left = [figure.label for figure in figures if figure not in kept]
+    if left:
+        note(f"figures: {what} carries {len(kept)} of {len(figures)} figures (--max-figures {limit}, "
+             f"{MAX_REQUEST_BYTES // (1024 * 1024)} MB and a quarter of the window per request); left out: {', '.join(left)}")
+    return kept
+
+
+def images_of(figures: list[Figure]) -> list[dict]:
+    """The figures as a message's images, each labelled with its caption."""
+    return [image_part(figure.caption or figure.label, figure.media_type, figure.data, figure.width, figure.height)
+            for figure in figures]
+
+
+def provider_of(ctx: StageContext) -> str:
+    model = ctx.llm.model
+    return model.split(":", 1)[0] if model.startswith(("openai:", "anthropic:")) else ""
+
+
+def planning_message(ctx: StageContext, figures: list[Figure]) -> Message | None:
+    """The message after the paper in the planning conversation: every figure the budget allows."""
+    if not figures:
+        return None
+    kept = within_budget(figures, limit=max_figures(ctx), window=ctx.llm.context_window, provider=provider_of(ctx),
+                         note=ctx.note, what="the planning conversation")
+    if not kept:
+        return None
+    ctx.note(f"figures: the planning conversation carries {len(kept)} figure(s): {', '.join(f.label for f in kept)}")
+    text = ("The paper's figures follow, each after its caption. Read them with the text: architecture "
+            "diagrams, algorithm boxes and plots specify what the text may leave out.")
+    return {"role": "user", "content": text, "images": images_of(kept)}
+
+
+def file_images(ctx: StageContext, named_in: str, what: str) -> list[dict]:
+    """The images of the figures ``named_in`` names (a file's logic design, its analysis), within
+    the budget; chosen once per request, so a request fitted again carries the same bytes."""
+    if what not in ctx.figure_cache:
+        wanted = named_figures(named_in, run_figures(ctx))
+        kept = within_budget(wanted, limit=max_figures(ctx), window=ctx.llm.context_window,
+                             provider=provider_of(ctx), note=ctx.note, what=what) if wanted else []
+        if kept:
+            ctx.note(f"figures: {what} carries {', '.join(f.label for f in kept)}")
+        ctx.figure_cache[what] = images_of(kept)
+    return ctx.figure_cache[what]
+
+
+def with_images(messages: list[Message], images: list[dict]) -> list[Message]:
+    """``messages`` with ``images`` on the last one (the request's own part, after the shared prefix)."""
+    if not images:
+        return messages
+    return [*messages[:-1], {**messages[-1], "images": images}]
