@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from papercoder.paper.figures import load_figures
 from papercoder.rundir.paths import RunPaths, refuse_links
 from papercoder.errors import InputError
 from papercoder.llm.structured import too_deep
@@ -54,6 +55,8 @@ class RunReport:
     root: Path
     manifest: Manifest
     paper_outline: list[tuple[int, str]] = field(default_factory=list)  # (level, heading)
+    figures: list[Any] = field(default_factory=list)  # the paper's figures (paper/figures/), images included
+    figure_warnings: list[str] = field(default_factory=list)  # figures listed but missing
     inventory: list[dict[str, Any]] = field(default_factory=list)  # {id, kind, text, files}
     diagrams: dict[str, str] = field(default_factory=dict)  # "class"/"sequence" -> Mermaid source
     plan: str = ""
@@ -76,6 +79,7 @@ def collect(run_dir: Path) -> RunReport:
     refuse_links(paths)
     report = RunReport(root=paths.root, manifest=Manifest.load(paths.manifest))
     report.paper_outline = _outline(_read(paths.paper))
+    report.figures, report.figure_warnings = load_figures(paths.figures)
     report.plan = _read(paths.plan)
     for kind in ("class", "sequence"):
         source = _read(paths.diagrams / f"{kind}.mmd")

@@ -7,6 +7,8 @@ works with scripts disabled and in any mail client that shows HTML attachments.
 
 from __future__ import annotations
 
+import base64
+
 import re
 from html import escape
 from typing import Any
@@ -129,6 +131,16 @@ def _paper_and_plan(report: RunReport) -> str:
         out.append("<details open><summary>The paper's outline</summary><ul class=\"outline\">")
         out += [f'<li class="l{level}">{escape(text)}</li>' for level, text in report.paper_outline]
         out.append("</ul></details>")
+    if report.figures or report.figure_warnings:
+        # the images are inlined: the page allows no other source, and it stays one file to send
+        out.append(f"<details><summary>The paper's figures ({len(report.figures)})</summary>")
+        for figure in report.figures:
+            data = base64.b64encode(figure.data).decode("ascii")
+            out.append(f'<figure class="paperfig"><img alt="{escape(figure.label)}" loading="lazy" '
+                       f'src="data:{escape(figure.media_type)};base64,{data}"><figcaption>{escape(figure.caption or figure.label)}'
+                       f' <span class="muted">({escape(figure.source)})</span></figcaption></figure>')
+        out += [f'<p class="muted">{escape(warning)}</p>' for warning in report.figure_warnings]
+        out.append("</details>")
     if report.inventory:
         out.append("<h3>What the plan must cover</h3><table><tr><th>id</th><th>kind</th><th>item</th><th>files</th></tr>")
         for item in report.inventory:
@@ -353,7 +365,7 @@ svg.diagram rect.note{fill:#fff8d6;stroke:#c9a227}svg.diagram rect.block{fill:no
 svg.diagram .label{fill:#33415c}svg.diagram .block-label{font-weight:600;fill:#55627a}svg.diagram line.branch{stroke:#8a97ad;stroke-dasharray:3,3}
 svg.chart{width:100%;max-width:560px;font:11px system-ui,sans-serif}svg.chart .fresh{fill:#44618f}svg.chart .cached{fill:#9db4d9}svg.chart .output{fill:#e0a030}
 svg.chart .cached-t{fill:#6c88b5}svg.chart .output-t{fill:#c0851a}
-ul.tree{columns:2 260px;padding-left:18px}ul.outline{padding-left:18px}ul.outline .l2{margin-left:18px}
+figure.paperfig{display:flex;gap:12px;align-items:flex-start;margin:8px 0}figure.paperfig img{max-width:60%;border:1px solid #ddd}ul.tree{columns:2 260px;padding-left:18px}ul.outline{padding-left:18px}ul.outline .l2{margin-left:18px}
 details{margin:4px 0}summary{cursor:pointer}details.file{border-top:1px solid #eceef2;padding-top:4px}
 .side{display:flex;flex-wrap:wrap;gap:12px}.side .code{flex:3 1 480px;min-width:0;overflow-x:auto}.side .analysis{flex:2 1 280px;min-width:0}
 .highlight pre{margin:0}.highlight .hll{background:#ffe4e1}ul.findings{color:#a15c00}

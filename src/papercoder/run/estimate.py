@@ -35,7 +35,8 @@ from papercoder.run.options import DEBUG_ITERATIONS, VERIFY_ROUNDS
 from papercoder.run.stages import DEFAULT_STAGES
 from papercoder.rundir.manifest import FINISHED, Manifest
 from papercoder.rundir.paths import RunPaths, refuse_links
-from papercoder.tokens import estimate_tokens
+from papercoder.pipeline.figures import MAX_FIGURES
+from papercoder.tokens import estimate_tokens, image_tokens
 
 # answer sizes in tokens, (low, high): a scripted test model's, then a capable model's on a real paper
 SIZES = {
@@ -89,6 +90,7 @@ def estimate(
     price: Any = None,
     debug_rounds: int = DEBUG_ITERATIONS,
     verify_rounds: int = VERIFY_ROUNDS,
+    figure_tokens: int = 0,
 ) -> Estimate:
     """The estimate for a paper of ``paper_tokens`` (already fitted to ``window``).
 
@@ -116,14 +118,14 @@ def estimate(
         calls, inputs, cached, outputs = [0, 0], [0, 0], [0, 0], [0, 0]
         for end in (low, high):
             plan, design, logic = size("plan", end), size("design", end), size("logic", end)
-            conversation = 4 * system + 3 * plan + 2 * design + logic + 4 * PROMPT_WORDS[end]
+            conversation = 4 * (system + figure_tokens) + 3 * plan + 2 * design + logic + 4 * PROMPT_WORDS[end]
             skeleton = system + artifacts_at(end) + PROMPT_WORDS[end]
             checklist = groups * (system + PROMPT_WORDS[end] * 2 + 40 * files[end])
             repairs = 0 if end == low else 2 * (system + artifacts_at(end)) + (system + PROMPT_WORDS[end])
             calls[end] = 4 + 1 + groups + (0 if end == low else 3)
             inputs[end] = conversation + skeleton + checklist + repairs
             # every turn after the first re-sends the one before it; the skeleton and checklist share the system message
-            cached[end] = (conversation - system - 4 * PROMPT_WORDS[end] + (1 + groups) * system) if end == low else 0
+            cached[end] = (conversation - system - figure_tokens - 4 * PROMPT_WORDS[end] + (1 + groups) * system) if end == low else 0
             outputs[end] = (plan + design + logic + size("config", end) + files[end] * size("skeleton_per_file", end)
                             + reqs[end] * size("requirement", end))
         out.append(StageEstimate("plan", tuple(calls), tuple(inputs), tuple(cached), tuple(outputs)))
@@ -227,9 +229,16 @@ def dry_run(source: str, *, model: str | None = None, base_url: str | None = Non
     if tokens > budget:
         notes.append(f"it would be condensed to about {budget:,} tokens to fit (a call per section condensed, not counted above)")
     group = files_per_request(llm, analysis_group)
+    figures = 0
+    if paper.figures and llm.accepts_images:
+        provider = llm.model.split(":", 1)[0]
+        shown = paper.figures[:MAX_FIGURES]
+        figures = sum(image_tokens(f.width, f.height, provider) for f in shown)
+        notes.append(f"{len(shown)} figure(s) go to {llm.model} in the planning turns, about {figures:,} tokens each turn "
+                     "(counted above); a file whose design names a figure carries it too (not counted)")
     result = estimate(paper_tokens=min(tokens, budget), addendum_tokens=extra, window=window, analyses_per_call=group,
                       stages=stages or list(DEFAULT_STAGES), price=llm.pricer, debug_rounds=debug_rounds,
-                      verify_rounds=verify_rounds)
+                      verify_rounds=verify_rounds, figure_tokens=figures)
     return result, llm.model, notes
 
 
