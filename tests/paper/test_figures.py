@@ -157,3 +157,16 @@ def test_real_papers_figures_found(name, count):
     assert len(paper.figures) == count, [f.label for f in paper.figures]
     assert [f.label for f in paper.figures] == [f"Figure {k}" for k in range(1, count + 1)]
     assert time.perf_counter() - started < 60
+
+
+def test_ingest_saves_figures_where_the_markdown_links_point(tmp_path, two_column_pdf, capsys):
+    from papercoder.cli import app
+    from typer.testing import CliRunner
+
+    out = tmp_path / "out" / "paper.md"
+    result = CliRunner().invoke(app, ["ingest", str(two_column_pdf), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "1 figure(s)" in result.output
+    link = "paper/figures/figure-1.png"
+    assert f"![Figure 1]({link})" in out.read_text()
+    assert (out.parent / link).is_file() and (out.parent / "paper" / "figures" / "figures.json").is_file()

@@ -37,7 +37,8 @@ def ingest(
     """Read a paper and write it as clean Markdown (or JSON): title, abstract, sections, captions.
 
     Without -o the paper goes to standard output and a one-line summary (title, sections,
-    characters, estimated tokens) to standard error; with -o the summary is printed.
+    characters, estimated tokens, figures) to standard error; with -o the summary is printed, and
+    the figures are saved in paper/figures/ beside the output, where its image links point.
     """
     from papercoder.paper import read_paper
     from papercoder.tokens import estimate_tokens
@@ -56,6 +57,11 @@ def ingest(
         try:
             output.parent.mkdir(parents=True, exist_ok=True)
             output.write_text(rendered, encoding="utf-8")
+            if result.figures:  # where paper.md's image links point: paper/figures/ beside it
+                from papercoder.paper.figures import save_figures
+                from papercoder.paper.model import FIGURES_FOLDER
+
+                save_figures(output.parent / FIGURES_FOLDER, result.figures)
         except OSError as exc:
             raise InputError(f"cannot write {output}: {exc.strerror or exc}; choose another output path.")
     appendix = sum(1 for s in result.sections if s.appendix)
@@ -63,7 +69,9 @@ def ingest(
         f"{result.title} | {result.source_format} | {len(result.sections)} sections"
         + (f" ({appendix} in the appendix)" if appendix else "")
         + f" | {len(rendered):,} characters | ~{estimate_tokens(rendered):,} tokens"
+        + (f" | {len(result.figures)} figure(s)" if result.figures else "")
         + (f" | written to {output}" if output is not None else "")
+        + (f", figures in {output.parent / 'paper' / 'figures'}" if output is not None and result.figures else "")
     )
     typer.echo(summary, err=output is None)
 

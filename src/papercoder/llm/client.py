@@ -145,7 +145,8 @@ class LLM:
     def _check_prompt_kept(self, payload: dict[str, Any], usage: Usage, stage: str) -> None:
         """Stop when the server reports far fewer prompt tokens than were sent: it cut the prompt
         (Ollama keeps the end of a prompt longer than its num_ctx), so the answer is not used."""
-        sent = sum(message_tokens(m) for m in payload["messages"])
+        # text only: servers count images their own way (Ollama's gemma3 takes 256 tokens an image), never a cut
+        sent = sum(estimate_tokens(str(m.get("content", ""))) + 4 for m in payload["messages"])
         if sent < CUT_MIN_TOKENS or usage.input_tokens <= 0 or usage.input_tokens >= sent * CUT_RATIO:
             return
         raise PromptCutError(
