@@ -170,3 +170,29 @@ def test_ingest_saves_figures_where_the_markdown_links_point(tmp_path, two_colum
     link = "paper/figures/figure-1.png"
     assert f"![Figure 1]({link})" in out.read_text()
     assert (out.parent / link).is_file() and (out.parent / "paper" / "figures" / "figures.json").is_file()
+
+
+def test_markdown_figures_from_local_images_numbered_by_their_caption(tmp_path):
+    assets = tmp_path / "paper" / "assets"  # PaperBench's layout: assets/ beside paper.md
+    assets.mkdir(parents=True)
+    (assets / "asset_1.jpg").write_bytes(png(300, 200))
+    (assets / "asset_2.jpg").write_bytes(png(300, 200))
+    (assets / "asset_3.jpg").write_bytes(png(100, 100))
+    (tmp_path / "secret.png").write_bytes(png(10, 10))
+    paper_md = tmp_path / "paper" / "paper.md"
+    paper_md.write_text(
+        "# A Paper\n\n## 1 Method\n\nText.\n\n"
+        "![](assets/asset_1.jpg)\n![](assets/asset_2.jpg)\n\nFigure 1: Two panels of the method.\n\n"
+        "![Figure 2: The curve.](assets/asset_3.jpg)\n\n"
+        "![](https://cdn.example.org/x.png)\n\nFigure 3: A web image.\n\n"
+        "![](assets/logo.png)\n\n![](../secret.png)\n\nFigure 4: Outside.\n\n![a logo](assets/asset_3.jpg)\n"
+    )
+    paper = read_paper(str(paper_md))
+    assert [(f.label, f.caption) for f in paper.figures] == [("Figure 1", "Figure 1: Two panels of the method."),
+                                                           ("Figure 2", "Figure 2: The curve.")]
+    assert paper.figures[0].source == "assets/asset_1.jpg, assets/asset_2.jpg"
+    warned = "\n".join(paper.warnings)
+    assert "1 image(s) are links to the web" in warned
+    assert "Figure 4 shows assets/logo.png, which is missing or outside the paper's folder" in warned
+    assert "Figure 4 shows ../secret.png, which is missing or outside the paper's folder" in warned
+    assert "1 image(s) have no \"Figure N\" caption" in warned  # "a logo"

@@ -18,6 +18,7 @@ OPTIONS: dict[str, tuple[str, type]] = {
     "--analysis-group": ("analysis_group", int), "--coding": ("coding", str), "--verify-rounds": ("verify_rounds", int),
     "--debug-iterations": ("debug_iterations", int), "--judge-model": ("judge_model", str),
     "--context-window": ("context_window", int), "--concurrency": ("concurrency", int), "--stages": ("stages", str),
+    "--max-figures": ("max_figures", int),
 }
 
 

@@ -3,7 +3,8 @@
 The first level-1 heading is the title; the shallowest remaining heading level becomes level 1.
 An "Abstract" heading (or, without one, the text between the title and the first section) is
 the abstract. Images become their alt text in the captions; caption lines written as text
-("Table 1: ...") stay where they are, next to their table.
+("Table 1: ...") stay where they are, next to their table. Local images captioned "Figure N"
+(in their alt text or the line under them) become the paper's figures.
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ import re
 from pathlib import Path
 
 from papercoder.paper.headings import finish_sections, is_abstract, is_references, starts_appendix
+from papercoder.paper.figures import Figure, make_figure
 from papercoder.paper.model import Paper, Section
+from papercoder.paper.texfigures import load_graphic
 from papercoder.paper.textfile import read_text_file
 
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
-_IMAGE = re.compile(r"^\s*!\[([^\]]*)\]\([^)]*\)\s*$")
+_IMAGE = re.compile(r"^\s*!\[([^\]]*)\]\(\s*<?([^)\s>]*)>?(?:\s+[\"'][^)]*)?\)\s*$")
+_FIGURE_LABEL = re.compile(r"^[*_]*(?:Figure|Fig\.)\s*(\d+)", re.IGNORECASE)
 _LETTERED = re.compile(r"^[A-Z](?:\.\d+)*\.?\s+\S")
 
 
@@ -56,13 +60,23 @@ def _setext_to_atx(lines: list[str]) -> list[str]:
     return out
 
 
-def parse_markdown(text: str, *, source: str = "", keep_references: bool = False) -> Paper:
-    """Turn Markdown text into a :class:`Paper`."""
+def parse_markdown(
+    text: str, *, source: str = "", keep_references: bool = False, images: list[tuple[str, str, str]] | None = None
+) -> Paper:
+    """Turn Markdown text into a :class:`Paper`; ``images`` receives each image's (alt text, target,
+    the line after it), for the reader to load the figures."""
     meta_title, text = _front_matter(text.replace("\r\n", "\n"))
     blocks: list[tuple[str, int, list[str]]] = [("", 0, [])]  # heading, markdown level, lines
     captions: list[str] = []
+    found: list[list[str]] = []  # [alt, target, the next line of text]
     in_code = False
     for line in _setext_to_atx(text.split("\n")):
+        if found and not found[-1][2] and line.strip() and not _IMAGE.match(line):
+            found[-1][2] = line.strip()
+            for entry in reversed(found[:-1]):  # panels right before it share the caption under them
+                if entry[2]:
+                    break
+                entry[2] = line.strip()
         if _FENCE.match(line):
             in_code = not in_code
         elif not in_code:
@@ -76,6 +90,7 @@ def parse_markdown(text: str, *, source: str = "", keep_references: bool = False
             if image:
                 if image.group(1).strip():
                     captions.append(image.group(1).strip())
+                found.append([image.group(1).strip(), image.group(2), ""])
                 continue
         blocks[-1][2].append(line)
 
@@ -106,6 +121,8 @@ def parse_markdown(text: str, *, source: str = "", keep_references: bool = False
         abstract = lead
     elif lead:
         sections.insert(0, Section("Front matter", lead))
+    if images is not None:
+        images.extend((alt, target, after) for alt, target, after in found)
     return Paper(
         title=title,
         abstract=abstract,
@@ -116,11 +133,48 @@ def parse_markdown(text: str, *, source: str = "", keep_references: bool = False
     )
 
 
+def markdown_figures(images: list[tuple[str, str, str]], root: Path, warnings: list[str]) -> list[Figure]:
+    """The local images of a Markdown paper as figures, numbered by their caption ("Figure 3: ...",
+    in the alt text or the line under the image); panels of one figure side by side. Images at a
+    URL are not fetched (one warning); nothing outside the paper's folder is read."""
+    groups: dict[str, tuple[str, list, list[str]]] = {}
+    remote = unnumbered = 0
+    base = root.resolve()
+    for alt, target, after in images:
+        if re.match(r"^[a-z][a-z0-9+.-]*:", target, re.IGNORECASE):
+            remote += 1
+            continue
+        label_text = next((t for t in (alt, after) if _FIGURE_LABEL.match(t)), "")
+        if not label_text:
+            unnumbered += 1
+            continue
+        label = f"Figure {_FIGURE_LABEL.match(label_text).group(1)}"
+        path = (root / target).resolve()
+        if not path.is_relative_to(base) or not path.is_file():
+            warnings.append(f"figures: {label} shows {target}, which is missing or outside the paper's folder; its caption is kept")
+            continue
+        image, problem = load_graphic(path)
+        if problem:
+            warnings.append(f"figures: {label}: {problem}; skipped")
+            continue
+        caption = re.sub(r"^[*_]+|[*_]+$", "", label_text).strip()
+        groups.setdefault(label, (caption, [], []))
+        groups[label][1].append(image)
+        groups[label][2].append(target)
+    if remote:
+        warnings.append(f"figures: {remote} image(s) are links to the web, which papercoder does not fetch; their captions are kept")
+    if unnumbered:
+        warnings.append(f"figures: {unnumbered} image(s) have no \"Figure N\" caption, so no file can name them; left out")
+    return [make_figure(label, caption, panels, ", ".join(targets)) for label, (caption, panels, targets) in groups.items()]
+
+
 def read_markdown(path: Path, *, keep_references: bool = False) -> Paper:
     """Read a ``.md`` file into a :class:`Paper`."""
     warnings: list[str] = []
+    images: list[tuple[str, str, str]] = []
     paper = parse_markdown(
-        read_text_file(path, warnings, what="Markdown"), source=str(path), keep_references=keep_references
+        read_text_file(path, warnings, what="Markdown"), source=str(path), keep_references=keep_references, images=images
     )
+    paper.figures = markdown_figures(images, path.parent, warnings)
     paper.warnings.extend(warnings)
     return paper
