@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -105,3 +106,18 @@ def test_configured_vision_wins_and_the_embedded_model_never_reads_images():
     text_only = ScriptedProvider([], model="openai:gpt-4.1")
     text_only.text_only = True
     assert not LLM(text_only, vision=True).accepts_images
+
+
+@pytest.mark.parametrize("server", ["ollama", "llamacpp"])
+def test_doctor_reports_what_a_self_hosted_server_says_of_images(server):
+    from typer.testing import CliRunner
+
+    from papercoder.cli import app
+    from papercoder.testing.fake_openai import FakeOpenAIServer
+
+    with FakeOpenAIServer(["hi"], models=("mymodel",), acts_as=server, window=32768, vision=True) as fake:
+        seen = CliRunner().invoke(app, ["doctor", "-m", "mymodel", "--base-url", fake.base_url])
+    with FakeOpenAIServer(["hi"], models=("gemma3",), acts_as=server, window=32768, vision=False) as fake:
+        blind = CliRunner().invoke(app, ["doctor", "-m", "gemma3", "--base-url", fake.base_url])
+    assert re.search(r"ok  figures +sent as images \(its server says so\)", seen.output), seen.output
+    assert re.search(r"ok  figures +captions only \(its server says so\)", blind.output), blind.output

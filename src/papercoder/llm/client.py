@@ -23,7 +23,7 @@ from papercoder.tokens import CHARS_PER_TOKEN, estimate_tokens, message_tokens
 from papercoder.llm.calllog import CallLog, request_hash
 from papercoder.llm.errors import BudgetExceededError, ContextLengthError, LLMError, PromptCutError, StructuredOutputError, TruncatedError
 from papercoder.llm.provider import Provider
-from papercoder.llm.images import is_vision_model
+from papercoder.llm.images import reads_images
 from papercoder.llm.reasoning import DEFAULT_RESERVE, REGROWTHS, is_reasoning_model, known_output_limit, strip_reasoning
 from papercoder.secrets import redact
 from papercoder.llm.retry import RetriesExhausted, RetryPolicy, call_with_retries
@@ -159,13 +159,8 @@ class LLM:
     def accepts_images(self) -> bool:
         """Whether requests may carry figures: configured (``vision = true|false``), else what the
         model's server published, else known from the model's family. The embedded model never does."""
-        if getattr(self.provider, "text_only", False):
-            return False
-        if self._vision is not None:
-            return self._vision
-        if self.server_vision is not None:
-            return self.server_vision
-        return is_vision_model(self.model)
+        return reads_images(self.model, configured=self._vision, server=self.server_vision,
+                            text_only=bool(getattr(self.provider, "text_only", False)))[0]
 
     @property
     def reasoning(self) -> bool:

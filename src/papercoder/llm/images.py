@@ -35,6 +35,20 @@ def is_vision_model(model: str) -> bool:
     return bool(_VISION.search(name))
 
 
+def reads_images(model: str, *, configured: bool | None = None, server: bool | None = None,
+                 text_only: bool = False) -> tuple[bool, str]:
+    """Whether requests to ``model`` may carry figures, and why: a provider that reads none (the
+    embedded model), else ``vision`` in the config, else what its server published, else its family."""
+    if text_only:
+        return False, "the embedded model reads no images"
+    if configured is not None:
+        return configured, f"vision = {'true' if configured else 'false'} in the config file"
+    if server is not None:
+        return server, "its server says so"
+    vision = is_vision_model(model)
+    return vision, "by its model family" if vision else "not a model family known to read images; set vision = true if it does"
+
+
 def image_part(label: str, media_type: str, data: bytes, width: int, height: int) -> dict[str, Any]:
     """One image as a message carries it."""
     import base64

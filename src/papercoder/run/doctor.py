@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from papercoder.config import Config
 from papercoder.errors import PapercoderError
+from papercoder.llm.images import reads_images
 from papercoder.llm.models import build_provider, choose_model, resolve_window
 from papercoder.llm.registry import PRESETS, PROVIDERS
 from papercoder.llm.types import Check
@@ -44,6 +45,9 @@ def diagnose(config: Config, *, model: str | None = None, base_url: str | None =
             window = resolve_window(provider, choice, config, env=env)
             what = "assumed: set --context-window or context_window" if window.assumed else window.source
             rows.append(Row("context window", f"{window.tokens:,} tokens ({what})", not window.assumed))
+        vision, why = reads_images(provider.model, configured=config.vision, server=window.vision if probe else None,
+                                   text_only=bool(getattr(provider, "text_only", False)))
+        rows.append(Row("figures", ("sent as images" if vision else "captions only") + f" ({why})", True))
         kind = PROVIDERS[choice.provider]
         for check in kind.checks(config, base_url or choice.base_url, env, probe):
             rows.append(_row(check, needed=probe and check.name.startswith(("server", "api.", "local:", "llama"))))

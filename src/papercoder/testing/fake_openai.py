@@ -39,15 +39,18 @@ class FakeOpenAIServer(FakeServer):
     ``"vllm"`` as ``max_model_len`` on ``/v1/models``, ``"llamacpp"`` as ``n_ctx`` on ``/props``,
     ``"ollama"`` as ``num_ctx`` on ``/api/show`` (``window=None``: the Modelfile sets none, so
     Ollama's default of 4,096 applies) and, like Ollama, it then keeps only the last ``window``
-    tokens of a longer prompt and reports what it kept, without an error.
+    tokens of a longer prompt and reports what it kept, without an error. ``vision`` (True or
+    False) makes Ollama list "vision" among its model's capabilities, and llama.cpp its modalities.
     """
 
-    def __init__(self, *args: Any, acts_as: str = "openai", window: int | None = None, **kwargs: Any):
+    def __init__(self, *args: Any, acts_as: str = "openai", window: int | None = None, vision: bool | None = None,
+                 **kwargs: Any):
         if acts_as not in SERVERS:
             raise ValueError(f"acts_as must be one of {SERVERS}")
         super().__init__(*args, **kwargs)
         self.acts_as = acts_as
         self.window = window
+        self.vision = vision
 
     @property
     def base_url(self) -> str:
@@ -61,12 +64,17 @@ class FakeOpenAIServer(FakeServer):
             handler.send_json(200, {"object": "list", "data": data})
             return
         if self.acts_as == "llamacpp" and method == "GET" and path == "/props" and self.window:
-            handler.send_json(200, {"default_generation_settings": {"n_ctx": self.window}, "total_slots": 1})
+            props = {"default_generation_settings": {"n_ctx": self.window}, "total_slots": 1}
+            if self.vision is not None:
+                props["modalities"] = {"vision": self.vision, "audio": False}
+            handler.send_json(200, props)
             return
         if self.acts_as == "ollama" and method == "POST" and path == "/api/show":
             parameters = f"num_ctx                        {self.window}" if self.window else "stop \"<|eot_id|>\""
-            handler.send_json(200, {"parameters": parameters, "model_info": {"llama.context_length": 131072},
-                                    "details": {"family": "llama"}})
+            show = {"parameters": parameters, "model_info": {"llama.context_length": 131072}, "details": {"family": "llama"}}
+            if self.vision is not None:
+                show["capabilities"] = ["completion", "vision"] if self.vision else ["completion"]
+            handler.send_json(200, show)
             return
         if self.acts_as == "ollama" and method == "GET" and path == "/api/ps":
             handler.send_json(200, {"models": []})
