@@ -74,8 +74,9 @@ def test_latex_figures_loaded_as_latex_finds_them(tmp_path):
         "\\end{document}\n"
     )
     paper = read_latex(tmp_path)
-    assert [f.label for f in paper.figures] == ["Figure 1", "Figure 2"]
-    first, second = paper.figures
+    assert [f.label for f in paper.figures] == ["Figure 1", "Figure 2", "Table 1"]  # a table set as a picture too
+    first, second, table = paper.figures
+    assert table.caption == "Table 1: A table." and table.file_name == "table-1.png"
     assert max(first.width, first.height) <= LONG_EDGE and first.width * first.height <= MAX_PIXELS * 1.01
     assert first.caption == "Figure 1: The architecture." and first.source == "img/arch.png"
     assert second.source == "img/curve.pdf, img/left.jpg"  # two panels, one image
@@ -86,6 +87,36 @@ def test_latex_figures_loaded_as_latex_finds_them(tmp_path):
     assert "huge.png claims more pixels than is safe to decode" in warned
     assert "includegraphics" not in paper.to_markdown()
     assert "Figure 3: Lost." in paper.captions  # a figure without an image keeps its caption
+
+
+def raster_table_pdf(path: Path, image: Path) -> Path:
+    """A page with a table set as a picture under its caption, a text table under another, a figure."""
+    pdf = FPDF(format="A4", unit="mm")
+    pdf.add_page()
+    pdf.set_font("Times", "", 10)
+    pdf.text(20, 20, "1 Results")
+    pdf.text(20, 30, "Table 1: Accuracy of every method, as a picture.")
+    pdf.image(str(image), x=20, y=33, w=120, h=40)
+    pdf.text(20, 90, "Table 2: Hyperparameters, as text.")
+    pdf.line(20, 93, 140, 93)
+    pdf.text(22, 99, "learning rate   0.1")
+    pdf.line(20, 102, 140, 102)
+    pdf.rect(20, 115, 120, 40)
+    pdf.text(20, 162, "Figure 1: A drawing.")
+    pdf.text(20, 180, "Algorithm 1: Training, as text.")
+    pdf.text(22, 186, "for each epoch: update")
+    pdf.output(str(path))
+    return path
+
+
+def test_pdf_table_set_as_a_picture_is_kept_and_text_tables_are_not(tmp_path):
+    image = tmp_path / "table.png"
+    image.write_bytes(png(600, 200, (90, 160, 90)))
+    paper = read_paper(str(raster_table_pdf(tmp_path / "paper.pdf", image)))
+    assert [f.label for f in paper.figures] == ["Table 1", "Figure 1"]
+    table = paper.figures[0]
+    assert table.width > 2 * table.height  # the picture's region, not the text table under it
+    assert paper.warnings == []
 
 
 def test_graphics_never_read_outside_the_paper(tmp_path):

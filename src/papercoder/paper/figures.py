@@ -39,6 +39,11 @@ class Figure:
     source: str = ""  # where it came from: "page 7" or a file of the LaTeX project
 
     @property
+    def kind(self) -> str:
+        """"Figure", "Table" or "Algorithm": the first word of the label."""
+        return self.label.split(" ", 1)[0]
+
+    @property
     def number(self) -> str:
         match = re.search(r"(\d+)", self.label)
         return match.group(1) if match else ""

@@ -151,9 +151,10 @@ def take_floats(
             counts[kind] = counts.get(kind, 0) + 1
             label = f"{kind} {counts[kind]}: {clean(caption)}"
             captions.append(label)
+        if graphics is not None and label and graphics_names(match.group(3)):
+            # a figure's files; a table or an algorithm set as a picture too (its text is in no source)
+            graphics.append((f"{kind} {counts[kind]}", label, graphics_names(match.group(3))))
         if kind == "Figure":
-            if graphics is not None and label:
-                graphics.append((f"Figure {counts[kind]}", label, graphics_names(match.group(3))))
             return ""
         inner = tabular_text(content) if kind == "Table" else algorithm_text(content)
         heading = f"**{label}**" if label else f"**{kind}**"

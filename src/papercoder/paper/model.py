@@ -47,7 +47,7 @@ class Paper:
             files = {figure.label: figure.file_name for figure in self.figures}
             shown = []
             for caption in self.captions:
-                label = re.match(r"(Figure \d+)\s*[:.]", caption.strip())
+                label = re.match(r"((?:Figure|Table|Algorithm) \d+)\s*[:.]", caption.strip())
                 image = files.get(label.group(1)) if label else None
                 shown.append(caption.strip() + (f"\n\n![{label.group(1)}]({FIGURES_FOLDER}/{image})" if label and image else ""))
             parts.append("## Figure and table captions\n\n" + "\n\n".join(shown))

@@ -4,8 +4,9 @@ A caption line ("Figure 3: ...") gives a figure's page and place. The drawing ob
 page (embedded images, vector paths, included forms) that sit just above the caption and across
 the same columns are the figure; the page is rendered at that region, so vector plots, labels
 and axes come out as the reader sees them. A figure whose caption stands above it (no drawing
-above, some below) is taken from below. Table captions claim the rules under them, so a table
-next to a figure does not join it. PDFium (pypdfium2, BSD-3/Apache-2.0, wheels for every
+above, some below) is taken from below. Table and algorithm captions claim the drawings next to
+them, so a table beside a figure does not join it; a table or an algorithm box set as a picture
+(a raster image next to its caption, whose text the reader could not get) is taken too. PDFium (pypdfium2, BSD-3/Apache-2.0, wheels for every
 platform) renders; no system binary is needed.
 """
 
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from papercoder.paper.figures import Figure, caption_for, make_figure
 
-_CAPTION = re.compile(r"\s*(Figure|Fig\.|Table)\s*(\d+)\s*[:.|]")
+_CAPTION = re.compile(r"\s*(Figure|Fig\.|Table|Algorithm)\s*(\d+)\s*[:.|]")
 PAD = 4.0  # points around a figure's drawing, so edge labels are not cut
 MIN_SIDE = 24.0  # a region smaller than this is a rule or a logo, not a figure
 LINE_GAP = 14.0  # words of one caption line are closer than this (justified text spreads them)
@@ -50,7 +51,7 @@ class _Box:
 
 @dataclass
 class _Caption:
-    kind: str  # "Figure" or "Table"
+    kind: str  # "Figure", "Table" or "Algorithm"
     label: str
     box: _Box  # the caption's first line
 
@@ -76,14 +77,15 @@ def _captions(textpage) -> list[_Caption]:
             if _CAPTION.match(words) or other.left - line.right > LINE_GAP:
                 break
             line = line.union(other)
-        kind = "Table" if match.group(1) == "Table" else "Figure"
+        kind = "Figure" if match.group(1).startswith("Fig") else match.group(1)
         label = f"{kind} {match.group(2)}"
         if all(c.label != label for c in found):
             found.append(_Caption(kind, label, line))
     return found
 
 
-def _drawings(page) -> list[_Box]:
+def _drawings(page) -> list[tuple[_Box, bool]]:
+    """The page's drawing objects: their boxes, and whether each is a raster image."""
     import pypdfium2.raw as raw
 
     kinds = (raw.FPDF_PAGEOBJ_IMAGE, raw.FPDF_PAGEOBJ_PATH, raw.FPDF_PAGEOBJ_FORM, raw.FPDF_PAGEOBJ_SHADING)
@@ -92,7 +94,7 @@ def _drawings(page) -> list[_Box]:
         if obj.type in kinds:
             box = _Box(*obj.get_bounds())
             if box.width > 1 or box.height > 1:
-                boxes.append(box)
+                boxes.append((box, obj.type == raw.FPDF_PAGEOBJ_IMAGE))
     return boxes
 
 
@@ -124,6 +126,13 @@ def _region(caption: _Caption, owned: list[_Box], above: bool) -> _Box | None:
     if region is None or region.width < MIN_SIDE or region.height < MIN_SIDE:
         return None
     return region
+
+
+def _inside(box: _Box, region: _Box) -> bool:
+    """Whether most of ``box`` lies in ``region``."""
+    width = max(0.0, min(box.right, region.right) - max(box.left, region.left))
+    height = max(0.0, min(box.top, region.top) - max(box.bottom, region.bottom))
+    return width * height >= 0.5 * max(1.0, box.width * box.height)
 
 
 def pdf_figures(path: Path, captions: list[str], warnings: list[str]) -> list[Figure]:
@@ -159,21 +168,27 @@ def pdf_figures(path: Path, captions: list[str], warnings: list[str]) -> list[Fi
 def _page_figures(page, number: int, captions: list[str], warnings: list[str]) -> list[Figure]:
     textpage = page.get_textpage()
     found = _captions(textpage)
-    if not any(c.kind == "Figure" for c in found):
+    if not found:
         return []
     owned: dict[str, tuple[list[_Box], list[_Box]]] = {c.label: ([], []) for c in found}
-    for box in _drawings(page):
+    rasters: list[_Box] = []
+    for box, raster in _drawings(page):
         owner = _owner(box, found)
         if owner:
             caption, above = owner
             owned[caption.label][0 if above else 1].append(box)
+        if raster:
+            rasters.append(box)
     width, height = page.get_size()
     result = []
     for caption in found:
-        if caption.kind != "Figure":
-            continue
         over, under = owned[caption.label]
-        region = _region(caption, over, True) or _region(caption, under, False)
+        if caption.kind == "Figure":
+            region = _region(caption, over, True) or _region(caption, under, False)
+        else:  # a table or an algorithm is text, unless it was set as a picture: under its caption, else above
+            region = _region(caption, under, False) or _region(caption, over, True)
+            if region is None or not any(_inside(raster, region) for raster in rasters):
+                continue
         if region is None:
             warnings.append(f"figures: no drawing found next to the caption of {caption.label} on page {number}; its caption is kept")
             continue

@@ -23,7 +23,11 @@ from papercoder.tokens import image_tokens
 MAX_FIGURES = 12  # images per request by default: a typical paper's figures, under every provider's limit
 MAX_REQUEST_BYTES = 16 * 1024 * 1024  # images per request, before base64: under Anthropic's 32 MB request
 WINDOW_SHARE = 0.25  # images take at most this share of the context window
-_NAMED = re.compile(r"\b(?:Figure|Figures|Fig\.|Figs\.)\s*(\d+)((?:\s*(?:,|and|&|-|–)\s*\d+)*)", re.IGNORECASE)
+_NAMED = re.compile(
+    r"\b(Figure|Figures|Fig\.|Figs\.|Table|Tables|Tab\.|Algorithm|Algorithms|Alg\.)\s*(\d+)((?:\s*(?:,|and|&|-|–)\s*\d+)*)",
+    re.IGNORECASE,
+)
+_KIND = {"fig": "Figure", "tab": "Table", "alg": "Algorithm"}
 
 
 def max_figures(ctx: StageContext) -> int:
@@ -50,12 +54,14 @@ def run_figures(ctx: StageContext) -> list[Figure]:
 
 
 def named_figures(text: str, figures: list[Figure]) -> list[Figure]:
-    """The figures ``text`` names ("Figure 3", "Fig. 2", "Figures 4 and 5"), in the paper's order."""
-    numbers: set[str] = set()
+    """The figures ``text`` names ("Figure 3", "Fig. 2", "Figures 4 and 5", "Table 1" set as a
+    picture, "Algorithm 2"), in the paper's order."""
+    named: set[tuple[str, str]] = set()
     for match in _NAMED.finditer(text):
-        numbers.add(match.group(1))
-        numbers.update(re.findall(r"\d+", match.group(2) or ""))
-    return [figure for figure in figures if figure.number in numbers]
+        kind = _KIND[match.group(1)[:3].lower()]
+        named.add((kind, match.group(2)))
+        named.update((kind, number) for number in re.findall(r"\d+", match.group(3) or ""))
+    return [figure for figure in figures if (figure.kind, figure.number) in named]
 
 
 def within_budget(
