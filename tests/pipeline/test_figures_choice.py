@@ -31,3 +31,24 @@ def test_budget_keeps_the_first_and_names_the_rest():
     # 512 x 512 costs 255 tokens on OpenAI: a 2,000-token window's quarter holds one
     assert len(within_budget(found, limit=12, window=2_000, provider="openai", note=notes.append, what="x")) == 1
     assert within_budget([], limit=12, window=100, provider="", note=notes.append, what="x") == []
+
+
+def test_a_refine_request_carries_the_figures_its_requirements_name(tmp_path):
+    from papercoder.llm import LLM, ScriptedProvider
+    from papercoder.verify.refine import Failed, refine_messages
+
+    (tmp_path / "model.py").write_text("def layers():\n    return 1\n")
+    asked: list[tuple[str, str]] = []
+
+    def images_for(text: str, what: str) -> list[dict]:
+        asked.append((text, what))
+        return [{"label": "Figure 2", "media_type": "image/png", "data": "eA==", "width": 8, "height": 8}] if "Figure 2" in text else []
+
+    llm = LLM(ScriptedProvider([]))
+    failed = [Failed("1.2", "Two layers of 64 units", "one layer", "model.py", quote="the network of Figure 2 has two layers")]
+    messages = refine_messages(llm, tmp_path, "model.py", failed, [], None, images_for=images_for)
+    assert messages[-1]["images"][0]["label"] == "Figure 2"
+    assert asked[0][1] == "refining model.py (1.2)"
+    plain = refine_messages(llm, tmp_path, "model.py", [Failed("1.3", "Use Adam", "SGD", "model.py")], [], None,
+                            images_for=images_for)
+    assert "images" not in plain[-1]

@@ -11,6 +11,7 @@ refinement's: a missing baseline is an addition.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,9 @@ def failed_leaves(tree: RubricNode, grades: dict[str, LeafGrade], owners: dict[s
     return out
 
 
+ImagesFor = Callable[[str, str], list[dict]]  # (text naming figures, what the request is) -> the images it carries
+
+
 def passage(quote: str, paper: str) -> str:
     """The paragraph of ``paper`` that holds ``quote`` (at most PASSAGE_CHARS), or ""."""
     if not quote or not paper:
@@ -64,9 +68,11 @@ def passage(quote: str, paper: str) -> str:
 
 
 def refine_messages(
-    llm: LLM, repo: Path, owner: str, failed: list[Failed], prefix: list[Message], command: str | None, *, full_paper: str = ""
+    llm: LLM, repo: Path, owner: str, failed: list[Failed], prefix: list[Message], command: str | None, *, full_paper: str = "",
+    images_for: ImagesFor | None = None,
 ) -> list[Message]:
-    """The request for ``failed`` (at most MAX_LEAVES, all owned by ``owner``) after ``prefix``."""
+    """The request for ``failed`` (at most MAX_LEAVES, all owned by ``owner``) after ``prefix``;
+    with ``images_for``, it carries the figures its requirements and their passages name."""
     quoted = [(leaf.id, passage(leaf.quote, full_paper)) for leaf in failed] if full_paper else []
     mentioned = " ".join([owner, *(leaf.requirement for leaf in failed)])
     files, omitted = fit_context(llm, repo, mentioned, [], prefix, first=(owner,) if owner else ())
@@ -79,7 +85,13 @@ def refine_messages(
         files=files,
         omitted=omitted,
     )
-    return [*prefix, {"role": "user", "content": request}]
+    message: Message = {"role": "user", "content": request}
+    if images_for is not None:
+        named = " ".join([mentioned, *(leaf.quote for leaf in failed), *(text for _, text in quoted)])
+        images = images_for(named, f"refining {owner or 'the repository'} ({', '.join(leaf.id for leaf in failed)})")
+        if images:
+            message["images"] = images
+    return [*prefix, message]
 
 
 def by_owner(failed: list[Failed]) -> list[tuple[str, list[Failed]]]:
@@ -94,7 +106,8 @@ def by_owner(failed: list[Failed]) -> list[tuple[str, list[Failed]]]:
 
 
 async def refine(
-    llm: LLM, repo: Path, failed: list[Failed], prefix: list[Message], command: str | None, *, full_paper: str = ""
+    llm: LLM, repo: Path, failed: list[Failed], prefix: list[Message], command: str | None, *, full_paper: str = "",
+    images_for: ImagesFor | None = None,
 ) -> tuple[list[str], list[str], str]:
     """Edit ``repo`` towards the failed requirements, one request per owning file (the first alone,
     the rest concurrently); (applied, not applied, transcript). Each answer's edits are applied as
@@ -102,7 +115,7 @@ async def refine(
     groups = by_owner(failed)
 
     async def one(owner: str, leaves: list[Failed]) -> tuple[list[str], list[str], str]:
-        messages = refine_messages(llm, repo, owner, leaves, prefix, command, full_paper=full_paper)
+        messages = refine_messages(llm, repo, owner, leaves, prefix, command, full_paper=full_paper, images_for=images_for)
         return await edit_loop(llm, repo, messages, stage=STAGE)
 
     # the first request alone, then the others at once: providers cache a prefix only once a request

@@ -29,6 +29,7 @@ from papercoder.evaluate.lexical import grade_repo
 from papercoder.llm import LLM, BudgetExceededError, ContextLengthError, Message
 from papercoder.paper.markdown import parse_markdown
 from papercoder.pipeline.artifacts import paper_title, read_addendum
+from papercoder.pipeline.figures import file_images
 from papercoder.pipeline.inventory import Item, load_inventory
 from papercoder.pipeline.prefix import paper_prefix
 from papercoder.pipeline.repair import blocking_findings, planned_entry_point, repair_prefix, smoke_command
@@ -39,7 +40,7 @@ from papercoder.repo.paths import write_inside
 from papercoder.repo.sandbox import Limits, run_sandboxed
 from papercoder.rubric import RubricNode, score_tree
 from papercoder.rundir.context import StageContext
-from papercoder.verify.refine import failed_leaves, refine
+from papercoder.verify.refine import ImagesFor, failed_leaves, refine
 
 STAGE = "verify"
 ROUNDS = 2
@@ -122,6 +123,7 @@ async def run_verify(ctx: StageContext, *, rounds: int = ROUNDS, judge_model: st
             prefix=repair_prefix(paths, ctx.llm, paths.repo, what="verify", note=ctx.note),
             full_paper=paths.paper_full.read_text(encoding="utf-8") if paths.paper_full.is_file() else "",
             judge=judge,
+            images_for=lambda text, what: file_images(ctx, text, what),
         )
     finally:
         if judge is not None:
@@ -163,12 +165,14 @@ async def verify_repository(
     prefix: list[Message] | None = None,
     full_paper: str = "",
     judge: LLM | None = None,
+    images_for: ImagesFor | None = None,
 ) -> VerifyReport:
     """Judge and refine ``repo`` (any folder) against ``paper`` (Markdown); see the module doc.
 
     ``checklist`` is planning's (made here when None); ``prefix`` the run's shared prefix (the
     paper alone when None); ``full_paper`` the paper before it was condensed, when it was;
-    ``judge`` the model that judges (``llm`` when None).
+    ``judge`` the model that judges (``llm`` when None); ``images_for`` gives a refine request the
+    figures its requirements name (none when None).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     judge = judge or llm
@@ -219,7 +223,8 @@ async def verify_repository(
             current = VerifyRound(number=number, asked=len(failing))
             report.rounds.append(current)
             base = git.head(repo) or ""
-            applied, not_applied, transcript = await refine(llm, repo, failing, prefix, command, full_paper=full_paper)
+            applied, not_applied, transcript = await refine(llm, repo, failing, prefix, command, full_paper=full_paper,
+                                                           images_for=images_for)
             current.applied, current.failed_edits = applied, not_applied
             write_inside(out_dir, f"round-{number}-model.md", transcript)
             changed = git.changed_files(repo)
