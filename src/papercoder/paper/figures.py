@@ -106,13 +106,13 @@ def bounded(image: Any) -> Any:
     if scale >= 1.0:
         return image
     size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    return image.resize(size, _pillow().Resampling.LANCZOS)
+    return image.resize(size, _pillow().Resampling.LANCZOS, reducing_gap=2.0)  # reduce first: fast, still sharp
 
 
 def encode(image: Any) -> tuple[bytes, str]:
     """PNG (lossless: line art and text stay sharp), or JPEG when the PNG would be too heavy."""
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=True)
+    image.save(buffer, format="PNG", compress_level=6)  # optimize=True costs ~10x the time for a few percent
     if buffer.tell() <= MAX_IMAGE_BYTES:
         return buffer.getvalue(), "image/png"
     buffer = io.BytesIO()
@@ -126,7 +126,8 @@ def side_by_side(images: list[Any], gap: int = 12) -> Any:
         return images[0]
     Image = _pillow()
     height = max(1, min(600, min(im.height for im in images)))
-    scaled = [im.resize((max(1, round(im.width * height / im.height)), height)) for im in images]
+    scaled = [im if im.height == height else im.resize((max(1, round(im.width * height / im.height)), height), reducing_gap=2.0)
+              for im in images]
     def squareness(per_row: int) -> float:  # how far the laid-out figure is from 4:3 (a model's tiles are near square)
         rows = -(-len(scaled) // per_row)
         width = max(sum(im.width for im in scaled[k : k + per_row]) for k in range(0, len(scaled), per_row))

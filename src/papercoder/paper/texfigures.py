@@ -10,6 +10,7 @@ one image of its panels side by side. Nothing outside the paper's folder is read
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,7 @@ def find_graphic(name: str, folders: list[Path], root: Path) -> Path | None:
     return None
 
 
-def _pdf_image(path: Path) -> tuple[Any, str | None]:
+def _pdf_image(path: Path, target_edge: float = TARGET_EDGE) -> tuple[Any, str | None]:
     try:
         import pypdfium2 as pdfium
     except ImportError:
@@ -59,7 +60,7 @@ def _pdf_image(path: Path) -> tuple[Any, str | None]:
         try:
             page = document[0]
             width, height = page.get_size()
-            scale = min(4.0, max(0.5, TARGET_EDGE / max(width, height, 1.0)))
+            scale = min(4.0, max(0.25, target_edge / max(width, height, 1.0)))
             return page.render(scale=scale).to_pil(), None
         finally:
             document.close()
@@ -67,8 +68,9 @@ def _pdf_image(path: Path) -> tuple[Any, str | None]:
         return None, f"{path.name} cannot be rendered ({type(exc).__name__}: {str(exc)[:120]})"
 
 
-def load_graphic(path: Path) -> tuple[Any, str | None]:
-    """One included file decoded, or None and why it cannot be used."""
+def load_graphic(path: Path, target_edge: float = TARGET_EDGE) -> tuple[Any, str | None]:
+    """One included file decoded (a PDF rendered to about ``target_edge`` pixels on its long side),
+    or None and why it cannot be used."""
     what = path.name
     try:
         size = path.stat().st_size
@@ -80,7 +82,7 @@ def load_graphic(path: Path) -> tuple[Any, str | None]:
     if suffix == ".eps":
         return None, f"{what} is EPS, which needs Ghostscript to render; convert it to PDF (epstopdf) to give the model the figure"
     if suffix == ".pdf":
-        return _pdf_image(path)
+        return _pdf_image(path, target_edge)
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -94,12 +96,15 @@ def latex_figures(entries: list[tuple[str, str, list[str]]], flat: str, root: Pa
     figures: list[Figure] = []
     for label, caption, names in entries:
         images, sources = [], []
+        # panels stacked into one bounded image: each needs fewer pixels, but a wide plot's labels still
+        # need about the full width, so only a figure of many panels renders each smaller
+        edge = TARGET_EDGE / max(1.0, math.sqrt(len(names)) / 2)
         for name in names:
             path = find_graphic(name, folders, root)
             if path is None:
                 warnings.append(f"figures: {label} includes {name}, which is not in the paper's folder; its caption is kept")
                 continue
-            image, problem = load_graphic(path)
+            image, problem = load_graphic(path, edge)
             if problem:
                 warnings.append(f"figures: {label}: {problem}; skipped")
                 continue
