@@ -133,3 +133,24 @@ def test_dry_run_follows_the_rounds_it_is_given(tmp_path, monkeypatch):
     rows = {line.split()[0]: line.split() for line in out.output.splitlines() if line[:1].isalpha() and len(line.split()) > 5}
     assert rows["debug"][1] == "0"  # no repair round: no debug call, not even at the high end
     assert rows["verify"][1:4] == ["8", "-", "40"]  # every requirement judged once, nothing refined
+
+
+def test_dry_run_counts_the_figures_a_vision_model_reads(tmp_path, monkeypatch):
+    from tests.pipeline.test_figures_run import _png
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    (tmp_path / "fig.png").write_bytes(_png((10, 10, 10), (1024, 1024)))
+    (tmp_path / "main.tex").write_text("\\documentclass{article}\\begin{document}\\section{A}Text.\n"
+                                       "\\begin{figure}\\includegraphics{fig}\\caption{The net.}\\end{figure}\\end{document}\n")
+
+    def plan_row(model: str) -> tuple[list[str], str]:
+        out = CliRunner().invoke(app, ["run", str(tmp_path), "-m", model, "--dry-run", "--stages", "plan"])
+        assert out.exit_code == 0, out.output
+        return next(line.split() for line in out.output.splitlines() if line.startswith("plan")), out.output
+
+    seen, output = plan_row("openai:gpt-4.1")
+    blind, blind_output = plan_row("openai:gpt-3.5-turbo")
+    assert "1 figure(s) go to openai:gpt-4.1 in the planning turns, about 765 tokens each turn" in output
+    assert "figure(s) go to" not in blind_output
+    low = lambda row: int(row[4].replace(",", ""))  # noqa: E731  the input tokens' low end
+    assert low(seen) == low(blind) + 4 * 765  # four conversation turns, each with the image

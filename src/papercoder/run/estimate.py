@@ -35,6 +35,7 @@ from papercoder.run.options import DEBUG_ITERATIONS, VERIFY_ROUNDS
 from papercoder.run.stages import DEFAULT_STAGES
 from papercoder.rundir.manifest import FINISHED, Manifest
 from papercoder.rundir.paths import RunPaths, refuse_links
+from papercoder.paper.figures import load_figures
 from papercoder.pipeline.figures import MAX_FIGURES
 from papercoder.tokens import estimate_tokens, image_tokens
 
@@ -229,17 +230,23 @@ def dry_run(source: str, *, model: str | None = None, base_url: str | None = Non
     if tokens > budget:
         notes.append(f"it would be condensed to about {budget:,} tokens to fit (a call per section condensed, not counted above)")
     group = files_per_request(llm, analysis_group)
-    figures = 0
-    if paper.figures and llm.accepts_images:
-        provider = llm.model.split(":", 1)[0]
-        shown = paper.figures[:MAX_FIGURES]
-        figures = sum(image_tokens(f.width, f.height, provider) for f in shown)
-        notes.append(f"{len(shown)} figure(s) go to {llm.model} in the planning turns, about {figures:,} tokens each turn "
-                     "(counted above); a file whose design names a figure carries it too (not counted)")
+    figures = _figure_tokens(paper.figures, llm, notes)
     result = estimate(paper_tokens=min(tokens, budget), addendum_tokens=extra, window=window, analyses_per_call=group,
                       stages=stages or list(DEFAULT_STAGES), price=llm.pricer, debug_rounds=debug_rounds,
                       verify_rounds=verify_rounds, figure_tokens=figures)
     return result, llm.model, notes
+
+
+def _figure_tokens(figures: list[Any], llm: Any, notes: list[str]) -> int:
+    """The tokens the planning turns' images cost each turn (0 for a model that reads none), noted."""
+    if not figures or not llm.accepts_images:
+        return 0
+    provider = llm.model.split(":", 1)[0]
+    shown = figures[:MAX_FIGURES]
+    tokens = sum(image_tokens(f.width, f.height, provider) for f in shown)
+    notes.append(f"{len(shown)} figure(s) go to {llm.model} in the planning turns, about {tokens:,} tokens each turn "
+                 "(counted above); a file whose design names a figure carries it too (not counted)")
+    return tokens
 
 
 def estimate_run(run_dir: Any, *, model: str | None = None) -> tuple[Estimate, str, list[str]]:
@@ -260,8 +267,9 @@ def estimate_run(run_dir: Any, *, model: str | None = None) -> tuple[Estimate, s
     llm = _open_for_estimate(model or manifest.model, base_url=manifest.base_url)
     size = sum(estimate_tokens(text) for text in (artifacts.plan, artifacts.config, artifacts.design.model_dump_json(),
                                                    artifacts.tasks.model_dump_json()))
+    notes = [f"{files} planned files, {checklist}; stages still to run: {', '.join(todo) or 'none'}"]
+    figures = _figure_tokens(load_figures(paths.figures, with_images=False)[0], llm, notes) if "plan" in todo else 0
     result = estimate(paper_tokens=estimate_tokens(artifacts.paper), addendum_tokens=estimate_tokens(artifacts.addendum),
                       window=llm.context_window, files=(files, files), requirements=(reqs, reqs) if reqs else None,
-                      artifacts=(size, size), stages=todo, price=llm.pricer)
-    notes = [f"{files} planned files, {checklist}; stages still to run: {', '.join(todo) or 'none'}"]
+                      artifacts=(size, size), stages=todo, price=llm.pricer, figure_tokens=figures)
     return result, llm.model, notes
