@@ -200,3 +200,23 @@ def test_anthropic_gets_image_blocks_with_a_cache_breakpoint_after_them(tmp_path
     with CallLog(tmp_path / "run" / "calls.sqlite") as log:
         planning_calls = list(log.calls("planning"))
     assert sum(r.usage.cached_input_tokens > 0 for r in planning_calls) >= 3
+
+
+def test_a_server_that_refuses_images_gets_captions_and_the_run_says_so(tmp_path, paper, monkeypatch):
+    """A model its family says reads images, behind a server that does not: the refused request is
+    sent again without images, no later request carries any, and the stage is degraded, not done."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    from papercoder.testing.fake_http import Reply
+
+    def script(body):
+        if _openai_images(body):
+            return Reply(fault="bad_request", text="Invalid content type. image_url is only supported by certain models.")
+        return _openai_script(body)
+
+    with FakeOpenAIServer(script) as server:
+        result = _run(tmp_path, paper, server, "openai:gpt-4o")
+    bodies = [r.body for r in server.requests if r.path.endswith("/chat/completions")]
+    assert sum(bool(_openai_images(b)) for b in bodies) == 1  # refused once, never sent again
+    assert result.status == "degraded"
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert any("refused a request with images" in m for m in manifest["stages"]["plan"]["detail"]["fallbacks"])

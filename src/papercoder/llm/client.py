@@ -23,7 +23,7 @@ from papercoder.tokens import CHARS_PER_TOKEN, estimate_tokens, message_tokens
 from papercoder.llm.calllog import CallLog, request_hash
 from papercoder.llm.errors import BudgetExceededError, ContextLengthError, LLMError, PromptCutError, StructuredOutputError, TruncatedError
 from papercoder.llm.provider import Provider
-from papercoder.llm.images import reads_images
+from papercoder.llm.images import looks_like_image_refusal, reads_images
 from papercoder.llm.reasoning import DEFAULT_RESERVE, REGROWTHS, is_reasoning_model, known_output_limit, strip_reasoning
 from papercoder.secrets import redact
 from papercoder.llm.retry import RetriesExhausted, RetryPolicy, call_with_retries
@@ -85,6 +85,7 @@ class LLM:
         self._reasoning = reasoning  # None: decided by the model's family and what it reports
         self._vision = vision  # None: decided by what the server said, else the model's family
         self.server_vision: bool | None = None  # what a self-hosted server published of its model
+        self.images_refused = ""  # why requests carry no images any more, after the server refused them
         self.window_source = ""  # where the context window came from (see papercoder.llm.windows)
         self.window_server = ""  # the kind of server that said it ("ollama", "vllm", ...), if one did
         self.chars_per_token: float | None = None  # the model's real ratio, once an answer reported it
@@ -301,6 +302,24 @@ class LLM:
         return asyncio.run(once())
 
     async def _call(self, request: Request, stage: str) -> Completion:
+        """One request; a request with images that the server refuses as such is sent once more
+        without them, and from then on this model gets none (``images_refused`` says why)."""
+        if self.images_refused and any(m.get("images") for m in request.messages):  # refused once: not asked again
+            return await self._call_once(_without_images(request), stage)
+        try:
+            return await self._call_once(request, stage)
+        except LLMError as exc:
+            if type(exc) is not LLMError or not any(m.get("images") for m in request.messages):
+                raise
+            if not looks_like_image_refusal(str(exc)):
+                raise
+            self._vision = False
+            self.images_refused = (f"figures: {self.model} refused a request with images ({_first_line(str(exc))[:200]}); "
+                                   "figures are no longer sent to it and its requests carry the captions only; set vision = false "
+                                   "in papercoder.toml to skip the refused request next time")
+            return await self._call_once(_without_images(request), stage)
+
+    async def _call_once(self, request: Request, stage: str) -> Completion:
         request = dataclasses.replace(
             request, messages=[{**m, "content": redact(clean_text(m.get("content", "")))} for m in request.messages]
         )
@@ -486,6 +505,10 @@ def repair_message(problem: str, schema: type[BaseModel]) -> str:
         "Answer again with one JSON object that follows this JSON schema exactly, "
         "and nothing else:\n" + json.dumps(schema.model_json_schema())
     )
+
+
+def _without_images(request: Request) -> Request:
+    return dataclasses.replace(request, messages=[{k: v for k, v in m.items() if k != "images"} for m in request.messages])
 
 
 def _first_line(text: str) -> str:

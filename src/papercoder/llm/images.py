@@ -49,6 +49,17 @@ def reads_images(model: str, *, configured: bool | None = None, server: bool | N
     return vision, "by its model family" if vision else "not a model family known to read images; set vision = true if it does"
 
 
+_REFUSAL = re.compile(
+    r"image|vision|multi-?modal|image_url|content type|does not support (?:this )?(?:content|input)", re.IGNORECASE
+)
+
+
+def looks_like_image_refusal(message: str) -> bool:
+    """Whether a server's rejection of a request is about its images (a text-only model behind
+    an OpenAI-compatible server, a proxy without vision)."""
+    return bool(_REFUSAL.search(message))
+
+
 def image_part(label: str, media_type: str, data: bytes, width: int, height: int) -> dict[str, Any]:
     """One image as a message carries it."""
     import base64

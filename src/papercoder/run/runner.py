@@ -151,6 +151,7 @@ class StageRunner:
         self.paper = paper  # read from its source: the fit step runs first when given
         self.stats: dict[str, StageStats] = {}
         self._carried: list[str] = []  # fallbacks of a step outside the manifest's stages, for the next stage
+        self._images_said: set[str] = set()  # the model's refusal of images, once reported
         self._current: tuple[str, StageStats, float] | None = None
 
     def live_stats(self, stage: str) -> StageStats | None:
@@ -243,6 +244,10 @@ class StageRunner:
         except BaseException as exc:
             self._end(stage, "failed", f"{type(exc).__name__}: {exc}")
             raise
+        refused = getattr(self.llm, "images_refused", "")
+        if refused and refused not in self._images_said:  # said once, by the stage in which it happened
+            self._images_said.add(refused)
+            ctx.degrade(refused)
         if ctx.fallbacks:
             record.detail["fallbacks"] = list(ctx.fallbacks)
         self._end(stage, "degraded" if ctx.fallbacks else "done")
