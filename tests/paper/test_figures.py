@@ -227,3 +227,26 @@ def test_markdown_figures_from_local_images_numbered_by_their_caption(tmp_path):
     assert "Figure 4 shows assets/logo.png, which is missing or outside the paper's folder" in warned
     assert "Figure 4 shows ../secret.png, which is missing or outside the paper's folder" in warned
     assert "1 image(s) have no \"Figure N\" caption" in warned  # "a logo"
+
+
+def test_a_page_that_cannot_be_rendered_keeps_its_caption(two_column_pdf, monkeypatch):
+    from papercoder.paper import pdffigures
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("Failed to render page")
+
+    monkeypatch.setattr(pdffigures, "_page_figures", broken)
+    paper = read_paper(str(two_column_pdf))
+    assert paper.figures == [] and any(c.startswith("Figure 1: The pruning schedule") for c in paper.captions)
+    assert any("page 1 cannot be rendered (RuntimeError: Failed to render page); its figures keep their captions only" in w
+               for w in paper.warnings)
+
+    import pypdfium2
+
+    def unopenable(*args, **kwargs):
+        raise pypdfium2.PdfiumError("Failed to load document (PDFium: Data format error).")
+
+    monkeypatch.setattr(pypdfium2, "PdfDocument", unopenable)
+    paper = read_paper(str(two_column_pdf))
+    assert paper.figures == [] and paper.sections  # the text is still read
+    assert any("PDFium cannot open paper.pdf" in w for w in paper.warnings)
