@@ -122,7 +122,7 @@ def test_openai_vision_model_gets_figures_in_planning_prefix_and_named_files(tmp
     from papercoder.report import write_report
 
     page = write_report(run).read_text()  # each figure beside its caption, inlined (the page's policy allows data: only)
-    assert page.count('<figure class="paperfig"><img alt="Figure') == 2 and expected[1] in page
+    assert page.count('<figure class="paperfig"><img alt="Figure') == 2 and "data:image/jpeg;base64," in page
     assert "Figure 2: The network: two layers of 64 units." in page
     log_text = (run / "run.log").read_text()
     assert "figures: 2 saved" in log_text and "the planning conversation carries 2 figure(s)" in log_text

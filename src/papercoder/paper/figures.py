@@ -153,6 +153,19 @@ def make_figure(label: str, caption: str, images: list[Any], source: str) -> Fig
                   height=image.height, source=source)
 
 
+def preview(figure: Figure, edge: int = 900) -> tuple[str, bytes]:
+    """A small copy of the figure for a page to show (JPEG, at most ``edge`` pixels a side), or
+    the image itself when it cannot be decoded: the report inlines every figure and stays light."""
+    image, problem = open_image(figure.data, figure.label)
+    if image is None:
+        return figure.media_type, figure.data
+    image = flatten(image)
+    image.thumbnail((edge, edge), _pillow().Resampling.LANCZOS, reducing_gap=2.0)
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=82)
+    return "image/jpeg", buffer.getvalue()
+
+
 def caption_for(label: str, captions: list[str]) -> str:
     """The caption the text reader found for ``label`` ("Figure 3: ..."), or the label alone."""
     for caption in captions:

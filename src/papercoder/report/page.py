@@ -13,6 +13,7 @@ import re
 from html import escape
 from typing import Any
 
+from papercoder.paper.figures import preview
 from papercoder.report.collect import RepoFile, RunReport, number
 from papercoder.mermaid import DiagramError, render
 
@@ -135,10 +136,12 @@ def _paper_and_plan(report: RunReport) -> str:
         # the images are inlined: the page allows no other source, and it stays one file to send
         out.append(f"<details><summary>The paper's figures ({len(report.figures)})</summary>")
         for figure in report.figures:
-            data = base64.b64encode(figure.data).decode("ascii")
+            media_type, small = preview(figure)  # a light copy: the full image is in paper/figures/
+            data = base64.b64encode(small).decode("ascii")
             out.append(f'<figure class="paperfig"><img alt="{escape(figure.label)}" loading="lazy" '
-                       f'src="data:{escape(figure.media_type)};base64,{data}"><figcaption>{escape(figure.caption or figure.label)}'
-                       f' <span class="muted">({escape(figure.source)})</span></figcaption></figure>')
+                       f'src="data:{escape(media_type)};base64,{data}"><figcaption>{escape(figure.caption or figure.label)}'
+                       f' <span class="muted">({escape(figure.source)}; paper/figures/{escape(figure.file_name)})</span>'
+                       '</figcaption></figure>')
         out += [f'<p class="muted">{escape(warning)}</p>' for warning in report.figure_warnings]
         out.append("</details>")
     if report.inventory:
