@@ -160,15 +160,29 @@ def test_text_only_model_gets_captions_and_no_images(tmp_path, paper, monkeypatc
     bodies = [r.body for r in server.requests if r.path.endswith("/chat/completions")]
     assert bodies and not any(_openai_images(b) for b in bodies)
     assert any("Figure 2: The network" in _text(b["messages"][0]["content"]) for b in bodies)
-    assert "not sent: openai:o3-mini reads no images" in (tmp_path / "run" / "run.log").read_text()
+    assert "not sent: openai:o3-mini reads no images: not a model family known to read images" in (tmp_path / "run" / "run.log").read_text()
 
 
-def test_vision_false_in_config_and_max_figures_zero_send_none(tmp_path, paper, monkeypatch):
+def test_max_figures_zero_sends_none(tmp_path, paper, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     with FakeOpenAIServer(_openai_script) as server:
         result = _run(tmp_path, paper, server, "openai:gpt-4.1", max_figures=0)
     assert result.status == "done"
     assert not any(_openai_images(r.body) for r in server.requests if r.path.endswith("/chat/completions"))
+    assert "figures: 2 saved" in (tmp_path / "run" / "run.log").read_text()
+    assert "(not sent: --max-figures 0; requests carry the captions)" in (tmp_path / "run" / "run.log").read_text()
+
+
+def test_vision_false_in_the_config_file_sends_none(tmp_path, paper, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "papercoder.toml").write_text("vision = false\n")
+    with FakeOpenAIServer(_openai_script) as server:
+        result = _run(tmp_path, paper, server, "openai:gpt-4.1")
+    assert result.status == "done"
+    assert not any(_openai_images(r.body) for r in server.requests if r.path.endswith("/chat/completions"))
+    assert "reads no images: vision = false in the config file" in (tmp_path / "run" / "run.log").read_text()
 
 
 def test_max_figures_one_keeps_the_first_and_says_so(tmp_path, paper, monkeypatch):
@@ -186,7 +200,7 @@ def test_anthropic_gets_image_blocks_with_a_cache_breakpoint_after_them(tmp_path
         result = _run(tmp_path, paper, server, "anthropic:claude-sonnet-4-5")
     assert result.status == "done"
     bodies = [r.body for r in server.requests if r.path.endswith("/messages")]
-    planning = [b for b in bodies if b["messages"][0]["content"][0].get("text", "").startswith("The paper's figures follow")]
+    planning = [b for b in bodies if b["messages"][0]["content"][0].get("text", "").startswith("Below are 2 of the paper's figures")]
     assert len(planning) == 4  # the four conversation turns
     own = [b for b in bodies if b not in planning and any(k.get("type") == "image" for t in b["messages"] for k in t["content"])]
     assert own and all(b["messages"][-1]["content"][-1]["type"] == "image" for b in own)  # a file's figures: in its own part

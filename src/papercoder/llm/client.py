@@ -160,8 +160,16 @@ class LLM:
     def accepts_images(self) -> bool:
         """Whether requests may carry figures: configured (``vision = true|false``), else what the
         model's server published, else known from the model's family. The embedded model never does."""
+        return self._reads_images()[0]
+
+    @property
+    def images_reason(self) -> str:
+        """Why :attr:`accepts_images` says what it says (the config, the server, the family)."""
+        return self.images_refused or self._reads_images()[1]
+
+    def _reads_images(self) -> tuple[bool, str]:
         return reads_images(self.model, configured=self._vision, server=self.server_vision,
-                            text_only=bool(getattr(self.provider, "text_only", False)))[0]
+                            text_only=bool(getattr(self.provider, "text_only", False)))
 
     @property
     def reasoning(self) -> bool:

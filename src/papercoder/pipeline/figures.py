@@ -17,6 +17,7 @@ from papercoder.errors import ConfigError
 from papercoder.llm import Message
 from papercoder.llm.images import image_part
 from papercoder.paper.figures import Figure, load_figures
+from papercoder.prompts import render
 from papercoder.rundir.context import StageContext
 from papercoder.tokens import image_tokens
 
@@ -41,11 +42,20 @@ def max_figures(ctx: StageContext) -> int:
     return MAX_FIGURES if configured is None else configured
 
 
+def figures_withheld(ctx: StageContext) -> str:
+    """Why the run's requests carry no figures ("" when they do)."""
+    if not ctx.llm.accepts_images:
+        return f"{ctx.llm.model} reads no images: {ctx.llm.images_reason}"
+    if max_figures(ctx) <= 0:
+        return "--max-figures 0"
+    return ""
+
+
 def run_figures(ctx: StageContext) -> list[Figure]:
     """The run's figures (``paper/figures/``) when the model reads images, else none (read once a stage)."""
     if "" not in ctx.figure_cache:
         figures: list[Figure] = []
-        if ctx.llm.accepts_images and max_figures(ctx) > 0:
+        if not figures_withheld(ctx):
             figures, warnings = load_figures(ctx.paths.figures)
             for warning in warnings:
                 ctx.note(f"figures: {warning}")
@@ -104,9 +114,7 @@ def planning_message(ctx: StageContext, figures: list[Figure]) -> Message | None
     if not kept:
         return None
     ctx.note(f"figures: the planning conversation carries {len(kept)} figure(s): {', '.join(f.label for f in kept)}")
-    text = ("The paper's figures follow, each after its caption. Read them with the text: architecture "
-            "diagrams, algorithm boxes and plots specify what the text may leave out.")
-    return {"role": "user", "content": text, "images": images_of(kept)}
+    return {"role": "user", "content": render("planning/figures", count=len(kept)), "images": images_of(kept)}
 
 
 def file_images(ctx: StageContext, named_in: str, what: str) -> list[dict]:

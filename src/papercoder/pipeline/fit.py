@@ -23,6 +23,7 @@ from papercoder.paper.model import Paper, Section
 from papercoder.pipeline.artifacts import read_addendum
 from papercoder.prompts import render
 from papercoder.paper.figures import save_figures
+from papercoder.pipeline.figures import figures_withheld
 from papercoder.repo.paths import write_inside
 from papercoder.rundir.context import StageContext
 from papercoder.tokens import estimate_tokens
@@ -351,8 +352,10 @@ async def run_fit(ctx: StageContext) -> FitResult:
             )
     if paper.figures:  # kept for every model: the report shows them, a vision model reads them
         save_figures(ctx.paths.figures, paper.figures)
+        withheld = figures_withheld(ctx)
         ctx.note(f"figures: {len(paper.figures)} saved -> {ctx.paths.figures}"
-                 + ("" if ctx.llm.accepts_images else f" (not sent: {ctx.llm.model} reads no images; its requests carry the captions)"))
+                 + (f" (not sent: {withheld}; requests carry the captions)" if withheld
+                    else f" (sent as images to {ctx.llm.model}: {ctx.llm.images_reason})"))
     ctx.note(
         f"paper: {paper.title!r}, {result.tokens_after:,} tokens"
         + (f" (shrunk from {result.tokens_before:,})" if result.shrunk else "")
