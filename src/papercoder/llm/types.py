@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ABSURD_TOKENS = 100_000_000  # more tokens than any call has: a broken count
-Message = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": "..."}
+Message = dict[str, Any]  # {"role": "system"|"user"|"assistant", "content": "...", "images": [...] (optional, see llm/images.py)}
 
 
 @dataclass
