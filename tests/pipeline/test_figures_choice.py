@@ -24,7 +24,7 @@ def test_budget_keeps_the_first_and_names_the_rest():
     found = figures("Figure 1", "Figure 2", "Figure 3")
     kept = within_budget(found, limit=2, window=100_000, provider="openai", note=notes.append, what="coding model.py")
     assert kept == found[:2]
-    assert notes == ["figures: coding model.py carries 2 of 3 figures (--max-figures 2, 16 MB and a quarter of the "
+    assert notes == ["figures: coding model.py: 2 of 3 figures sent (--max-figures 2, 16 MB and a quarter of the "
                      "window per request); left out: Figure 3"]
     heavy = figures("Figure 1", "Figure 2", size=MAX_REQUEST_BYTES // 2 + 1)
     assert len(within_budget(heavy, limit=12, window=100_000, provider="", note=notes.append, what="x")) == 1

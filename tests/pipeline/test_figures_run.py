@@ -125,7 +125,7 @@ def test_openai_vision_model_gets_figures_in_planning_prefix_and_named_files(tmp
     assert page.count('<figure class="paperfig"><img alt="Figure') == 2 and "data:image/jpeg;base64," in page
     assert "Figure 2: The network: two layers of 64 units." in page
     log_text = (run / "run.log").read_text()
-    assert "figures: 2 saved" in log_text and "the planning conversation carries 2 figure(s)" in log_text
+    assert "figures: 2 saved" in log_text and "the planning conversation: 2 sent (Figure 1, Figure 2)" in log_text
 
     # resumed from the start of planning: every request, images included, comes from the call log
     with FakeOpenAIServer(_openai_script) as again:
@@ -191,7 +191,7 @@ def test_max_figures_one_keeps_the_first_and_says_so(tmp_path, paper, monkeypatc
         _run(tmp_path, paper, server, "openai:gpt-4.1", max_figures=1)
     planning = [_openai_images(r.body) for r in server.requests if r.path.endswith("/chat/completions") and _openai_images(r.body)]
     assert all(len(urls) == 1 for found in planning for _, urls in found)
-    assert "carries 1 of 2 figures (--max-figures 1" in (tmp_path / "run" / "run.log").read_text()
+    assert "the planning conversation: 1 of 2 figures sent (--max-figures 1" in (tmp_path / "run" / "run.log").read_text()
 
 
 def test_anthropic_gets_image_blocks_with_a_cache_breakpoint_after_them(tmp_path, paper, monkeypatch):

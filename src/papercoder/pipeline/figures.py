@@ -89,7 +89,7 @@ def within_budget(
         tokens += cost
     left = [figure.label for figure in figures if figure not in kept]
     if left:
-        note(f"figures: {what} carries {len(kept)} of {len(figures)} figures (--max-figures {limit}, "
+        note(f"figures: {what}: {len(kept)} of {len(figures)} figures sent (--max-figures {limit}, "
              f"{MAX_REQUEST_BYTES // (1024 * 1024)} MB and a quarter of the window per request); left out: {', '.join(left)}")
     return kept
 
@@ -113,7 +113,7 @@ def planning_message(ctx: StageContext, figures: list[Figure]) -> Message | None
                          note=ctx.note, what="the planning conversation")
     if not kept:
         return None
-    ctx.note(f"figures: the planning conversation carries {len(kept)} figure(s): {', '.join(f.label for f in kept)}")
+    ctx.note(f"figures: the planning conversation: {len(kept)} sent ({', '.join(f.label for f in kept)})")
     return {"role": "user", "content": render("planning/figures", count=len(kept)), "images": images_of(kept)}
 
 
@@ -125,7 +125,7 @@ def file_images(ctx: StageContext, named_in: str, what: str) -> list[dict]:
         kept = within_budget(wanted, limit=max_figures(ctx), window=ctx.llm.context_window,
                              provider=provider_of(ctx), note=ctx.note, what=what) if wanted else []
         if kept:
-            ctx.note(f"figures: {what} carries {', '.join(f.label for f in kept)}")
+            ctx.note(f"figures: {what}: {', '.join(f.label for f in kept)} sent")
         ctx.figure_cache[what] = images_of(kept)
     return ctx.figure_cache[what]
 
