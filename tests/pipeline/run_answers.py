@@ -197,7 +197,7 @@ def _markers() -> dict[str, object]:
         "config": _first_line("planning/config"),
         "analysis": path_pattern("analysis/file", is_entry=False),
         "code": path_pattern("coding/file", is_entry=False, language="python", requirements=False),
-        "checklist": _first_line("planning/checklist", sections=[], files={}, inventory=[], addendum_only=False),
+        "checklist": _first_line("planning/checklist", sections=[], files={}, inventory=[], addendum_only=False, figures=False),
         "quotes": _first_line("planning/checklist_quotes", requirements=[]),
         "condense": _first_line("fit/condense", title="", heading="", text="", words=1, part=1, part_count=1),
     }

@@ -150,7 +150,7 @@ def test_dry_run_counts_the_figures_a_vision_model_reads(tmp_path, monkeypatch):
 
     seen, output = plan_row("openai:gpt-4.1")
     blind, blind_output = plan_row("openai:gpt-3.5-turbo")
-    assert "1 figure(s) go to openai:gpt-4.1 in the planning turns, about 765 tokens each turn" in output
+    assert "1 figure(s) go to openai:gpt-4.1 in the planning turns and checklist requests, about 765 tokens each" in output
     assert "figure(s) go to" not in blind_output
     low = lambda row: int(row[4].replace(",", ""))  # noqa: E731  the input tokens' low end
-    assert low(seen) == low(blind) + 4 * 765  # four conversation turns, each with the image
+    assert low(seen) == low(blind) + 5 * 765  # four conversation turns and one checklist request, each with the image

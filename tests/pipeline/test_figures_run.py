@@ -105,9 +105,13 @@ def test_openai_vision_model_gets_figures_in_planning_prefix_and_named_files(tmp
     expected = [f"data:image/png;base64,{base64.b64encode((run / 'paper' / 'figures' / n).read_bytes()).decode()}"
                 for n in ("figure-1.png", "figure-2.png")]
     with_images = [b for b in bodies if _openai_images(b)]
-    # planning turns: every figure, right after the system message (the paper), the same bytes each turn
+    # planning: every figure, right after the system message (the paper), the same bytes in each of
+    # the four conversation turns and the checklist request (which then lists what the figures state)
     conversation = [b for b in with_images if _openai_images(b)[0][0] == 1]
-    assert len(conversation) == 4, [len(b["messages"]) for b in with_images]
+    assert len(conversation) == 5, [len(b["messages"]) for b in with_images]
+    checklist = [b for b in conversation if b.get("response_format", {}).get("json_schema", {}).get("name") == "Checklist"
+                 or "checklist of requirements" in _text(b["messages"][-1]["content"])]
+    assert len(checklist) == 1 and "The figures above are part of the paper" in _text(checklist[0]["messages"][-1]["content"])
     assert all(_openai_images(b) == [(1, expected)] for b in conversation)
     assert conversation[0]["messages"][1]["content"][1]["text"].startswith("Figure 1: Accuracy over training.")
     # model.py's analysis (asked alone or in a group) and its code request: Figure 2 only, in their own part
@@ -201,7 +205,7 @@ def test_anthropic_gets_image_blocks_with_a_cache_breakpoint_after_them(tmp_path
     assert result.status == "done"
     bodies = [r.body for r in server.requests if r.path.endswith("/messages")]
     planning = [b for b in bodies if b["messages"][0]["content"][0].get("text", "").startswith("Below are 2 of the paper's figures")]
-    assert len(planning) == 4  # the four conversation turns
+    assert len(planning) == 5  # the four conversation turns and the checklist
     own = [b for b in bodies if b not in planning and any(k.get("type") == "image" for t in b["messages"] for k in t["content"])]
     assert own and all(b["messages"][-1]["content"][-1]["type"] == "image" for b in own)  # a file's figures: in its own part
     for body in planning:

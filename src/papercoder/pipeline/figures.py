@@ -105,16 +105,19 @@ def provider_of(ctx: StageContext) -> str:
     return model.split(":", 1)[0] if model.startswith(("openai:", "anthropic:")) else ""
 
 
-def planning_message(ctx: StageContext, figures: list[Figure]) -> Message | None:
-    """The message after the paper in the planning conversation: every figure the budget allows."""
-    if not figures:
-        return None
-    kept = within_budget(figures, limit=max_figures(ctx), window=ctx.llm.context_window, provider=provider_of(ctx),
-                         note=ctx.note, what="the planning conversation")
-    if not kept:
-        return None
-    ctx.note(f"figures: the planning conversation: {len(kept)} sent ({', '.join(f.label for f in kept)})")
-    return {"role": "user", "content": render("planning/figures", count=len(kept)), "images": images_of(kept)}
+def planning_message(ctx: StageContext) -> Message | None:
+    """The message after the paper in the planning conversation and the checklist requests: every
+    figure the budget allows (built once a stage, so both send the same bytes and share the cache)."""
+    if "planning" not in ctx.figure_cache:
+        message = None
+        figures = run_figures(ctx)
+        kept = within_budget(figures, limit=max_figures(ctx), window=ctx.llm.context_window, provider=provider_of(ctx),
+                             note=ctx.note, what="the planning conversation") if figures else []
+        if kept:
+            ctx.note(f"figures: the planning conversation: {len(kept)} sent ({', '.join(f.label for f in kept)})")
+            message = {"role": "user", "content": render("planning/figures", count=len(kept)), "images": images_of(kept)}
+        ctx.figure_cache["planning"] = message
+    return ctx.figure_cache["planning"]
 
 
 def file_images(ctx: StageContext, named_in: str, what: str) -> list[dict]:

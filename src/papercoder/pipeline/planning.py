@@ -29,7 +29,7 @@ from papercoder.pipeline.interfaces import write_interfaces
 from papercoder.pipeline.requirements import ChecklistOutcome, build_checklist, save_checklist
 from papercoder.pipeline.inventory import parse_inventory, save_inventory
 from papercoder.llm.images import without_image_data
-from papercoder.pipeline.figures import planning_message, run_figures
+from papercoder.pipeline.figures import planning_message
 from papercoder.pipeline.prefix import system_message
 from papercoder.pipeline.plancheck import Review, review_design, review_logic, salvage_design
 from papercoder.pipeline.schemas import Design, LogicDesign, TaskPlan, dump_model
@@ -117,7 +117,7 @@ async def write_requirements(ctx: StageContext) -> ChecklistOutcome:
     outcome = await build_checklist(
         ctx.llm, artifacts.paper, paper_title(artifacts.paper), addendum=artifacts.addendum,
         inventory=artifacts.inventory, files=files, entry_point=tasks.entry_point, full_paper=full,
-        note=ctx.note, max_requirements=_requirement_cap(),
+        note=ctx.note, max_requirements=_requirement_cap(), figures=planning_message(ctx),
     )
     save_checklist(ctx.paths.checklist, outcome.tree, outcome.requirements)
     for problem in outcome.problems:
@@ -155,7 +155,7 @@ class _Conversation:
         self.window = ctx.llm.context_window
         # the run's shared prefix: every later stage's requests start with this same message
         self.messages: list[Message] = [system_message(paper, addendum)]
-        figures = planning_message(ctx, run_figures(ctx))
+        figures = planning_message(ctx)
         if figures:  # right after the paper, in the cached prefix of every later turn
             self.messages.append(figures)
         self.offset = len(self.messages) - 1  # the earlier answers' places move by the figures message

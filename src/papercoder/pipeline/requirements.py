@@ -29,7 +29,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
 
-from papercoder.llm import LLM, ContextLengthError, StructuredOutputError, TruncatedError
+from papercoder.llm import LLM, ContextLengthError, Message, StructuredOutputError, TruncatedError
 from papercoder.pipeline.inventory import Item
 from papercoder.pipeline.prefix import system_message
 from papercoder.pipeline.window import answer_room, min_answer, stage_default
@@ -317,11 +317,14 @@ async def build_checklist(
     stage: str = "planning",
     note: Callable[[str], None] = lambda message: None,
     max_requirements: int = MAX_REQUIREMENTS,
+    figures: Message | None = None,
 ) -> ChecklistOutcome:
     """Ask for the checklist, a group of sections at a time (the whole paper, appendix and addendum
     included), check its quotes and owners. ``files`` maps the planned files to their logic design
     (empty outside a run: leaves then have no owners); ``full_paper`` is the paper before it was
-    condensed to fit, when it was, which quotes are checked against too."""
+    condensed to fit, when it was, which quotes are checked against too. ``figures`` is planning's
+    message of figures: after the paper, so a requirement a figure states (quoted by its caption) is
+    listed too, and the cache serves it from the planning conversation."""
     files = dict(files or {})
     sections = paper_sections(paper)
     groups: list[list[str]] = section_groups(sections) if sections else [[]]
@@ -333,8 +336,8 @@ async def build_checklist(
 
     async def ask(group: list[str]) -> Checklist | None:
         request = render("planning/checklist", inventory=list(inventory), sections=group, files=files,
-                         addendum_only=group == [ADDENDUM_SECTION])
-        messages = [system, {"role": "user", "content": request}]
+                         addendum_only=group == [ADDENDUM_SECTION], figures=figures is not None)
+        messages = [system, *([figures] if figures else []), {"role": "user", "content": request}]
         what = "the checklist" + (f" for {', '.join(group)}" if group else "")
         window = llm.context_window
         # room sized to the text the group covers (a cut answer is asked again with twice the room),

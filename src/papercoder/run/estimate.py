@@ -121,12 +121,13 @@ def estimate(
             plan, design, logic = size("plan", end), size("design", end), size("logic", end)
             conversation = 4 * (system + figure_tokens) + 3 * plan + 2 * design + logic + 4 * PROMPT_WORDS[end]
             skeleton = system + artifacts_at(end) + PROMPT_WORDS[end]
-            checklist = groups * (system + PROMPT_WORDS[end] * 2 + 40 * files[end])
+            checklist = groups * (system + figure_tokens + PROMPT_WORDS[end] * 2 + 40 * files[end])
             repairs = 0 if end == low else 2 * (system + artifacts_at(end)) + (system + PROMPT_WORDS[end])
             calls[end] = 4 + 1 + groups + (0 if end == low else 3)
             inputs[end] = conversation + skeleton + checklist + repairs
             # every turn after the first re-sends the one before it; the skeleton and checklist share the system message
-            cached[end] = (conversation - system - figure_tokens - 4 * PROMPT_WORDS[end] + (1 + groups) * system) if end == low else 0
+            cached[end] = (conversation - system - figure_tokens - 4 * PROMPT_WORDS[end] + (1 + groups) * system
+                           + groups * figure_tokens) if end == low else 0
             outputs[end] = (plan + design + logic + size("config", end) + files[end] * size("skeleton_per_file", end)
                             + reqs[end] * size("requirement", end))
         out.append(StageEstimate("plan", tuple(calls), tuple(inputs), tuple(cached), tuple(outputs)))
@@ -244,8 +245,8 @@ def _figure_tokens(figures: list[Any], llm: Any, notes: list[str]) -> int:
     provider = llm.model.split(":", 1)[0]
     shown = figures[:MAX_FIGURES]
     tokens = sum(image_tokens(f.width, f.height, provider) for f in shown)
-    notes.append(f"{len(shown)} figure(s) go to {llm.model} in the planning turns, about {tokens:,} tokens each turn "
-                 "(counted above); a file whose design names a figure carries it too (not counted)")
+    notes.append(f"{len(shown)} figure(s) go to {llm.model} in the planning turns and checklist requests, about "
+                 f"{tokens:,} tokens each (counted above); a file whose design names a figure gets it too (not counted)")
     return tokens
 
 
