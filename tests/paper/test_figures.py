@@ -168,6 +168,9 @@ def test_saved_figures_read_back_and_missing_ones_reported(tmp_path):
     (folder / "figure-2.png").unlink()
     loaded, warnings = load_figures(folder)
     assert [f.label for f in loaded] == ["Figure 1"] and "figure-2.png is missing; Figure 2 is left out" in warnings[0]
+    (folder / "mine.png").write_bytes(b"a file of the user's")  # beside the figures: never touched
+    save_figures(folder, figures[:1])
+    assert sorted(p.name for p in folder.iterdir()) == ["figure-1.png", "figures.json", "mine.png"]
     (folder / "figures.json").write_text("{not json")
     assert load_figures(folder)[0] == [] and "unreadable" in load_figures(folder)[1][0]
 

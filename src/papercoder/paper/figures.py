@@ -175,11 +175,14 @@ def caption_for(label: str, captions: list[str]) -> str:
 
 
 def save_figures(folder: Path, figures: list[Figure]) -> None:
-    """Write every figure's image and the index (``figures.json``) into ``folder``, replacing what was there."""
+    """Write every figure's image and the index (``figures.json``) into ``folder``, replacing the
+    figures an earlier save listed there; files it did not write are left alone."""
     folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.iterdir():
-        if old.is_file() and not old.is_symlink():
-            old.unlink()
+    earlier, _ = load_figures(folder, with_images=False)
+    for old in earlier:
+        path = folder / old.file_name
+        if path.is_file() and not path.is_symlink():
+            path.unlink()
     for figure in figures:
         (folder / figure.file_name).write_bytes(figure.data)
     (folder / INDEX).write_text(json.dumps([f.meta() for f in figures], indent=2, ensure_ascii=False) + "\n", "utf-8")
