@@ -107,7 +107,3 @@ def without_image_data(request: dict[str, Any]) -> dict[str, Any]:
             ]
         stored["messages"].append(message)
     return stored
-
-
-def count_images(messages: list[dict[str, Any]]) -> int:
-    return sum(len(m.get("images") or ()) for m in messages)

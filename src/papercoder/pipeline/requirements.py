@@ -23,7 +23,7 @@ import asyncio
 import json
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -415,13 +415,3 @@ async def _ask_for_quotes(
         req = meta.get(str(leaf_id))
         if req is not None and isinstance(quote, str) and quote_found(quote, source):
             req.quote, req.quote_found = quote.strip(), True
-
-
-def outcome_summary(outcome: ChecklistOutcome) -> dict[str, Any]:
-    """What the manifest keeps of the checklist."""
-    return {"requirements": len(outcome.requirements), "groups": len(outcome.tree.sub_tasks), "requests": outcome.requests,
-            "unquoted": outcome.unquoted, "owner_fallbacks": outcome.owner_fallbacks}
-
-
-def requirement_dicts(meta: dict[str, Requirement]) -> list[dict[str, Any]]:
-    return [asdict(r) for r in meta.values()]
