@@ -41,6 +41,7 @@ def ingest(
     the figures are saved in paper/figures/ beside the output, where its image links point.
     """
     from papercoder.paper import read_paper
+    from papercoder.paper.model import FIGURES_FOLDER
     from papercoder.tokens import estimate_tokens
 
     result = read_paper(paper, keep_references=keep_references)
@@ -59,7 +60,6 @@ def ingest(
             output.write_text(rendered, encoding="utf-8")
             if result.figures:  # where paper.md's image links point: paper/figures/ beside it
                 from papercoder.paper.figures import save_figures
-                from papercoder.paper.model import FIGURES_FOLDER
 
                 save_figures(output.parent / FIGURES_FOLDER, result.figures)
         except OSError as exc:
@@ -71,7 +71,7 @@ def ingest(
         + f" | {len(rendered):,} characters | ~{estimate_tokens(rendered):,} tokens"
         + (f" | {len(result.figures)} figure(s)" if result.figures else "")
         + (f" | written to {output}" if output is not None else "")
-        + (f", figures in {output.parent / 'paper' / 'figures'}" if output is not None and result.figures else "")
+        + (f", figures in {output.parent / FIGURES_FOLDER}" if output is not None and result.figures else "")
     )
     typer.echo(summary, err=output is None)
 

@@ -35,6 +35,13 @@ def is_vision_model(model: str) -> bool:
     return bool(_VISION.search(name))
 
 
+def image_rule(model: str) -> str:
+    """Whose image-token rule prices ``model``'s images (:func:`papercoder.tokens.image_tokens`):
+    "openai", "anthropic", or "" for any other server (the larger of the two)."""
+    provider = model.split(":", 1)[0]
+    return provider if provider in ("openai", "anthropic") else ""
+
+
 def reads_images(model: str, *, configured: bool | None = None, server: bool | None = None,
                  text_only: bool = False) -> tuple[bool, str]:
     """Whether requests to ``model`` may carry figures, and why: a provider that reads none (the

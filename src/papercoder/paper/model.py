@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from papercoder.paper.figures import Figure
@@ -64,8 +64,6 @@ class Paper:
         """Inverse of :meth:`to_dict`."""
         data = dict(data)
         data["sections"] = [Section(**s) for s in data.get("sections", [])]
-        data["figures"] = [
-            Figure(**{k: v for k, v in f.items() if k in ("label", "caption", "media_type", "width", "height", "source")})
-            for f in data.get("figures", [])
-        ]
+        known = {f.name for f in fields(Figure)} - {"data"}  # the index's "file" is derived from the label
+        data["figures"] = [Figure(**{k: v for k, v in f.items() if k in known}) for f in data.get("figures", [])]
         return cls(**data)

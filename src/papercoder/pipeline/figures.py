@@ -15,7 +15,7 @@ from collections.abc import Callable
 from papercoder.config import load_config
 from papercoder.errors import ConfigError
 from papercoder.llm import Message
-from papercoder.llm.images import image_part
+from papercoder.llm.images import image_part, image_rule
 from papercoder.paper.figures import Figure, load_figures
 from papercoder.prompts import render
 from papercoder.rundir.context import StageContext
@@ -100,9 +100,12 @@ def images_of(figures: list[Figure]) -> list[dict]:
             for figure in figures]
 
 
-def provider_of(ctx: StageContext) -> str:
-    model = ctx.llm.model
-    return model.split(":", 1)[0] if model.startswith(("openai:", "anthropic:")) else ""
+def _budgeted(ctx: StageContext, figures: list[Figure], what: str) -> list[Figure]:
+    """:func:`within_budget` with the run's limit, window and the model's image rule."""
+    if not figures:
+        return []
+    return within_budget(figures, limit=max_figures(ctx), window=ctx.llm.context_window,
+                         provider=image_rule(ctx.llm.model), note=ctx.note, what=what)
 
 
 def planning_message(ctx: StageContext) -> Message | None:
@@ -110,9 +113,7 @@ def planning_message(ctx: StageContext) -> Message | None:
     figure the budget allows (built once a stage, so both send the same bytes and share the cache)."""
     if "planning" not in ctx.figure_cache:
         message = None
-        figures = run_figures(ctx)
-        kept = within_budget(figures, limit=max_figures(ctx), window=ctx.llm.context_window, provider=provider_of(ctx),
-                             note=ctx.note, what="the planning conversation") if figures else []
+        kept = _budgeted(ctx, run_figures(ctx), "the planning conversation")
         if kept:
             ctx.note(f"figures: the planning conversation: {len(kept)} sent ({', '.join(f.label for f in kept)})")
             message = {"role": "user", "content": render("planning/figures", count=len(kept)), "images": images_of(kept)}
@@ -124,9 +125,7 @@ def file_images(ctx: StageContext, named_in: str, what: str) -> list[dict]:
     """The images of the figures ``named_in`` names (a file's logic design, its analysis), within
     the budget; chosen once per request, so a request fitted again carries the same bytes."""
     if what not in ctx.figure_cache:
-        wanted = named_figures(named_in, run_figures(ctx))
-        kept = within_budget(wanted, limit=max_figures(ctx), window=ctx.llm.context_window,
-                             provider=provider_of(ctx), note=ctx.note, what=what) if wanted else []
+        kept = _budgeted(ctx, named_figures(named_in, run_figures(ctx)), what)
         if kept:
             ctx.note(f"figures: {what}: {', '.join(f.label for f in kept)} sent")
         ctx.figure_cache[what] = images_of(kept)

@@ -35,6 +35,7 @@ from papercoder.run.options import DEBUG_ITERATIONS, VERIFY_ROUNDS
 from papercoder.run.stages import DEFAULT_STAGES
 from papercoder.rundir.manifest import FINISHED, Manifest
 from papercoder.rundir.paths import RunPaths, refuse_links
+from papercoder.llm.images import image_rule
 from papercoder.paper.figures import load_figures
 from papercoder.pipeline.figures import MAX_FIGURES
 from papercoder.tokens import estimate_tokens, image_tokens
@@ -242,9 +243,8 @@ def _figure_tokens(figures: list[Any], llm: Any, notes: list[str]) -> int:
     """The tokens the planning turns' images cost each turn (0 for a model that reads none), noted."""
     if not figures or not llm.accepts_images:
         return 0
-    provider = llm.model.split(":", 1)[0]
     shown = figures[:MAX_FIGURES]
-    tokens = sum(image_tokens(f.width, f.height, provider) for f in shown)
+    tokens = sum(image_tokens(f.width, f.height, image_rule(llm.model)) for f in shown)
     notes.append(f"{len(shown)} figure(s) go to {llm.model} in the planning turns and checklist requests, about "
                  f"{tokens:,} tokens each (counted above); a file whose design names a figure gets it too (not counted)")
     return tokens
