@@ -14,6 +14,7 @@ from tests.pipeline.run_answers import answer
 
 from papercoder.llm.calllog import CallLog
 from papercoder.run import run_paper
+from papercoder.rundir.manifest import Manifest
 from papercoder.testing.fake_anthropic import FakeAnthropicServer
 from papercoder.testing.fake_http import PrefixCache
 from papercoder.testing.fake_openai import FakeOpenAIServer
@@ -97,7 +98,7 @@ def test_openai_vision_model_gets_figures_in_planning_prefix_and_named_files(tmp
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     with FakeOpenAIServer(_openai_script) as server:
         result = _run(tmp_path, paper, server, "openai:gpt-4.1")
-    assert result.status == "done", result.summary() if hasattr(result, "summary") else result
+    assert result.status == "done"
     run = tmp_path / "run"
     assert sorted(p.name for p in (run / "paper" / "figures").iterdir()) == ["figure-1.png", "figure-2.png", "figures.json"]
     assert "![Figure 2](paper/figures/figure-2.png)" in (run / "paper.md").read_text()
@@ -133,9 +134,7 @@ def test_openai_vision_model_gets_figures_in_planning_prefix_and_named_files(tmp
 
     # resumed from the start of planning: every request, images included, comes from the call log
     with FakeOpenAIServer(_openai_script) as again:
-        rerun = run_paper(str(paper), out_dir=tmp_path / "run", model="openai:gpt-4.1", base_url=again.base_url,
-                          stages=STAGES, show_progress=False, concurrency=2, context_window=128_000, resume=True,
-                          **{})
+        rerun = _run(tmp_path, paper, again, "openai:gpt-4.1", resume=True)
         assert rerun.status == "done"
     assert [r for r in again.requests if r.path.endswith("/chat/completions")] == []
 
@@ -145,8 +144,7 @@ def test_resume_after_clearing_planning_replays_images_from_the_log(tmp_path, pa
     with FakeOpenAIServer(_openai_script) as server:
         _run(tmp_path, paper, server, "openai:gpt-4o")
         first = len(server.requests)
-    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
-    assert "plan" in manifest.get("stages_done", manifest.get("stages", {}))
+    assert "plan" in Manifest.load(tmp_path / "run" / "manifest.json").stages_done
     from papercoder.run import run_stage
 
     with FakeOpenAIServer(_openai_script) as again:
