@@ -116,6 +116,16 @@ def load_config(path: Path | None = None) -> Config:
     return config
 
 
+def configured(name: str) -> Any:
+    """One setting of the config file for a stage already running, or None when the file is now
+    unreadable: the run opened its model with this config already; a file changed since is not
+    the stage's to judge."""
+    try:
+        return getattr(load_config(), name)
+    except ConfigError:
+        return None
+
+
 def _read(path: Path) -> dict[str, Any]:
     try:
         with open(path, "rb") as handle:

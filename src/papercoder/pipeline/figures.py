@@ -12,8 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from papercoder.config import load_config
-from papercoder.errors import ConfigError
+from papercoder.config import configured
 from papercoder.llm import Message
 from papercoder.llm.images import image_part, image_rule
 from papercoder.paper.figures import Figure, load_figures
@@ -35,11 +34,8 @@ def max_figures(ctx: StageContext) -> int:
     """The images a request may carry: the run's --max-figures, else the config file's, else 12."""
     if ctx.max_figures is not None:
         return ctx.max_figures
-    try:
-        configured = load_config().max_figures
-    except ConfigError:  # the run opened its model with this config already; a file changed since is not ours to judge here
-        configured = None
-    return MAX_FIGURES if configured is None else configured
+    limit = configured("max_figures")
+    return MAX_FIGURES if limit is None else limit
 
 
 def figures_withheld(ctx: StageContext) -> str:

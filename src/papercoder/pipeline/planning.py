@@ -136,14 +136,10 @@ async def write_requirements(ctx: StageContext) -> ChecklistOutcome:
 
 def _requirement_cap() -> int:
     """``max_requirements`` from the config file, else the default cap."""
-    from papercoder.config import load_config
-    from papercoder.errors import ConfigError
+    from papercoder.config import configured
     from papercoder.pipeline.requirements import MAX_REQUIREMENTS
 
-    try:
-        return load_config().max_requirements or MAX_REQUIREMENTS
-    except ConfigError:  # the run opened its model with this config already; a file changed since is not ours to judge here
-        return MAX_REQUIREMENTS
+    return configured("max_requirements") or MAX_REQUIREMENTS
 
 
 class _Conversation:
